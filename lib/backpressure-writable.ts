@@ -1,0 +1,609 @@
+import { backoffDelayMs } from './backoff';
+import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
+import { interpretFlushResult } from './flush-outcome';
+import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions } from './options';
+import { RingBuffer } from './ring-buffer';
+import { measureItem } from './size-of';
+import { BackpressureState, type PressureSource, type StateChange } from './state';
+import { Writable } from './stream-classes';
+import { nextPressureState } from './watermark-state';
+
+/** `getMetrics()` of a `BackpressureWritable` (and of `backpressure()` compositions). */
+export interface BackpressureMetrics {
+  state: BackpressureState;
+  /** Accepted items held and not in flight: the ring buffer plus Node's write queue. */
+  bufferSize: number;
+  /** Bytes of those items (0 unless `maxBufferBytes` or `sizeOf` is set). */
+  bufferBytes: number;
+  /** max(bufferSize / maxBufferSize, bufferBytes / maxBufferBytes). */
+  bufferUtilization: number;
+  maxBufferSize: number;
+  /** Every item handed to `write()` (or `end(item)`) and taken in. */
+  eventsAccepted: number;
+  /** Items dropped by a strategy stage (always 0 for the writable alone). */
+  eventsDropped: number;
+  droppedByReason: Record<string, number>;
+  /** Items the sink acknowledged. */
+  eventsFlushed: number;
+  /** Items handed to `onDeadLetter`, or back to you in an error's `items`. */
+  eventsDeadLettered: number;
+  /** Item-attempts retried (a batch of 10 retried twice adds 20). */
+  eventsRetried: number;
+  /** Items in the batch being flushed (counted in items, not batches). */
+  inFlight: number;
+  lastFlushLatencyMs: number;
+  currentFlushIntervalMs: number;
+  /** Flush attempts that resolved successfully / failed (including timeouts). */
+  flushes: number;
+  failedFlushes: number;
+}
+
+/** Payload of the `'flush'` event. */
+export interface FlushEvent {
+  items: number;
+  latencyMs: number;
+  attempt: number;
+}
+
+/** Payload of the `'retry'` event. */
+export interface RetryEvent {
+  items: number;
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  delayMs: number;
+  error: Error;
+}
+
+/** Payload of the `'dead-letter'` event. */
+export interface DeadLetterEvent<T> {
+  items: T[];
+  error: Error;
+}
+
+type WriteCallback = (error?: Error | null) => void;
+
+/**
+ * An objectMode Writable that holds a bounded buffer, tracks a watermark state
+ * machine and delivers batches to an async `flush` function.
+ *
+ * BLOCK is Node's own mechanism: once the buffer is full `write()` returns
+ * false, and `'drain'` fires when there is room again, so `pipeline()` and
+ * `pipe()` producers pause and resume and nothing is dropped.
+ *
+ * Events: `'state'` (StateChange), `'flush'` (FlushEvent), `'retry'`
+ * (RetryEvent), `'dead-letter'` (DeadLetterEvent), and the Writable events.
+ */
+export class BackpressureWritable<T> extends Writable implements PressureSource {
+  readonly #o: ResolvedOptions<T>;
+
+  // Accepted items, oldest first. `#buffer` is ours; `#queued` mirrors Node's
+  // write queue (items written while we withheld acceptance), so we can count,
+  // bound and report them too.
+  readonly #buffer = new RingBuffer<T>();
+  readonly #bufferSizes: RingBuffer<number> | undefined;
+  #bufferBytes = 0;
+  readonly #queued = new RingBuffer<T>();
+  readonly #queuedSizes: RingBuffer<number> | undefined;
+  #queuedBytes = 0;
+  /** `_write` callback withheld while our buffer is full: this is BLOCK. */
+  #heldCallback: WriteCallback | null = null;
+  /** Lower bound of the arrival time of the oldest item in `#buffer`. */
+  #oldestAt = 0;
+
+  #state: BackpressureState = BackpressureState.NORMAL;
+  /** A `write()` returned false and `'drain'` is owed. */
+  #needDrain = false;
+  #ending = false;
+  #closed = false;
+  /** Set after everything held was handed over (drain timeout, failure): late `_write`s are already accounted. */
+  #abandoned = false;
+  #finalCallback: WriteCallback | null = null;
+  #pendingDeadLetters = 0;
+
+  // The batch in flight (one at a time) and its attempt.
+  #inFlight: T[] | null = null;
+  #attempt = 0;
+  #attemptToken = 0;
+  #attemptStartedAt = 0;
+  #controller: AbortController | null = null;
+  #currentIntervalMs: number;
+
+  #flushTimer: NodeJS.Timeout | null = null;
+  #flushTimeoutTimer: NodeJS.Timeout | null = null;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #drainTimer: NodeJS.Timeout | null = null;
+  #blockTimer: NodeJS.Timeout | null = null;
+
+  #eventsAccepted = 0;
+  #eventsFlushed = 0;
+  #eventsDeadLettered = 0;
+  #eventsRetried = 0;
+  #lastFlushLatencyMs = 0;
+  #flushes = 0;
+  #failedFlushes = 0;
+
+  // Bound once: no closures per item or per timer arm.
+  readonly #onFlushTimer = (): void => {
+    this.#flushTimer = null;
+    this.#pump();
+  };
+  readonly #onRetryTimer = (): void => {
+    this.#retryTimer = null;
+    if (this.#inFlight !== null && !this.#closed) this.#runAttempt();
+  };
+  readonly #onFlushTimeout = (): void => {
+    this.#flushTimeoutTimer = null;
+    const error = new BackpressureError(ErrorCodes.FLUSH_TIMEOUT, `flush did not settle within ${this.#o.flushTimeoutMs} ms`);
+    this.#controller?.abort(error);
+    this.#settleAttempt(this.#attemptToken, undefined, error);
+  };
+  readonly #onDrainTimeout = (): void => {
+    this.#drainTimer = null;
+    this.#abandon(ErrorCodes.DRAIN_TIMEOUT, `end() could not deliver everything within ${this.#o.drainTimeoutMs} ms`);
+  };
+  readonly #onBlockTimeout = (): void => {
+    this.#blockTimer = null;
+    this.#fail(ErrorCodes.BLOCK_TIMEOUT, `writer blocked for ${this.#o.maxBlockTimeMs} ms without the sink making progress`, [], undefined);
+  };
+  readonly #emitDrainIfOwed = (): void => {
+    if (this.#needDrain && this.#state !== BackpressureState.BLOCKED && !this.destroyed) {
+      this.#needDrain = false;
+      this.emit('drain');
+    }
+  };
+
+  constructor(options: BackpressureWritableOptions<T>) {
+    const resolved = resolveOptions(options);
+    // highWaterMark 1: once anything waits in Node's queue, Node's own write()
+    // says false too, so Node never buffers more than we account for.
+    super({ objectMode: true, highWaterMark: 1 });
+    this.#o = resolved;
+    this.#currentIntervalMs = resolved.minFlushIntervalMs;
+    if (resolved.sizeOf !== undefined) {
+      this.#bufferSizes = new RingBuffer<number>();
+      this.#queuedSizes = new RingBuffer<number>();
+    }
+  }
+
+  /** The current watermark state. */
+  get state(): BackpressureState {
+    return this.#state;
+  }
+
+  getMetrics(): BackpressureMetrics {
+    return {
+      state: this.#state,
+      bufferSize: this.#buffer.size + this.#queued.size,
+      bufferBytes: this.#bufferBytes + this.#queuedBytes,
+      bufferUtilization: this.#utilization(),
+      maxBufferSize: this.#o.maxBufferSize,
+      eventsAccepted: this.#eventsAccepted,
+      eventsDropped: 0,
+      droppedByReason: {},
+      eventsFlushed: this.#eventsFlushed,
+      eventsDeadLettered: this.#eventsDeadLettered,
+      eventsRetried: this.#eventsRetried,
+      inFlight: this.#inFlight === null ? 0 : this.#inFlight.length,
+      lastFlushLatencyMs: this.#lastFlushLatencyMs,
+      currentFlushIntervalMs: this.#currentIntervalMs,
+      flushes: this.#flushes,
+      failedFlushes: this.#failedFlushes,
+    };
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override write(chunk: any, encoding?: any, callback?: any): boolean {
+    // Node's own errors (null item, write after end, write after destroy) stay Node's.
+    if (chunk === null || this.#ending || this.destroyed || this.writableEnded) {
+      return super.write(chunk, encoding, callback);
+    }
+    if (typeof encoding === 'function') callback = encoding;
+    let size = 0;
+    if (this.#o.sizeOf !== undefined) {
+      try {
+        size = measureItem(this.#o.sizeOf, chunk as T);
+      } catch (err) {
+        // Counted and handed over, never lost: a bad size is this item's problem, not the stream's.
+        this.#eventsAccepted++;
+        if (typeof callback === 'function') process.nextTick(callback, null);
+        this.#deadLetter([chunk as T], err as Error);
+        return this.#state !== BackpressureState.BLOCKED;
+      }
+    }
+    this.#eventsAccepted++;
+    if (this.writableLength === 0 && this.writableCorked === 0 && !this.#isFull()) {
+      // Fast path: Node's queue is empty and we have room, so Node's per-item
+      // bookkeeping would only hand the item straight to _write anyway.
+      this.#take(chunk as T, size);
+      if (typeof callback === 'function') process.nextTick(callback, null);
+    } else {
+      // Full, corked, or Node still holds earlier items: queue behind them so order is kept.
+      this.#queued.push(chunk as T);
+      this.#queuedSizes?.push(size);
+      this.#queuedBytes += size;
+      this.#updateState();
+      super.write(chunk, encoding, callback);
+    }
+    if (this.#state === BackpressureState.BLOCKED) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override end(chunk?: any, encoding?: any, callback?: any): this {
+    if (typeof chunk === 'function') {
+      callback = chunk;
+      chunk = undefined;
+    } else if (typeof encoding === 'function') {
+      callback = encoding;
+    }
+    // Node's end(item) bypasses our write(); route the last item through it.
+    if (chunk !== null && chunk !== undefined) this.write(chunk);
+    if (!this.#ending && !this.destroyed && !this.writableEnded) this.#beginDraining();
+    return super.end(callback);
+  }
+
+  override _write(chunk: T, _encoding: BufferEncoding, callback: WriteCallback): void {
+    if (this.#queued.size > 0) {
+      this.#queued.shift();
+      const size = this.#queuedSizes?.shift() ?? 0;
+      this.#queuedBytes -= size;
+      this.#take(chunk, size);
+    } else if (!this.#abandoned) {
+      // Not seen by write() (cannot happen through the public API); account it now.
+      this.#eventsAccepted++;
+      this.#take(chunk, this.#o.sizeOf === undefined ? 0 : measureItem(this.#o.sizeOf, chunk));
+    }
+    if (this.#isBufferFull() && !this.#abandoned) this.#heldCallback = callback;
+    else callback();
+  }
+
+  override _final(callback: WriteCallback): void {
+    this.#finalCallback = callback;
+    this.#maybeFinish();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#closed = true;
+    this.#clearTimers();
+    this.#heldCallback = null;
+    const held = this.#takeAllHeld();
+    this.#transition(BackpressureState.CLOSED);
+    if (held.length === 0) {
+      callback(error);
+      return;
+    }
+    this.#eventsDeadLettered += held.length;
+    const reason = new BackpressureError(ErrorCodes.DESTROYED, `destroyed with ${held.length} undelivered item(s)`, {
+      cause: error ?? undefined,
+      ...(this.#o.onDeadLetter === undefined ? { items: held } : {}),
+    });
+    this.emit('dead-letter', { items: held, error: reason } satisfies DeadLetterEvent<T>);
+    const handler = this.#o.onDeadLetter;
+    if (handler === undefined) {
+      callback(reason);
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler(held, reason))
+      .then(
+        () => callback(error),
+        (cause: unknown) =>
+          callback(new BackpressureError(ErrorCodes.DEAD_LETTER_FAILED, 'onDeadLetter failed', { items: held, cause })),
+      );
+  }
+
+  // --------------------------------------------------------------- buffering
+
+  /** Puts an accepted item into our buffer and starts a flush if one is due. */
+  #take(item: T, size: number): void {
+    if (this.#buffer.size === 0) this.#oldestAt = Date.now();
+    this.#buffer.push(item);
+    if (this.#bufferSizes !== undefined) {
+      this.#bufferSizes.push(size);
+      this.#bufferBytes += size;
+    }
+    this.#updateState();
+    if (this.#inFlight === null && this.#retryTimer === null) {
+      if (this.#buffer.size >= this.#o.batchSize || this.#ending) this.#startFlush();
+      else if (this.#flushTimer === null) this.#armFlushTimer();
+    }
+  }
+
+  #isBufferFull(): boolean {
+    return this.#buffer.size >= this.#o.maxBufferSize || this.#bufferBytes >= this.#o.maxBufferBytes;
+  }
+
+  /** Full counting Node's queue too: no more fast-path acceptance. */
+  #isFull(): boolean {
+    return (
+      this.#buffer.size + this.#queued.size >= this.#o.maxBufferSize ||
+      this.#bufferBytes + this.#queuedBytes >= this.#o.maxBufferBytes
+    );
+  }
+
+  #utilization(): number {
+    const items = (this.#buffer.size + this.#queued.size) / this.#o.maxBufferSize;
+    const bytes = (this.#bufferBytes + this.#queuedBytes) / this.#o.maxBufferBytes;
+    return items > bytes ? items : bytes;
+  }
+
+  /** Room was made: let Node hand over what it holds, and owe 'drain' if due. */
+  #onRoom(): void {
+    const callback = this.#heldCallback;
+    if (callback !== null && !this.#isBufferFull()) {
+      this.#heldCallback = null;
+      callback();
+    }
+    this.#updateState();
+  }
+
+  /** Everything accepted and not yet accounted as flushed or dead-lettered, oldest first. */
+  #takeAllHeld(): T[] {
+    const held: T[] = this.#inFlight ?? [];
+    if (this.#inFlight !== null) {
+      this.#inFlight = null;
+      this.#attemptToken++;
+      this.#controller?.abort(new BackpressureError(ErrorCodes.DESTROYED, 'the stream gave up on this batch'));
+    }
+    this.#abandoned = true;
+    for (const item of this.#buffer.drain()) held.push(item);
+    for (const item of this.#queued.drain()) held.push(item);
+    this.#bufferSizes?.drain();
+    this.#queuedSizes?.drain();
+    this.#bufferBytes = 0;
+    this.#queuedBytes = 0;
+    return held;
+  }
+
+  // ------------------------------------------------------------ state machine
+
+  #updateState(): void {
+    if (this.#ending || this.#closed) return;
+    const next = nextPressureState(this.#state, this.#utilization(), this.#o);
+    if (next !== this.#state) this.#transition(next);
+  }
+
+  #transition(to: BackpressureState): void {
+    const from = this.#state;
+    if (from === to || from === BackpressureState.CLOSED) return;
+    this.#state = to;
+    if (to === BackpressureState.BLOCKED) this.#armBlockTimer();
+    else this.#disarmBlockTimer();
+    this.emit('state', { from, to, utilization: this.#utilization() } satisfies StateChange);
+    if (from === BackpressureState.BLOCKED && this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
+  }
+
+  #armBlockTimer(): void {
+    if (this.#o.maxBlockTimeMs === Infinity) return;
+    if (this.#blockTimer !== null) clearTimeout(this.#blockTimer);
+    this.#blockTimer = setTimeout(this.#onBlockTimeout, this.#o.maxBlockTimeMs);
+  }
+
+  #disarmBlockTimer(): void {
+    if (this.#blockTimer !== null) {
+      clearTimeout(this.#blockTimer);
+      this.#blockTimer = null;
+    }
+  }
+
+  // ---------------------------------------------------------------- flushing
+
+  #armFlushTimer(): void {
+    if (this.#buffer.size === 0 || this.#closed) return;
+    const wait = this.#oldestAt + this.#currentIntervalMs - Date.now();
+    this.#flushTimer = setTimeout(this.#onFlushTimer, wait > 0 ? wait : 0);
+  }
+
+  /** Starts the next flush if one is due; otherwise arms the time trigger. */
+  #pump(): void {
+    if (this.#inFlight !== null || this.#retryTimer !== null || this.#closed) return;
+    if (this.#buffer.size === 0) {
+      this.#maybeFinish();
+      return;
+    }
+    const due =
+      this.#ending || this.#buffer.size >= this.#o.batchSize || Date.now() - this.#oldestAt >= this.#currentIntervalMs;
+    if (due) this.#startFlush();
+    else if (this.#flushTimer === null) this.#armFlushTimer();
+  }
+
+  #startFlush(): void {
+    if (this.#flushTimer !== null) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = null;
+    }
+    const batch = this.#buffer.take(this.#o.batchSize);
+    if (this.#bufferSizes !== undefined) {
+      for (const size of this.#bufferSizes.take(batch.length)) this.#bufferBytes -= size;
+    }
+    this.#inFlight = batch;
+    this.#attempt = 0;
+    this.#onRoom();
+    this.#runAttempt();
+  }
+
+  #runAttempt(): void {
+    const batch = this.#inFlight;
+    if (batch === null) return;
+    this.#attempt++;
+    const token = ++this.#attemptToken;
+    const controller = new AbortController();
+    this.#controller = controller;
+    this.#attemptStartedAt = Date.now();
+    this.#flushTimeoutTimer = setTimeout(this.#onFlushTimeout, this.#o.flushTimeoutMs);
+    const flush = this.#o.flush;
+    const context = { signal: controller.signal, attempt: this.#attempt };
+    // new Promise(...) turns a synchronous throw into a rejection, so every outcome is settled asynchronously.
+    new Promise<unknown>((resolve) => resolve(flush(batch, context))).then(
+      (result) => this.#settleAttempt(token, result, undefined),
+      (error: unknown) => this.#settleAttempt(token, undefined, toError(error)),
+    );
+  }
+
+  #settleAttempt(token: number, result: unknown, error: Error | undefined): void {
+    const batch = this.#inFlight;
+    if (token !== this.#attemptToken || batch === null) return; // late result of an abandoned attempt
+    this.#attemptToken++;
+    if (this.#flushTimeoutTimer !== null) {
+      clearTimeout(this.#flushTimeoutTimer);
+      this.#flushTimeoutTimer = null;
+    }
+    this.#controller = null;
+    const latencyMs = Date.now() - this.#attemptStartedAt;
+    const outcome = error === undefined ? interpretFlushResult(result, batch) : { delivered: 0, retry: batch, error };
+    if (outcome.delivered > 0) {
+      this.#eventsFlushed += outcome.delivered;
+      this.#rearmBlockTimerOnProgress();
+    }
+    if (outcome.error === undefined) {
+      this.#flushes++;
+      this.#lastFlushLatencyMs = latencyMs;
+      this.#adaptInterval(latencyMs);
+      this.#inFlight = null;
+      this.emit('flush', { items: batch.length, latencyMs, attempt: this.#attempt } satisfies FlushEvent);
+      this.#pump();
+      return;
+    }
+    this.#failedFlushes++;
+    this.#inFlight = outcome.retry;
+    const retryable = (outcome.error as { retryable?: unknown }).retryable !== false;
+    if (retryable && this.#attempt <= this.#o.retry.retries && !this.#abandoned) {
+      this.#scheduleRetry(outcome.retry.length, outcome.error);
+      return;
+    }
+    this.#inFlight = null;
+    const failure = new BackpressureError(
+      ErrorCodes.FLUSH_FAILED,
+      `flush failed after ${this.#attempt} attempt(s): ${outcome.error.message}`,
+      { cause: outcome.error },
+    );
+    this.#deadLetter(outcome.retry, failure);
+    this.#pump();
+  }
+
+  #scheduleRetry(items: number, error: Error): void {
+    let delayMs = backoffDelayMs(this.#attempt, this.#o.retry);
+    // Sinks may say when to come back (HTTP Retry-After): honour it, within maxDelayMs.
+    const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+    if (typeof retryAfterMs === 'number' && retryAfterMs > delayMs) delayMs = Math.min(retryAfterMs, this.#o.retry.maxDelayMs);
+    this.#eventsRetried += items;
+    this.emit('retry', { items, attempt: this.#attempt, delayMs, error } satisfies RetryEvent);
+    this.#retryTimer = setTimeout(this.#onRetryTimer, delayMs);
+  }
+
+  #adaptInterval(latencyMs: number): void {
+    const { targetLatencyMs, minFlushIntervalMs, maxFlushIntervalMs } = this.#o;
+    if (latencyMs > targetLatencyMs * 1.5) {
+      this.#currentIntervalMs = Math.min(this.#currentIntervalMs * 1.5, maxFlushIntervalMs);
+    } else if (latencyMs < targetLatencyMs * 0.5) {
+      this.#currentIntervalMs = Math.max(this.#currentIntervalMs * 0.8, minFlushIntervalMs);
+    }
+  }
+
+  #rearmBlockTimerOnProgress(): void {
+    if (this.#blockTimer !== null) this.#armBlockTimer();
+  }
+
+  // ------------------------------------------------------ dead letters, end
+
+  /** Hands undeliverable items to onDeadLetter, or fails the stream with them. */
+  #deadLetter(items: T[], error: Error): void {
+    if (items.length === 0) return;
+    const handler = this.#o.onDeadLetter;
+    if (handler === undefined) {
+      const code = error instanceof BackpressureError ? error.code : ErrorCodes.FLUSH_FAILED;
+      this.#fail(code, error.message, items, error.cause ?? error);
+      return;
+    }
+    this.#eventsDeadLettered += items.length;
+    this.#rearmBlockTimerOnProgress();
+    this.emit('dead-letter', { items, error } satisfies DeadLetterEvent<T>);
+    this.#pendingDeadLetters++;
+    Promise.resolve()
+      .then(() => handler(items, error))
+      .then(
+        () => {
+          this.#pendingDeadLetters--;
+          this.#maybeFinish();
+        },
+        (cause: unknown) => {
+          this.#pendingDeadLetters--;
+          // The items were counted as dead-lettered; hand them back in the error so they are not lost.
+          this.destroy(new BackpressureError(ErrorCodes.DEAD_LETTER_FAILED, 'onDeadLetter failed', { items, cause }));
+        },
+      );
+  }
+
+  /**
+   * Fails the stream with a coded error. Everything still held goes with it:
+   * to onDeadLetter when there is one, otherwise in the error's `items`.
+   */
+  #fail(code: ErrorCode, message: string, items: T[], cause: unknown): void {
+    if (this.destroyed) return;
+    const all = items.concat(this.#takeAllHeld());
+    if (this.#o.onDeadLetter !== undefined) {
+      const error = new BackpressureError(code, message, { cause });
+      this.#deadLetter(all, error);
+      this.destroy(error);
+      return;
+    }
+    this.#eventsDeadLettered += all.length;
+    const error = new BackpressureError(code, message, { items: all, cause });
+    this.emit('dead-letter', { items: all, error } satisfies DeadLetterEvent<T>);
+    this.destroy(error);
+  }
+
+  #beginDraining(): void {
+    this.#transition(BackpressureState.DRAINING);
+    this.#ending = true;
+    if (this.#drainTimer === null) this.#drainTimer = setTimeout(this.#onDrainTimeout, this.#o.drainTimeoutMs);
+    this.#pump();
+  }
+
+  /** Drain timeout: give up on what is left, hand it over, then let the stream finish. */
+  #abandon(code: ErrorCode, message: string): void {
+    if (this.destroyed) return;
+    this.#clearTimers();
+    const held = this.#takeAllHeld();
+    const callback = this.#heldCallback;
+    this.#heldCallback = null;
+    this.#deadLetter(held, new BackpressureError(code, message));
+    callback?.(); // Node may now run _final
+    this.#maybeFinish();
+  }
+
+  #maybeFinish(): void {
+    const callback = this.#finalCallback;
+    if (
+      callback === null ||
+      this.#buffer.size > 0 ||
+      this.#queued.size > 0 ||
+      this.#inFlight !== null ||
+      this.#pendingDeadLetters > 0 ||
+      this.destroyed
+    ) {
+      return;
+    }
+    this.#finalCallback = null;
+    this.#clearTimers();
+    this.#transition(BackpressureState.CLOSED);
+    this.#closed = true;
+    callback();
+  }
+
+  #clearTimers(): void {
+    for (const timer of [this.#flushTimer, this.#flushTimeoutTimer, this.#retryTimer, this.#drainTimer, this.#blockTimer]) {
+      if (timer !== null) clearTimeout(timer);
+    }
+    this.#flushTimer = this.#flushTimeoutTimer = this.#retryTimer = this.#drainTimer = this.#blockTimer = null;
+  }
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(`flush rejected with a non-Error: ${String(value)}`);
+}

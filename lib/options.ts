@@ -1,0 +1,228 @@
+import type { ResolvedRetryOptions, RetryOptions } from './backoff';
+import { defaultSizeOf as defaultSizeOfAny } from './size-of';
+
+/** What `flush` receives besides the batch. */
+export interface FlushContext {
+  /** Aborted when the attempt times out (`flushTimeoutMs`) or the stream is destroyed. Pass it to `fetch`, database drivers, etc. */
+  signal: AbortSignal;
+  /** 1 for the first attempt at this batch, 2 for the first retry, … */
+  attempt: number;
+}
+
+/**
+ * What `flush` may resolve with to report a partial failure. Resolving with
+ * `undefined` means the whole batch was delivered.
+ */
+export interface FlushResult<T> {
+  /** Items delivered (informational when `failedItems` is given). */
+  success: number;
+  /** Items not delivered. `failed > 0` without `failedItems` retries the whole batch. */
+  failed: number;
+  /** The errors behind the failures; the first becomes the retry / dead-letter cause. */
+  errors: Error[];
+  /** Exactly the items to retry (a subset of the batch, in batch order). */
+  failedItems?: T[];
+}
+
+export type FlushFunction<T> = (batch: T[], ctx: FlushContext) => Promise<void | FlushResult<T>>;
+
+export type DeadLetterHandler<T> = (items: T[], error: Error) => void | Promise<void>;
+
+/** Options of `BackpressureWritable`. Names follow the design reference. */
+export interface BackpressureWritableOptions<T> {
+  /** Delivers one batch to the sink. Reject (or resolve a `FlushResult` with failures) to have it retried. Required. */
+  flush: FlushFunction<T>;
+  /**
+   * Most items held and not in flight. `write()` returns false once this many are held.
+   * Items in flight (at most `batchSize`) are on top of this.
+   * @default 10000
+   */
+  maxBufferSize?: number;
+  /**
+   * Most bytes held and not in flight, as measured by `sizeOf`. Unset: no byte bound
+   * and `sizeOf` is never called (bufferBytes stays 0). The buffer may exceed it by
+   * at most one item (the one that crossed it).
+   * @default undefined
+   */
+  maxBufferBytes?: number;
+  /** Measures an item in bytes for `maxBufferBytes`. @default defaultSizeOf (strings/Buffers: byte length; objects: UTF-8 length of their JSON) */
+  sizeOf?: (item: T) => number;
+  /** Utilization at which the state becomes `critical`. In (0, 1], above `lowWatermark`. @default 0.8 */
+  highWatermark?: number;
+  /** Utilization at which the state becomes `elevated`. In (0, 1), below `highWatermark`. @default 0.5 */
+  lowWatermark?: number;
+  /**
+   * On the way down a state is left only when utilization falls this far below its threshold,
+   * so a buffer hovering at a threshold does not flap. In [0, lowWatermark).
+   * @default 0.05
+   */
+  hysteresis?: number;
+  /** Items per flush; a flush starts as soon as this many are buffered. Integer in [1, maxBufferSize]. @default 100 */
+  batchSize?: number;
+  /** Lower bound (and start value) of the adaptive flush interval, in ms. @default 100 */
+  minFlushIntervalMs?: number;
+  /** Upper bound of the adaptive flush interval, in ms. @default 30000 */
+  maxFlushIntervalMs?: number;
+  /** Flush latency the interval adapts towards: ×1.5 above 1.5× this, ×0.8 below 0.5× this. @default 500 */
+  targetLatencyMs?: number;
+  /**
+   * When set: if a writer stays blocked this long while no flush makes progress, the stream
+   * fails with ERR_BACKPRESSURE_BLOCK_TIMEOUT (held items go to `onDeadLetter` or `err.items`).
+   * @default undefined (wait as long as it takes)
+   */
+  maxBlockTimeMs?: number;
+  /** Retry policy for failed flushes. @default { retries: 5, minDelayMs: 100, maxDelayMs: 30000 } */
+  retry?: RetryOptions;
+  /** A flush attempt still pending after this long is aborted through `ctx.signal` and counts as failed. @default 30000 */
+  flushTimeoutMs?: number;
+  /** After `end()`, how long to keep delivering before the rest is dead-lettered. @default 30000 */
+  drainTimeoutMs?: number;
+  /**
+   * Receives items that could not be delivered (retries exhausted, drain timeout, destroy).
+   * Without it, such items make the stream fail with an error whose `items` holds them.
+   * @default undefined
+   */
+  onDeadLetter?: DeadLetterHandler<T>;
+}
+
+export interface ResolvedOptions<T> {
+  flush: FlushFunction<T>;
+  maxBufferSize: number;
+  maxBufferBytes: number; // Infinity when unset
+  sizeOf: ((item: T) => number) | undefined; // undefined when bytes are not tracked
+  highWatermark: number;
+  lowWatermark: number;
+  hysteresis: number;
+  batchSize: number;
+  minFlushIntervalMs: number;
+  maxFlushIntervalMs: number;
+  targetLatencyMs: number;
+  maxBlockTimeMs: number; // Infinity when unset
+  retry: ResolvedRetryOptions;
+  flushTimeoutMs: number;
+  drainTimeoutMs: number;
+  onDeadLetter: DeadLetterHandler<T> | undefined;
+}
+
+export const DEFAULTS = {
+  maxBufferSize: 10000,
+  highWatermark: 0.8,
+  lowWatermark: 0.5,
+  hysteresis: 0.05,
+  batchSize: 100,
+  minFlushIntervalMs: 100,
+  maxFlushIntervalMs: 30000,
+  targetLatencyMs: 500,
+  retries: 5,
+  minDelayMs: 100,
+  maxDelayMs: 30000,
+  flushTimeoutMs: 30000,
+  drainTimeoutMs: 30000,
+} as const;
+
+function invalid(kind: 'type' | 'range', name: string, expected: string, value: unknown): Error {
+  const message = `BackpressureWritable: option "${name}" must be ${expected} (got ${describe(value)})`;
+  const err = kind === 'type' ? new TypeError(message) : new RangeError(message);
+  return Object.assign(err, { code: kind === 'type' ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE' });
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'string') return JSON.stringify(value);
+  return String(value);
+}
+
+function number(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw invalid('type', name, 'a number', value);
+  return value;
+}
+
+function positiveInteger(name: string, value: unknown, fallback: number): number {
+  const n = number(name, value, fallback);
+  if (!Number.isInteger(n) || n <= 0) throw invalid('range', name, 'an integer > 0', value);
+  return n;
+}
+
+function nonNegative(name: string, value: unknown, fallback: number): number {
+  const n = number(name, value, fallback);
+  if (!Number.isFinite(n) || n < 0) throw invalid('range', name, 'a finite number >= 0', value);
+  return n;
+}
+
+function positive(name: string, value: unknown, fallback: number): number {
+  const n = number(name, value, fallback);
+  if (!Number.isFinite(n) || n <= 0) throw invalid('range', name, 'a finite number > 0', value);
+  return n;
+}
+
+function optionalFunction<F>(name: string, value: unknown): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw invalid('type', name, 'a function', value);
+  return value as F;
+}
+
+/** Validates user options and fills in defaults. Throws TypeError/RangeError naming the option. */
+export function resolveOptions<T>(options: BackpressureWritableOptions<T>): ResolvedOptions<T> {
+  if (options === null || typeof options !== 'object') throw invalid('type', 'options', 'an object with a flush function', options);
+  const flush = optionalFunction<FlushFunction<T>>('flush', options.flush);
+  if (flush === undefined) throw invalid('type', 'flush', 'a function', undefined);
+
+  const maxBufferSize = positiveInteger('maxBufferSize', options.maxBufferSize, DEFAULTS.maxBufferSize);
+  const maxBufferBytes =
+    options.maxBufferBytes === undefined ? Infinity : positiveInteger('maxBufferBytes', options.maxBufferBytes, 0);
+  const sizeOf = optionalFunction<(item: T) => number>('sizeOf', options.sizeOf);
+  const highWatermark = number('highWatermark', options.highWatermark, DEFAULTS.highWatermark);
+  const lowWatermark = number('lowWatermark', options.lowWatermark, DEFAULTS.lowWatermark);
+  if (!(highWatermark > 0 && highWatermark <= 1)) throw invalid('range', 'highWatermark', 'in (0, 1]', highWatermark);
+  if (!(lowWatermark > 0 && lowWatermark <= 1)) throw invalid('range', 'lowWatermark', 'in (0, 1]', lowWatermark);
+  if (lowWatermark >= highWatermark) {
+    throw invalid('range', 'lowWatermark', `below highWatermark (${highWatermark})`, lowWatermark);
+  }
+  const hysteresis = number('hysteresis', options.hysteresis, DEFAULTS.hysteresis);
+  if (!(hysteresis >= 0 && hysteresis < lowWatermark)) {
+    throw invalid('range', 'hysteresis', `in [0, lowWatermark) = [0, ${lowWatermark})`, hysteresis);
+  }
+  const batchSize = positiveInteger('batchSize', options.batchSize, DEFAULTS.batchSize);
+  if (batchSize > maxBufferSize) throw invalid('range', 'batchSize', `<= maxBufferSize (${maxBufferSize})`, batchSize);
+  const minFlushIntervalMs = nonNegative('minFlushIntervalMs', options.minFlushIntervalMs, DEFAULTS.minFlushIntervalMs);
+  const maxFlushIntervalMs = nonNegative('maxFlushIntervalMs', options.maxFlushIntervalMs, DEFAULTS.maxFlushIntervalMs);
+  if (maxFlushIntervalMs < minFlushIntervalMs) {
+    throw invalid('range', 'maxFlushIntervalMs', `>= minFlushIntervalMs (${minFlushIntervalMs})`, maxFlushIntervalMs);
+  }
+  const targetLatencyMs = positive('targetLatencyMs', options.targetLatencyMs, DEFAULTS.targetLatencyMs);
+  const maxBlockTimeMs =
+    options.maxBlockTimeMs === undefined ? Infinity : positive('maxBlockTimeMs', options.maxBlockTimeMs, 0);
+
+  const retryIn = options.retry ?? {};
+  if (typeof retryIn !== 'object' || retryIn === null) throw invalid('type', 'retry', 'an object', retryIn);
+  const retries = number('retry.retries', retryIn.retries, DEFAULTS.retries);
+  if (!Number.isInteger(retries) || retries < 0) throw invalid('range', 'retry.retries', 'an integer >= 0', retries);
+  const minDelayMs = nonNegative('retry.minDelayMs', retryIn.minDelayMs, DEFAULTS.minDelayMs);
+  const maxDelayMs = nonNegative('retry.maxDelayMs', retryIn.maxDelayMs, Math.max(DEFAULTS.maxDelayMs, minDelayMs));
+  if (maxDelayMs < minDelayMs) throw invalid('range', 'retry.maxDelayMs', `>= retry.minDelayMs (${minDelayMs})`, maxDelayMs);
+
+  const flushTimeoutMs = positive('flushTimeoutMs', options.flushTimeoutMs, DEFAULTS.flushTimeoutMs);
+  const drainTimeoutMs = nonNegative('drainTimeoutMs', options.drainTimeoutMs, DEFAULTS.drainTimeoutMs);
+  const onDeadLetter = optionalFunction<DeadLetterHandler<T>>('onDeadLetter', options.onDeadLetter);
+
+  const tracksBytes = maxBufferBytes !== Infinity || sizeOf !== undefined;
+  return {
+    flush,
+    maxBufferSize,
+    maxBufferBytes,
+    sizeOf: tracksBytes ? (sizeOf ?? (defaultSizeOfAny as (item: T) => number)) : undefined,
+    highWatermark,
+    lowWatermark,
+    hysteresis,
+    batchSize,
+    minFlushIntervalMs,
+    maxFlushIntervalMs,
+    targetLatencyMs,
+    maxBlockTimeMs,
+    retry: { retries, minDelayMs, maxDelayMs },
+    flushTimeoutMs,
+    drainTimeoutMs,
+    onDeadLetter,
+  };
+}
