@@ -186,7 +186,11 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
   const batchSize = positiveInteger('batchSize', options.batchSize, DEFAULTS.batchSize);
   if (batchSize > maxBufferSize) throw invalid('range', 'batchSize', `<= maxBufferSize (${maxBufferSize})`, batchSize);
   const minFlushIntervalMs = nonNegative('minFlushIntervalMs', options.minFlushIntervalMs, DEFAULTS.minFlushIntervalMs);
-  const maxFlushIntervalMs = nonNegative('maxFlushIntervalMs', options.maxFlushIntervalMs, DEFAULTS.maxFlushIntervalMs);
+  const maxFlushIntervalMs = nonNegative(
+    'maxFlushIntervalMs',
+    options.maxFlushIntervalMs,
+    Math.max(DEFAULTS.maxFlushIntervalMs, minFlushIntervalMs),
+  );
   if (maxFlushIntervalMs < minFlushIntervalMs) {
     throw invalid('range', 'maxFlushIntervalMs', `>= minFlushIntervalMs (${minFlushIntervalMs})`, maxFlushIntervalMs);
   }
