@@ -1,12 +1,13 @@
 import { backoffDelayMs } from './backoff';
 import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
+import { FlushAttemptContext } from './flush-attempt-context';
 import { interpretFlushResult } from './flush-outcome';
 import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions } from './options';
 import { RingBuffer } from './ring-buffer';
 import { measureItem } from './size-of';
 import { BackpressureState, type PressureSource, type StateChange } from './state';
 import { Writable } from './stream-classes';
-import { nextPressureState } from './watermark-state';
+import { nextPressureState, type WatermarkThresholds } from './watermark-state';
 
 /** `getMetrics()` of a `BackpressureWritable` (and of `backpressure()` compositions). */
 export interface BackpressureMetrics {
@@ -63,6 +64,19 @@ export interface DeadLetterEvent<T> {
 type WriteCallback = (error?: Error | null) => void;
 
 /**
+ * The fields of Node's (and readable-stream's) WritableState that the fast
+ * path reads directly: the public getters (writableLength, writableCorked,
+ * writableEnded, destroyed) read the same fields through an extra call each,
+ * which shows on the hot path.
+ */
+interface NodeWritableState {
+  length: number;
+  corked: number;
+  ending: boolean;
+  destroyed: boolean;
+}
+
+/**
  * An objectMode Writable that holds a bounded buffer, tracks a watermark state
  * machine and delivers batches to an async `flush` function.
  *
@@ -91,6 +105,9 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #oldestAt = 0;
 
   #state: BackpressureState = BackpressureState.NORMAL;
+  /** Held items / bytes at which the state must be re-evaluated on the way up (see #updateState). */
+  #nextUpItems = 0;
+  #nextUpBytes = 0;
   /** A `write()` returned false and `'drain'` is owed. */
   #needDrain = false;
   #ending = false;
@@ -105,7 +122,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #attempt = 0;
   #attemptToken = 0;
   #attemptStartedAt = 0;
-  #controller: AbortController | null = null;
+  #context: FlushAttemptContext | null = null;
   #currentIntervalMs: number;
 
   #flushTimer: NodeJS.Timeout | null = null;
@@ -131,10 +148,19 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#retryTimer = null;
     if (this.#inFlight !== null && !this.#closed) this.#runAttempt();
   };
+  // A watchdog rather than one timer per attempt: armed once, it re-arms for
+  // whatever is left of the current attempt's time (creating and clearing a
+  // timer per batch cost several percent of throughput with a fast sink).
   readonly #onFlushTimeout = (): void => {
     this.#flushTimeoutTimer = null;
+    if (this.#inFlight === null || this.#context === null) return;
+    const left = this.#attemptStartedAt + this.#o.flushTimeoutMs - Date.now();
+    if (left > 0) {
+      this.#flushTimeoutTimer = setTimeout(this.#onFlushTimeout, left);
+      return;
+    }
     const error = new BackpressureError(ErrorCodes.FLUSH_TIMEOUT, `flush did not settle within ${this.#o.flushTimeoutMs} ms`);
-    this.#controller?.abort(error);
+    this.#context.abort(error);
     this.#settleAttempt(this.#attemptToken, undefined, error);
   };
   readonly #onDrainTimeout = (): void => {
@@ -196,7 +222,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override write(chunk: any, encoding?: any, callback?: any): boolean {
     // Node's own errors (null item, write after end, write after destroy) stay Node's.
-    if (chunk === null || this.#ending || this.destroyed || this.writableEnded) {
+    const ws = (this as unknown as { _writableState: NodeWritableState })._writableState;
+    if (chunk === null || this.#ending || ws.ending || ws.destroyed) {
       return super.write(chunk, encoding, callback);
     }
     if (typeof encoding === 'function') callback = encoding;
@@ -213,7 +240,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       }
     }
     this.#eventsAccepted++;
-    if (this.writableLength === 0 && this.writableCorked === 0 && !this.#isFull()) {
+    if (ws.length === 0 && ws.corked === 0 && !this.#isFull()) {
       // Fast path: Node's queue is empty and we have room, so Node's per-item
       // bookkeeping would only hand the item straight to _write anyway.
       this.#take(chunk as T, size);
@@ -223,7 +250,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       this.#queued.push(chunk as T);
       this.#queuedSizes?.push(size);
       this.#queuedBytes += size;
-      this.#updateState();
+      this.#updateStateOnGrowth();
       super.write(chunk, encoding, callback);
     }
     if (this.#state === BackpressureState.BLOCKED) {
@@ -301,13 +328,16 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
 
   /** Puts an accepted item into our buffer and starts a flush if one is due. */
   #take(item: T, size: number): void {
-    if (this.#buffer.size === 0) this.#oldestAt = Date.now();
+    if (this.#buffer.size === 0) {
+      this.#oldestAt = Date.now();
+      this.#flushTimer?.ref(); // buffered items keep the process alive until flushed
+    }
     this.#buffer.push(item);
     if (this.#bufferSizes !== undefined) {
       this.#bufferSizes.push(size);
       this.#bufferBytes += size;
     }
-    this.#updateState();
+    this.#updateStateOnGrowth();
     if (this.#inFlight === null && this.#retryTimer === null) {
       if (this.#buffer.size >= this.#o.batchSize || this.#ending) this.#startFlush();
       else if (this.#flushTimer === null) this.#armFlushTimer();
@@ -348,7 +378,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (this.#inFlight !== null) {
       this.#inFlight = null;
       this.#attemptToken++;
-      this.#controller?.abort(new BackpressureError(ErrorCodes.DESTROYED, 'the stream gave up on this batch'));
+      this.#context?.abort(new BackpressureError(ErrorCodes.DESTROYED, 'the stream gave up on this batch'));
+      this.#context = null;
     }
     this.#abandoned = true;
     for (const item of this.#buffer.drain()) held.push(item);
@@ -366,6 +397,22 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (this.#ending || this.#closed) return;
     const next = nextPressureState(this.#state, this.#utilization(), this.#o);
     if (next !== this.#state) this.#transition(next);
+    // Precompute where the next state up begins, so a growing buffer costs one
+    // comparison per item instead of a full evaluation. Slightly early (1e-9)
+    // so float rounding can only cause an extra evaluation, never a missed one.
+    const t = upperThreshold(this.#state, this.#o);
+    this.#nextUpItems = t * this.#o.maxBufferSize * (1 - 1e-9);
+    this.#nextUpBytes = t * this.#o.maxBufferBytes * (1 - 1e-9);
+  }
+
+  /** The buffer only grew: re-evaluate the state only if it reached the next threshold up. */
+  #updateStateOnGrowth(): void {
+    if (
+      this.#buffer.size + this.#queued.size >= this.#nextUpItems ||
+      this.#bufferBytes + this.#queuedBytes >= this.#nextUpBytes
+    ) {
+      this.#updateState();
+    }
   }
 
   #transition(to: BackpressureState): void {
@@ -413,11 +460,11 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   #startFlush(): void {
-    if (this.#flushTimer !== null) {
-      clearTimeout(this.#flushTimer);
-      this.#flushTimer = null;
-    }
+    // An armed time-trigger timer is left alone: when it fires, #pump re-checks
+    // what is due. Clearing and re-creating it per batch costs more than a
+    // spurious wake-up per interval.
     const batch = this.#buffer.take(this.#o.batchSize);
+    if (this.#buffer.size === 0) this.#flushTimer?.unref();
     if (this.#bufferSizes !== undefined) {
       for (const size of this.#bufferSizes.take(batch.length)) this.#bufferBytes -= size;
     }
@@ -432,12 +479,12 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (batch === null) return;
     this.#attempt++;
     const token = ++this.#attemptToken;
-    const controller = new AbortController();
-    this.#controller = controller;
+    const context = new FlushAttemptContext(this.#attempt);
+    this.#context = context;
     this.#attemptStartedAt = Date.now();
-    this.#flushTimeoutTimer = setTimeout(this.#onFlushTimeout, this.#o.flushTimeoutMs);
+    if (this.#flushTimeoutTimer === null) this.#flushTimeoutTimer = setTimeout(this.#onFlushTimeout, this.#o.flushTimeoutMs);
+    else this.#flushTimeoutTimer.ref(); // an attempt in flight keeps the process alive until it settles or times out
     const flush = this.#o.flush;
-    const context = { signal: controller.signal, attempt: this.#attempt };
     // new Promise(...) turns a synchronous throw into a rejection, so every outcome is settled asynchronously.
     new Promise<unknown>((resolve) => resolve(flush(batch, context))).then(
       (result) => this.#settleAttempt(token, result, undefined),
@@ -449,11 +496,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     const batch = this.#inFlight;
     if (token !== this.#attemptToken || batch === null) return; // late result of an abandoned attempt
     this.#attemptToken++;
-    if (this.#flushTimeoutTimer !== null) {
-      clearTimeout(this.#flushTimeoutTimer);
-      this.#flushTimeoutTimer = null;
-    }
-    this.#controller = null;
+    this.#context = null;
+    this.#flushTimeoutTimer?.unref(); // idle watchdog: never the reason a process stays up
     const latencyMs = Date.now() - this.#attemptStartedAt;
     const outcome = error === undefined ? interpretFlushResult(result, batch) : { delivered: 0, retry: batch, error };
     if (outcome.delivered > 0) {
@@ -601,6 +645,20 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       if (timer !== null) clearTimeout(timer);
     }
     this.#flushTimer = this.#flushTimeoutTimer = this.#retryTimer = this.#drainTimer = this.#blockTimer = null;
+  }
+}
+
+/** Utilization at which the state above `state` begins (Infinity when there is none). */
+function upperThreshold(state: BackpressureState, o: WatermarkThresholds): number {
+  switch (state) {
+    case BackpressureState.NORMAL:
+      return o.lowWatermark;
+    case BackpressureState.ELEVATED:
+      return o.highWatermark;
+    case BackpressureState.CRITICAL:
+      return 1;
+    default:
+      return Infinity;
   }
 }
 
