@@ -1,6 +1,8 @@
 import { backoffDelayMs } from './backoff';
 import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
+import { CircuitBreaker, CircuitState, type CircuitChange } from './circuit-breaker';
 import { FlushAttemptContext } from './flush-attempt-context';
+import { FlushJob } from './flush-job';
 import { interpretFlushResult } from './flush-outcome';
 import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions } from './options';
 import { RingBuffer } from './ring-buffer';
@@ -30,10 +32,20 @@ export interface BackpressureMetrics {
   eventsDeadLettered: number;
   /** Item-attempts retried (a batch of 10 retried twice adds 20). */
   eventsRetried: number;
-  /** Items in the batch being flushed (counted in items, not batches). */
+  /** Items in batches being flushed or waiting to be retried (items, not batches). */
   inFlight: number;
+  /** Batches in flight (≤ concurrency). */
+  inFlightBatches: number;
   lastFlushLatencyMs: number;
   currentFlushIntervalMs: number;
+  /** Items per flush now. */
+  batchSize: number;
+  /** Most batches in flight now. */
+  concurrency: number;
+  /** The circuit breaker's state (`closed` when there is no breaker). */
+  circuitState: CircuitState;
+  /** How many times the circuit opened. */
+  circuitOpens: number;
   /** Flush attempts that resolved successfully / failed (including timeouts). */
   flushes: number;
   failedFlushes: number;
@@ -117,17 +129,19 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #finalCallback: WriteCallback | null = null;
   #pendingDeadLetters = 0;
 
-  // The batch in flight (one at a time) and its attempt.
-  #inFlight: T[] | null = null;
-  #attempt = 0;
-  #attemptToken = 0;
-  #attemptStartedAt = 0;
-  #context: FlushAttemptContext | null = null;
+  // Batches on their way to the sink, oldest first (a Set keeps insertion order).
+  readonly #jobs = new Set<FlushJob<T>>();
+  #inFlightItems = 0;
+  #tokenSeq = 0;
+  readonly #breaker: CircuitBreaker | null;
+  /** Current batch size and concurrency (fixed for now; the options' values). */
+  #batchSize: number;
+  #concurrency: number;
   #currentIntervalMs: number;
 
   #flushTimer: NodeJS.Timeout | null = null;
-  #flushTimeoutTimer: NodeJS.Timeout | null = null;
-  #retryTimer: NodeJS.Timeout | null = null;
+  /** One watchdog for every running attempt's flushTimeoutMs (see #onWatchdog). */
+  #watchdog: NodeJS.Timeout | null = null;
   #drainTimer: NodeJS.Timeout | null = null;
   #blockTimer: NodeJS.Timeout | null = null;
 
@@ -144,24 +158,27 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#flushTimer = null;
     this.#pump();
   };
-  readonly #onRetryTimer = (): void => {
-    this.#retryTimer = null;
-    if (this.#inFlight !== null && !this.#closed) this.#runAttempt();
-  };
-  // A watchdog rather than one timer per attempt: armed once, it re-arms for
-  // whatever is left of the current attempt's time (creating and clearing a
-  // timer per batch cost several percent of throughput with a fast sink).
-  readonly #onFlushTimeout = (): void => {
-    this.#flushTimeoutTimer = null;
-    if (this.#inFlight === null || this.#context === null) return;
-    const left = this.#attemptStartedAt + this.#o.flushTimeoutMs - Date.now();
-    if (left > 0) {
-      this.#flushTimeoutTimer = setTimeout(this.#onFlushTimeout, left);
-      return;
+  // A watchdog rather than one timer per attempt: armed once, it times out
+  // every attempt past its deadline and re-arms for the earliest one left
+  // (creating and clearing a timer per batch cost several percent of
+  // throughput with a fast sink).
+  readonly #onWatchdog = (): void => {
+    this.#watchdog = null;
+    const now = Date.now();
+    const expired: FlushJob<T>[] = [];
+    let earliest = Infinity;
+    for (const job of this.#jobs) {
+      if (job.context === null) continue;
+      const deadline = job.startedAt + this.#o.flushTimeoutMs;
+      if (deadline <= now) expired.push(job);
+      else if (deadline < earliest) earliest = deadline;
     }
-    const error = new BackpressureError(ErrorCodes.FLUSH_TIMEOUT, `flush did not settle within ${this.#o.flushTimeoutMs} ms`);
-    this.#context.abort(error);
-    this.#settleAttempt(this.#attemptToken, undefined, error);
+    for (const job of expired) {
+      const error = new BackpressureError(ErrorCodes.FLUSH_TIMEOUT, `flush did not settle within ${this.#o.flushTimeoutMs} ms`);
+      job.context?.abort(error);
+      this.#settleAttempt(job, job.token, undefined, error);
+    }
+    if (earliest !== Infinity && this.#watchdog === null) this.#watchdog = setTimeout(this.#onWatchdog, earliest - now);
   };
   readonly #onDrainTimeout = (): void => {
     this.#drainTimer = null;
@@ -171,6 +188,20 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#blockTimer = null;
     this.#fail(ErrorCodes.BLOCK_TIMEOUT, `writer blocked for ${this.#o.maxBlockTimeMs} ms without the sink making progress`, [], undefined);
   };
+  readonly #onCircuitChange = (change: CircuitChange): void => {
+    this.emit('circuit', change);
+    if (change.to !== CircuitState.CLOSED) return;
+    // The probe got through: wake every batch that was told to wait for the circuit.
+    for (const job of this.#jobs) {
+      if (job.waitingForCircuit && job.timer !== null) {
+        clearTimeout(job.timer);
+        job.timer = null;
+        job.waitingForCircuit = false;
+        process.nextTick(this.#runAttemptOf, job);
+      }
+    }
+  };
+  readonly #runAttemptOf = (job: FlushJob<T>): void => this.#runAttempt(job);
   readonly #emitDrainIfOwed = (): void => {
     if (this.#needDrain && this.#state !== BackpressureState.BLOCKED && !this.destroyed) {
       this.#needDrain = false;
@@ -185,6 +216,10 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     super({ objectMode: true, highWaterMark: 1 });
     this.#o = resolved;
     this.#currentIntervalMs = resolved.minFlushIntervalMs;
+    this.#batchSize = resolved.batchSize;
+    this.#concurrency = resolved.concurrency;
+    this.#breaker =
+      resolved.circuitBreaker === undefined ? null : new CircuitBreaker(resolved.circuitBreaker, this.#onCircuitChange);
     if (resolved.sizeOf !== undefined) {
       this.#bufferSizes = new RingBuffer<number>();
       this.#queuedSizes = new RingBuffer<number>();
@@ -209,11 +244,16 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       eventsFlushed: this.#eventsFlushed,
       eventsDeadLettered: this.#eventsDeadLettered,
       eventsRetried: this.#eventsRetried,
-      inFlight: this.#inFlight === null ? 0 : this.#inFlight.length,
+      inFlight: this.#inFlightItems,
+      inFlightBatches: this.#jobs.size,
       lastFlushLatencyMs: this.#lastFlushLatencyMs,
       currentFlushIntervalMs: this.#currentIntervalMs,
+      batchSize: this.#batchSize,
+      concurrency: this.#concurrency,
       flushes: this.#flushes,
       failedFlushes: this.#failedFlushes,
+      circuitState: this.#breaker === null ? CircuitState.CLOSED : this.#breaker.state,
+      circuitOpens: this.#breaker === null ? 0 : this.#breaker.opens,
     };
   }
 
@@ -338,8 +378,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       this.#bufferBytes += size;
     }
     this.#updateStateOnGrowth();
-    if (this.#inFlight === null && this.#retryTimer === null) {
-      if (this.#buffer.size >= this.#o.batchSize || this.#ending) this.#startFlush();
+    if (this.#jobs.size < this.#concurrency) {
+      if (this.#buffer.size >= this.#batchSize || this.#ending) this.#startFlush();
       else if (this.#flushTimer === null) this.#armFlushTimer();
     }
   }
@@ -374,13 +414,16 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
 
   /** Everything accepted and not yet accounted as flushed or dead-lettered, oldest first. */
   #takeAllHeld(): T[] {
-    const held: T[] = this.#inFlight ?? [];
-    if (this.#inFlight !== null) {
-      this.#inFlight = null;
-      this.#attemptToken++;
-      this.#context?.abort(new BackpressureError(ErrorCodes.DESTROYED, 'the stream gave up on this batch'));
-      this.#context = null;
+    const held: T[] = [];
+    for (const job of this.#jobs) {
+      for (const item of job.batch) held.push(item);
+      job.context?.abort(new BackpressureError(ErrorCodes.DESTROYED, 'the stream gave up on this batch'));
+      job.context = null;
+      if (job.timer !== null) clearTimeout(job.timer);
+      job.timer = null;
     }
+    this.#jobs.clear();
+    this.#inFlightItems = 0;
     this.#abandoned = true;
     for (const item of this.#buffer.drain()) held.push(item);
     for (const item of this.#queued.drain()) held.push(item);
@@ -446,98 +489,123 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#flushTimer = setTimeout(this.#onFlushTimer, wait > 0 ? wait : 0);
   }
 
-  /** Starts the next flush if one is due; otherwise arms the time trigger. */
+  /** Starts every flush that is due and allowed; otherwise arms the time trigger. */
   #pump(): void {
-    if (this.#inFlight !== null || this.#retryTimer !== null || this.#closed) return;
-    if (this.#buffer.size === 0) {
-      this.#maybeFinish();
-      return;
+    if (this.#closed) return;
+    while (this.#jobs.size < this.#concurrency && this.#buffer.size > 0) {
+      const due =
+        this.#ending || this.#buffer.size >= this.#batchSize || Date.now() - this.#oldestAt >= this.#currentIntervalMs;
+      if (!due) {
+        if (this.#flushTimer === null) this.#armFlushTimer();
+        break;
+      }
+      this.#startFlush();
     }
-    const due =
-      this.#ending || this.#buffer.size >= this.#o.batchSize || Date.now() - this.#oldestAt >= this.#currentIntervalMs;
-    if (due) this.#startFlush();
-    else if (this.#flushTimer === null) this.#armFlushTimer();
+    this.#maybeFinish();
   }
 
   #startFlush(): void {
     // An armed time-trigger timer is left alone: when it fires, #pump re-checks
     // what is due. Clearing and re-creating it per batch costs more than a
     // spurious wake-up per interval.
-    const batch = this.#buffer.take(this.#o.batchSize);
+    const batch = this.#buffer.take(this.#batchSize);
     if (this.#buffer.size === 0) this.#flushTimer?.unref();
     if (this.#bufferSizes !== undefined) {
       for (const size of this.#bufferSizes.take(batch.length)) this.#bufferBytes -= size;
     }
-    this.#inFlight = batch;
-    this.#attempt = 0;
+    const job = new FlushJob(batch);
+    this.#jobs.add(job);
+    this.#inFlightItems += batch.length;
     this.#onRoom();
-    this.#runAttempt();
+    this.#runAttempt(job);
   }
 
-  #runAttempt(): void {
-    const batch = this.#inFlight;
-    if (batch === null) return;
-    this.#attempt++;
-    const token = ++this.#attemptToken;
-    const context = new FlushAttemptContext(this.#attempt);
-    this.#context = context;
-    this.#attemptStartedAt = Date.now();
-    if (this.#flushTimeoutTimer === null) this.#flushTimeoutTimer = setTimeout(this.#onFlushTimeout, this.#o.flushTimeoutMs);
-    else this.#flushTimeoutTimer.ref(); // an attempt in flight keeps the process alive until it settles or times out
+  #runAttempt(job: FlushJob<T>): void {
+    if (!this.#jobs.has(job) || this.#closed) return;
+    if (this.#breaker !== null) {
+      const wait = this.#breaker.admit(Date.now());
+      if (wait > 0) {
+        // Not an attempt: no retry is spent against an open circuit.
+        job.waitingForCircuit = true;
+        job.timer = setTimeout(this.#runAttemptOf, wait, job);
+        return;
+      }
+      job.waitingForCircuit = false;
+    }
+    job.attempt++;
+    const token = ++this.#tokenSeq;
+    job.token = token;
+    const context = new FlushAttemptContext(job.attempt);
+    job.context = context;
+    job.startedAt = Date.now();
+    if (this.#watchdog === null) this.#watchdog = setTimeout(this.#onWatchdog, this.#o.flushTimeoutMs);
+    else this.#watchdog.ref(); // an attempt in flight keeps the process alive until it settles or times out
     const flush = this.#o.flush;
+    const batch = job.batch;
     // new Promise(...) turns a synchronous throw into a rejection, so every outcome is settled asynchronously.
     new Promise<unknown>((resolve) => resolve(flush(batch, context))).then(
-      (result) => this.#settleAttempt(token, result, undefined),
-      (error: unknown) => this.#settleAttempt(token, undefined, toError(error)),
+      (result) => this.#settleAttempt(job, token, result, undefined),
+      (error: unknown) => this.#settleAttempt(job, token, undefined, toError(error)),
     );
   }
 
-  #settleAttempt(token: number, result: unknown, error: Error | undefined): void {
-    const batch = this.#inFlight;
-    if (token !== this.#attemptToken || batch === null) return; // late result of an abandoned attempt
-    this.#attemptToken++;
-    this.#context = null;
-    this.#flushTimeoutTimer?.unref(); // idle watchdog: never the reason a process stays up
-    const latencyMs = Date.now() - this.#attemptStartedAt;
+  #settleAttempt(job: FlushJob<T>, token: number, result: unknown, error: Error | undefined): void {
+    if (token !== job.token || job.context === null || !this.#jobs.has(job)) return; // late result of an abandoned attempt
+    job.context = null;
+    if (!this.#anyAttemptRunning()) this.#watchdog?.unref(); // idle watchdog: never the reason a process stays up
+    const now = Date.now();
+    const latencyMs = now - job.startedAt;
+    const batch = job.batch;
     const outcome = error === undefined ? interpretFlushResult(result, batch) : { delivered: 0, retry: batch, error };
     if (outcome.delivered > 0) {
       this.#eventsFlushed += outcome.delivered;
+      this.#inFlightItems -= outcome.delivered;
       this.#rearmBlockTimerOnProgress();
     }
     if (outcome.error === undefined) {
+      this.#breaker?.success();
       this.#flushes++;
       this.#lastFlushLatencyMs = latencyMs;
       this.#adaptInterval(latencyMs);
-      this.#inFlight = null;
-      this.emit('flush', { items: batch.length, latencyMs, attempt: this.#attempt } satisfies FlushEvent);
+      this.#jobs.delete(job);
+      this.emit('flush', { items: batch.length, latencyMs, attempt: job.attempt } satisfies FlushEvent);
       this.#pump();
       return;
     }
     this.#failedFlushes++;
-    this.#inFlight = outcome.retry;
+    // A partial failure means the sink is reachable: only a total failure counts against the circuit.
+    if (outcome.delivered > 0) this.#breaker?.success();
+    else this.#breaker?.failure(now);
+    job.batch = outcome.retry;
     const retryable = (outcome.error as { retryable?: unknown }).retryable !== false;
-    if (retryable && this.#attempt <= this.#o.retry.retries && !this.#abandoned) {
-      this.#scheduleRetry(outcome.retry.length, outcome.error);
+    if (retryable && job.attempt <= this.#o.retry.retries && !this.#abandoned) {
+      this.#scheduleRetry(job, outcome.error);
       return;
     }
-    this.#inFlight = null;
+    this.#jobs.delete(job);
+    this.#inFlightItems -= job.batch.length;
     const failure = new BackpressureError(
       ErrorCodes.FLUSH_FAILED,
-      `flush failed after ${this.#attempt} attempt(s): ${outcome.error.message}`,
+      `flush failed after ${job.attempt} attempt(s): ${outcome.error.message}`,
       { cause: outcome.error },
     );
-    this.#deadLetter(outcome.retry, failure);
+    this.#deadLetter(job.batch, failure);
     this.#pump();
   }
 
-  #scheduleRetry(items: number, error: Error): void {
-    let delayMs = backoffDelayMs(this.#attempt, this.#o.retry);
+  #anyAttemptRunning(): boolean {
+    for (const job of this.#jobs) if (job.context !== null) return true;
+    return false;
+  }
+
+  #scheduleRetry(job: FlushJob<T>, error: Error): void {
+    let delayMs = backoffDelayMs(job.attempt, this.#o.retry);
     // Sinks may say when to come back (HTTP Retry-After): honour it, within maxDelayMs.
     const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
     if (typeof retryAfterMs === 'number' && retryAfterMs > delayMs) delayMs = Math.min(retryAfterMs, this.#o.retry.maxDelayMs);
-    this.#eventsRetried += items;
-    this.emit('retry', { items, attempt: this.#attempt, delayMs, error } satisfies RetryEvent);
-    this.#retryTimer = setTimeout(this.#onRetryTimer, delayMs);
+    this.#eventsRetried += job.batch.length;
+    this.emit('retry', { items: job.batch.length, attempt: job.attempt, delayMs, error } satisfies RetryEvent);
+    job.timer = setTimeout(this.#runAttemptOf, delayMs, job);
   }
 
   #adaptInterval(latencyMs: number): void {
@@ -627,7 +695,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       callback === null ||
       this.#buffer.size > 0 ||
       this.#queued.size > 0 ||
-      this.#inFlight !== null ||
+      this.#jobs.size > 0 ||
       this.#pendingDeadLetters > 0 ||
       this.destroyed
     ) {
@@ -641,10 +709,10 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   #clearTimers(): void {
-    for (const timer of [this.#flushTimer, this.#flushTimeoutTimer, this.#retryTimer, this.#drainTimer, this.#blockTimer]) {
+    for (const timer of [this.#flushTimer, this.#watchdog, this.#drainTimer, this.#blockTimer]) {
       if (timer !== null) clearTimeout(timer);
     }
-    this.#flushTimer = this.#flushTimeoutTimer = this.#retryTimer = this.#drainTimer = this.#blockTimer = null;
+    this.#flushTimer = this.#watchdog = this.#drainTimer = this.#blockTimer = null;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { ResolvedRetryOptions, RetryOptions } from './backoff';
+import { CIRCUIT_DEFAULTS, type CircuitBreakerOptions } from './circuit-breaker';
 import { defaultSizeOf as defaultSizeOfAny } from './size-of';
 
 /** What `flush` receives besides the batch. */
@@ -83,6 +84,20 @@ export interface BackpressureWritableOptions<T> {
    * @default undefined
    */
   onDeadLetter?: DeadLetterHandler<T>;
+  /**
+   * Most batches in flight at once. Batches enter `flush` in FIFO order but may complete out of
+   * order, and a retried batch may land after later ones; with 1, delivery order is write order.
+   * Integer ≥ 1.
+   * @default 1
+   */
+  concurrency?: number;
+  /**
+   * Circuit breaker around the sink: after `failureThreshold` consecutive failed attempts, stop
+   * calling `flush` for `cooldownMs`, then let one probe batch through. No retries are spent while
+   * it is open; the buffer fills and BLOCK (or the strategy in front) applies.
+   * @default undefined (no breaker)
+   */
+  circuitBreaker?: CircuitBreakerOptions;
 }
 
 export interface ResolvedOptions<T> {
@@ -102,6 +117,8 @@ export interface ResolvedOptions<T> {
   flushTimeoutMs: number;
   drainTimeoutMs: number;
   onDeadLetter: DeadLetterHandler<T> | undefined;
+  concurrency: number;
+  circuitBreaker: Required<CircuitBreakerOptions> | undefined;
 }
 
 export const DEFAULTS = {
@@ -209,6 +226,16 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
   const flushTimeoutMs = positive('flushTimeoutMs', options.flushTimeoutMs, DEFAULTS.flushTimeoutMs);
   const drainTimeoutMs = nonNegative('drainTimeoutMs', options.drainTimeoutMs, DEFAULTS.drainTimeoutMs);
   const onDeadLetter = optionalFunction<DeadLetterHandler<T>>('onDeadLetter', options.onDeadLetter);
+  const concurrency = positiveInteger('concurrency', options.concurrency, 1);
+  let circuitBreaker: Required<CircuitBreakerOptions> | undefined;
+  if (options.circuitBreaker !== undefined) {
+    const cb = options.circuitBreaker;
+    if (typeof cb !== 'object' || cb === null) throw invalid('type', 'circuitBreaker', 'an object', cb);
+    circuitBreaker = {
+      failureThreshold: positiveInteger('circuitBreaker.failureThreshold', cb.failureThreshold, CIRCUIT_DEFAULTS.failureThreshold),
+      cooldownMs: positive('circuitBreaker.cooldownMs', cb.cooldownMs, CIRCUIT_DEFAULTS.cooldownMs),
+    };
+  }
 
   const tracksBytes = maxBufferBytes !== Infinity || sizeOf !== undefined;
   return {
@@ -228,5 +255,7 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
     flushTimeoutMs,
     drainTimeoutMs,
     onDeadLetter,
+    concurrency,
+    circuitBreaker,
   };
 }
