@@ -1,3 +1,4 @@
+import { AdaptiveController } from './adaptive-controller';
 import { backoffDelayMs } from './backoff';
 import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
 import { CircuitBreaker, CircuitState, type CircuitChange } from './circuit-breaker';
@@ -46,6 +47,8 @@ export interface BackpressureMetrics {
   circuitState: CircuitState;
   /** How many times the circuit opened. */
   circuitOpens: number;
+  /** How many times the adaptive loop changed batch size or concurrency (0 when off). */
+  adaptiveAdjustments: number;
   /** Flush attempts that resolved successfully / failed (including timeouts). */
   flushes: number;
   failedFlushes: number;
@@ -134,7 +137,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #inFlightItems = 0;
   #tokenSeq = 0;
   readonly #breaker: CircuitBreaker | null;
-  /** Current batch size and concurrency (fixed for now; the options' values). */
+  readonly #adaptive: AdaptiveController | null;
+  /** Current batch size and concurrency: the options' values, or the adaptive loop's. */
   #batchSize: number;
   #concurrency: number;
   #currentIntervalMs: number;
@@ -178,7 +182,16 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       job.context?.abort(error);
       this.#settleAttempt(job, job.token, undefined, error);
     }
-    if (earliest !== Infinity && this.#watchdog === null) this.#watchdog = setTimeout(this.#onWatchdog, earliest - now);
+    // Settling the expired attempts may have started new ones (and armed a
+    // watchdog for their later deadline) or closed the stream: re-arm for the
+    // earliest deadline still running, and never on a closed stream.
+    if (this.#watchdog !== null) clearTimeout(this.#watchdog);
+    this.#watchdog = null;
+    if (this.#closed || this.destroyed) return;
+    for (const job of this.#jobs) {
+      if (job.context !== null && job.startedAt + this.#o.flushTimeoutMs < earliest) earliest = job.startedAt + this.#o.flushTimeoutMs;
+    }
+    if (earliest !== Infinity) this.#watchdog = setTimeout(this.#onWatchdog, Math.max(0, earliest - Date.now()));
   };
   readonly #onDrainTimeout = (): void => {
     this.#drainTimer = null;
@@ -191,13 +204,15 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   readonly #onCircuitChange = (change: CircuitChange): void => {
     this.emit('circuit', change);
     if (change.to !== CircuitState.CLOSED) return;
-    // The probe got through: wake every batch that was told to wait for the circuit.
+    // The probe got through: wake every batch that was told to wait for the
+    // circuit, now and oldest first, so they reach flush before any batch
+    // started later from the buffer (FIFO into flush).
     for (const job of this.#jobs) {
       if (job.waitingForCircuit && job.timer !== null) {
         clearTimeout(job.timer);
         job.timer = null;
         job.waitingForCircuit = false;
-        process.nextTick(this.#runAttemptOf, job);
+        this.#runAttempt(job);
       }
     }
   };
@@ -220,6 +235,14 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#concurrency = resolved.concurrency;
     this.#breaker =
       resolved.circuitBreaker === undefined ? null : new CircuitBreaker(resolved.circuitBreaker, this.#onCircuitChange);
+    this.#adaptive =
+      resolved.adaptive === undefined
+        ? null
+        : new AdaptiveController(resolved.adaptive, resolved.batchSize, resolved.concurrency, Date.now());
+    if (this.#adaptive !== null) {
+      this.#batchSize = this.#adaptive.batchSize;
+      this.#concurrency = this.#adaptive.concurrency;
+    }
     if (resolved.sizeOf !== undefined) {
       this.#bufferSizes = new RingBuffer<number>();
       this.#queuedSizes = new RingBuffer<number>();
@@ -254,6 +277,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       failedFlushes: this.#failedFlushes,
       circuitState: this.#breaker === null ? CircuitState.CLOSED : this.#breaker.state,
       circuitOpens: this.#breaker === null ? 0 : this.#breaker.opens,
+      adaptiveAdjustments: this.#adaptive === null ? 0 : this.#adaptive.adjustments,
     };
   }
 
@@ -568,6 +592,11 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       this.#lastFlushLatencyMs = latencyMs;
       this.#adaptInterval(latencyMs);
       this.#jobs.delete(job);
+      if (this.#adaptive !== null) {
+        const backlogged = this.#buffer.size >= this.#batchSize || this.#queued.size > 0;
+        this.#adaptive.onSuccess(now, batch.length, latencyMs, backlogged);
+        this.#followAdaptive();
+      }
       this.emit('flush', { items: batch.length, latencyMs, attempt: job.attempt } satisfies FlushEvent);
       this.#pump();
       return;
@@ -576,6 +605,10 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     // A partial failure means the sink is reachable: only a total failure counts against the circuit.
     if (outcome.delivered > 0) this.#breaker?.success();
     else this.#breaker?.failure(now);
+    if (this.#adaptive !== null) {
+      this.#adaptive.onFailure(now);
+      this.#followAdaptive();
+    }
     job.batch = outcome.retry;
     const retryable = (outcome.error as { retryable?: unknown }).retryable !== false;
     if (retryable && job.attempt <= this.#o.retry.retries && !this.#abandoned) {
@@ -591,6 +624,13 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     );
     this.#deadLetter(job.batch, failure);
     this.#pump();
+  }
+
+  #followAdaptive(): void {
+    const adaptive = this.#adaptive;
+    if (adaptive === null) return;
+    this.#batchSize = adaptive.batchSize;
+    this.#concurrency = adaptive.concurrency;
   }
 
   #anyAttemptRunning(): boolean {

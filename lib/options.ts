@@ -1,4 +1,5 @@
 import type { ResolvedRetryOptions, RetryOptions } from './backoff';
+import type { AdaptiveOptions, ResolvedAdaptiveOptions } from './adaptive-controller';
 import { CIRCUIT_DEFAULTS, type CircuitBreakerOptions } from './circuit-breaker';
 import { defaultSizeOf as defaultSizeOfAny } from './size-of';
 
@@ -98,6 +99,13 @@ export interface BackpressureWritableOptions<T> {
    * @default undefined (no breaker)
    */
   circuitBreaker?: CircuitBreakerOptions;
+  /**
+   * Let a control loop choose batch size and concurrency from measured sink throughput, latency
+   * (against `targetLatencyMs`, a hard ceiling) and failures. `batchSize` and `concurrency` are
+   * then the starting point. `true` uses the defaults of `AdaptiveOptions`.
+   * @default false
+   */
+  adaptive?: boolean | AdaptiveOptions;
 }
 
 export interface ResolvedOptions<T> {
@@ -119,6 +127,7 @@ export interface ResolvedOptions<T> {
   onDeadLetter: DeadLetterHandler<T> | undefined;
   concurrency: number;
   circuitBreaker: Required<CircuitBreakerOptions> | undefined;
+  adaptive: ResolvedAdaptiveOptions | undefined;
 }
 
 export const DEFAULTS = {
@@ -237,6 +246,18 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
     };
   }
 
+  let adaptive: ResolvedAdaptiveOptions | undefined;
+  if (options.adaptive !== undefined && options.adaptive !== false) {
+    const a = options.adaptive === true ? {} : options.adaptive;
+    if (typeof a !== 'object' || a === null) throw invalid('type', 'adaptive', 'a boolean or an object', a);
+    const minBatchSize = positiveInteger('adaptive.minBatchSize', a.minBatchSize, 1);
+    const maxBatchSize = positiveInteger('adaptive.maxBatchSize', a.maxBatchSize, maxBufferSize);
+    if (maxBatchSize > maxBufferSize) throw invalid('range', 'adaptive.maxBatchSize', `<= maxBufferSize (${maxBufferSize})`, maxBatchSize);
+    if (minBatchSize > maxBatchSize) throw invalid('range', 'adaptive.minBatchSize', `<= adaptive.maxBatchSize (${maxBatchSize})`, minBatchSize);
+    const maxConcurrency = positiveInteger('adaptive.maxConcurrency', a.maxConcurrency, Math.max(16, concurrency));
+    adaptive = { minBatchSize, maxBatchSize, maxConcurrency, targetLatencyMs };
+  }
+
   const tracksBytes = maxBufferBytes !== Infinity || sizeOf !== undefined;
   return {
     flush,
@@ -257,5 +278,6 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
     onDeadLetter,
     concurrency,
     circuitBreaker,
+    adaptive,
   };
 }
