@@ -20,3 +20,6 @@ export type { AdaptiveOptions } from './adaptive-controller';
 export { defaultSizeOf } from './size-of';
 export { nextPressureState } from './watermark-state';
 export type { WatermarkThresholds } from './watermark-state';
+export * from './stages';
+export { backpressure, Strategy, StrategyWritable } from './backpressure';
+export type { BackpressureOptions, StrategyMetrics } from './backpressure';

@@ -14,6 +14,7 @@ const implementation = require('readable-stream') as typeof NodeStream;
 
 export const Writable = implementation.Writable;
 export const Transform = implementation.Transform;
+export const Duplex = implementation.Duplex;
 export const Readable = implementation.Readable;
 export const PassThrough = implementation.PassThrough;
 export const pipeline = implementation.pipeline;

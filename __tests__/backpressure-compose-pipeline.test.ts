@@ -1,0 +1,55 @@
+import * as nodeStream from 'node:stream';
+import { backpressure, type Strategy } from '../lib/backpressure';
+import { isConserved } from './helpers/stage-helpers';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const readableStream = require('readable-stream') as typeof nodeStream;
+
+const pipelines: [string, typeof nodeStream.pipeline][] = [
+  ['node:stream', nodeStream.pipeline],
+  ['readable-stream', readableStream.pipeline],
+];
+const strategies: Strategy[] = ['block', 'drop-oldest', 'drop-newest', 'sample', 'priority'];
+const TOTAL = 3000;
+
+async function* source(): AsyncGenerator<number> {
+  for (let i = 0; i < TOTAL; i++) yield i;
+}
+
+describe.each(pipelines)('await pipeline(source, backpressure(...)) from %s', (_name, pipeline) => {
+  test.each(strategies)('%s: the whole setup delivers or accounts for every item, in order', async (strategy) => {
+    const delivered: number[] = [];
+    const bp = backpressure<number>({
+      strategy,
+      // A sink far slower than the generator: a timer per batch of 20.
+      flush: (batch) => new Promise<void>((resolve) => setTimeout(() => {
+        delivered.push(...batch);
+        resolve();
+      }, 1)),
+      priority: (i) => i % 3,
+      capacity: 100,
+      maxBufferSize: 200,
+      batchSize: 20,
+      minFlushIntervalMs: 0,
+    });
+    let events = 0;
+    let unconserved = 0;
+    const check = () => {
+      events++;
+      if (!isConserved(bp.getMetrics())) unconserved++;
+    };
+    for (const name of ['drop', 'state', 'flush']) bp.on(name, check);
+
+    await new Promise<void>((resolve, reject) => pipeline(source, bp, (error) => (error ? reject(error) : resolve())));
+
+    const m = bp.getMetrics();
+    expect(events).toBeGreaterThan(0);
+    expect(unconserved).toBe(0);
+    expect(m).toMatchObject({ eventsAccepted: TOTAL, bufferSize: 0, inFlight: 0, eventsDeadLettered: 0 });
+    expect(m.eventsFlushed).toBe(delivered.length);
+    expect(m.eventsFlushed + m.eventsDropped).toBe(TOTAL);
+    expect(delivered).toEqual([...delivered].sort((a, b) => a - b));
+    if (strategy === 'block') expect(m.eventsDropped).toBe(0);
+    else expect(m.eventsDropped).toBeGreaterThan(0); // the sink really was too slow, and nobody waited for it
+  });
+});

@@ -1,0 +1,152 @@
+import { RingBuffer } from '../ring-buffer';
+import { BackpressureState, pressureRank, type PressureSource } from '../state';
+import { DropReason } from './drop-reasons';
+import { keyHash } from './key-hash';
+import { SheddingStage, type SheddingStageOptions, type StageMetrics } from './shedding-stage';
+
+/** How a sample stage picks the 1 in `rate` items it keeps under pressure. */
+export const SampleMode = {
+  /** Deterministic: a counter over every item that arrives under pressure keeps exactly every `rate`-th. */
+  COUNTER: 'counter',
+  /** Probabilistic: each item under pressure is kept with probability 1/`rate`. */
+  RANDOM: 'random',
+  /** By key: an item is kept iff `hash(key(item)) % rate === 0`, so a key's items survive or go together. */
+  KEY: 'key',
+} as const;
+
+export type SampleMode = (typeof SampleMode)[keyof typeof SampleMode];
+
+/** Pressure states at which sampling can start (`normal` would mean "always sample"). */
+export type SampleThreshold = typeof BackpressureState.ELEVATED | typeof BackpressureState.CRITICAL | typeof BackpressureState.BLOCKED;
+
+export interface SampleOptions<T> extends SheddingStageOptions {
+  /**
+   * Under pressure keep 1 in `rate` items. An integer ≥ 1 for `counter` and `key` modes, any number
+   * ≥ 1 for `random`. `1` keeps everything.
+   * @default 10
+   */
+  rate?: number | undefined;
+  /**
+   * How the kept items are chosen.
+   * @default 'key' when `key` is given, else 'counter'
+   */
+  mode?: SampleMode | undefined;
+  /** Key of an item, for `mode: 'key'`; hashed as `String(key)`. If it throws, the item is dropped as `'invalid-key'`. */
+  key?: ((item: T) => unknown) | undefined;
+  /**
+   * Random source for `mode: 'random'`, returning [0, 1).
+   * @default Math.random
+   */
+  random?: (() => number) | undefined;
+  /**
+   * Downstream pressure, read on every arrival (e.g. the `BackpressureWritable` this stage feeds;
+   * `backpressure()` binds it for you). Without one, the stage uses its own hold's fill:
+   * ≥ 50 % elevated, ≥ 80 % critical, full blocked.
+   * @default undefined (the hold's own fill)
+   */
+  pressure?: PressureSource | undefined;
+  /**
+   * The pressure state from which sampling applies (inclusive); below it everything passes.
+   * @default 'elevated' (sample whenever downstream is above normal)
+   */
+  threshold?: SampleThreshold | undefined;
+}
+
+export interface SampleMetrics extends StageMetrics {
+  /** Items that arrived while pressure was at or above `threshold` (kept or not). */
+  arrivedUnderPressure: number;
+}
+
+/**
+ * Keeps 1 in `rate` items while downstream is under pressure, everything otherwise. Items it keeps
+ * but cannot pass yet wait in a hold of `capacity`; when that is full the item is dropped as
+ * `'overflow'`, so the writer is never blocked.
+ *
+ * The deterministic counter counts every item that arrives under pressure, kept or not. (The
+ * reference design counted only accepted items, so once `accepted % rate !== 0` it never advanced
+ * again and dropped 100 %; see __tests__/sample-counter-regression.test.ts.) It is not reset when
+ * pressure ends, so across many short bursts the kept share is still exactly 1 in `rate`.
+ */
+export class SampleStage<T> extends SheddingStage<T> {
+  readonly rate: number;
+  readonly mode: SampleMode;
+  readonly #hold: RingBuffer<T>;
+  readonly #key: ((item: T) => unknown) | undefined;
+  readonly #random: () => number;
+  readonly #pressure: PressureSource | undefined;
+  readonly #thresholdRank: number;
+  /** Position in the current run of `rate` arrivals under pressure; the item at 0 is kept. */
+  #phase = 0;
+  #arrivedUnderPressure = 0;
+
+  constructor(options: SampleOptions<T> = {}) {
+    super(options, [DropReason.SAMPLED_OUT, DropReason.OVERFLOW, DropReason.INVALID_KEY]);
+    const mode = options.mode ?? (options.key === undefined ? SampleMode.COUNTER : SampleMode.KEY);
+    const rate = options.rate ?? 10;
+    if (mode !== SampleMode.COUNTER && mode !== SampleMode.RANDOM && mode !== SampleMode.KEY) {
+      throw new RangeError(`mode must be 'counter', 'random' or 'key', got ${String(mode)}`);
+    }
+    if (mode === SampleMode.RANDOM ? !(rate >= 1 && Number.isFinite(rate)) : !(Number.isInteger(rate) && rate >= 1)) {
+      throw new RangeError(`rate must be ${mode === SampleMode.RANDOM ? 'a finite number' : 'an integer'} ≥ 1, got ${String(rate)}`);
+    }
+    if (mode === SampleMode.KEY && typeof options.key !== 'function') {
+      throw new TypeError("mode 'key' needs a key(item) function");
+    }
+    const threshold = options.threshold ?? BackpressureState.ELEVATED;
+    if (threshold !== BackpressureState.ELEVATED && threshold !== BackpressureState.CRITICAL && threshold !== BackpressureState.BLOCKED) {
+      throw new RangeError(`threshold must be 'elevated', 'critical' or 'blocked', got ${String(threshold)}`);
+    }
+    this.rate = rate;
+    this.mode = mode;
+    this.#key = options.key;
+    this.#random = options.random ?? Math.random;
+    this.#pressure = options.pressure;
+    this.#thresholdRank = pressureRank(threshold);
+    this.#hold = new RingBuffer<T>(this.capacity);
+  }
+
+  override getMetrics(): SampleMetrics {
+    return { ...super.getMetrics(), arrivedUnderPressure: this.#arrivedUnderPressure };
+  }
+
+  protected override admit(item: T): DropReason | null {
+    if (this.pressureRankOf(this.#pressure) < this.#thresholdRank) return null;
+    this.#arrivedUnderPressure++;
+    switch (this.mode) {
+      case SampleMode.COUNTER: {
+        const kept = this.#phase === 0;
+        this.#phase = this.#phase + 1 === this.rate ? 0 : this.#phase + 1;
+        return kept ? null : DropReason.SAMPLED_OUT;
+      }
+      case SampleMode.RANDOM:
+        return this.#random() * this.rate < 1 ? null : DropReason.SAMPLED_OUT;
+      case SampleMode.KEY: {
+        let key: unknown;
+        try {
+          key = (this.#key as (item: T) => unknown)(item);
+        } catch {
+          return DropReason.INVALID_KEY;
+        }
+        return keyHash(key) % this.rate === 0 ? null : DropReason.SAMPLED_OUT;
+      }
+    }
+  }
+
+  protected override get holdSize(): number {
+    return this.#hold.size;
+  }
+
+  protected override hold(item: T): void {
+    if (!this.full) this.#hold.push(item);
+    else this.discard(item, DropReason.OVERFLOW);
+  }
+
+  protected override release(): T {
+    return this.#hold.shift() as T;
+  }
+}
+
+/** A {@link SampleStage}. */
+export function sample<T>(options: SampleOptions<T> = {}): SampleStage<T> {
+  return new SampleStage<T>(options);
+}

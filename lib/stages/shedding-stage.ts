@@ -1,0 +1,266 @@
+import { RingBuffer } from '../ring-buffer';
+import { BackpressureState, pressureRank, type PressureSource } from '../state';
+import { Duplex } from '../stream-classes';
+import { DropReason, type DropEvent } from './drop-reasons';
+
+/** Default `capacity` of every stage: enough to ride out a short stall, small enough not to matter for memory. */
+export const DEFAULT_STAGE_CAPACITY = 1000;
+
+/** Options every stage shares. */
+export interface SheddingStageOptions {
+  /**
+   * How many items the stage holds while downstream does not want them. When the hold is full the
+   * stage's policy decides what to drop; it never makes its writer wait. Integer ≥ 1.
+   * At most one more item can sit in the stage's readable side (highWaterMark 1) when its consumer
+   * reads in paused mode; `held` counts it too.
+   * @default 1000
+   */
+  capacity?: number | undefined;
+}
+
+/** A stage's account of every item written to it. */
+export interface StageMetrics {
+  /** Items that reached the stage (accepted by `write()`). */
+  written: number;
+  /** Items the stage's consumer has taken. */
+  passed: number;
+  /** Items dropped, for any reason; each one was announced by a `'drop'` event. */
+  dropped: number;
+  /** `dropped` split by {@link DropReason}; every reason the stage can produce is present, 0 or more. */
+  droppedByReason: Record<string, number>;
+  /** Items waiting in the stage: its hold plus what its readable side has buffered. */
+  held: number;
+  /** The configured `capacity` of the hold. */
+  capacity: number;
+}
+
+/**
+ * The stages emit the usual Duplex events plus `'drop'` with a {@link DropEvent}, synchronously,
+ * after the stage's counters already reflect the drop (so `getMetrics()` inside a listener balances).
+ */
+export interface SheddingStage<T> {
+  on(event: 'drop', listener: (event: DropEvent<T>) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'drop', listener: (event: DropEvent<T>) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/**
+ * The shared machinery of the strategy stages: an object-mode Duplex that never makes its writer
+ * wait. `_write` always calls back before it returns, so `write()` returns `true` whatever happens
+ * downstream. An item goes straight to `push()` while the readable side wants data and nothing is
+ * held (order is preserved that way); otherwise into the policy's bounded hold, which `_read` empties.
+ *
+ * A policy (subclass) supplies the hold and two decisions: `admit` (shed on arrival, e.g. sampling)
+ * and `hold` (what to do when the hold is full). Every item written is, at every moment, exactly one
+ * of: passed, dropped (with a `'drop'` event), or held — `written === passed + dropped + held`.
+ *
+ * It is a Duplex rather than a Transform on purpose: Transform allocates a closure per item and
+ * withholds the write callback while its readable side is full, which is exactly the blocking a
+ * shedding stage exists to avoid.
+ */
+export abstract class SheddingStage<T> extends Duplex {
+  readonly capacity: number;
+
+  #written = 0;
+  /** Items handed to `push()`; `passed` is this minus what the readable side still buffers. */
+  #pushed = 0;
+  #dropped = 0;
+  readonly #droppedByReason: Record<string, number> = {};
+  /** `_read` asked for data and `push()` has not returned false since: items may skip the hold. */
+  #wanted = false;
+  /** `_final`'s callback, kept until the hold is empty so that `'finish'` means "nothing left held". */
+  #finalCallback: ((error?: Error | null) => void) | null = null;
+  /**
+   * The last items that `push()` left in the readable side's buffer. That buffer is private to the
+   * stream implementation, so to report the items it still holds when the stage is destroyed, we
+   * mirror its tail here; trimmed on every such push, so it stays at ≤ 2 items.
+   */
+  readonly #transit = new RingBuffer<T>(4);
+  /** Bound once (no closure per event): the consumer paused, so items must wait in the hold. */
+  readonly #onPause = (): void => {
+    this.#wanted = false;
+  };
+  /** Set once `_destroy` has taken over the readable side's items (to drop them). */
+  #settled = false;
+  #lostInTransit = 0;
+
+  protected constructor(options: SheddingStageOptions, reasons: readonly DropReason[]) {
+    super({
+      objectMode: true,
+      // 0, not 1: with 1, Readable#read() calls _read to refill *before* taking the buffered item, so
+      // one more item would always sit in the readable buffer, out of the policy's reach. With 0,
+      // _read is only called once that buffer is empty, so the hold (which the policy controls)
+      // holds everything that waits.
+      readableHighWaterMark: 0,
+      // Only matters on Node's own write path (corked, end(item)): there write() returns
+      // `length < highWaterMark` computed *before* _write runs, so 1 would make it return false
+      // although we call back synchronously. 16 is the object-mode default.
+      writableHighWaterMark: 16,
+    });
+    const capacity = options.capacity ?? DEFAULT_STAGE_CAPACITY;
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`capacity must be an integer ≥ 1, got ${String(capacity)}`);
+    }
+    this.capacity = capacity;
+    this.on('pause', this.#onPause);
+    for (const reason of reasons) this.#droppedByReason[reason] = 0;
+    this.#droppedByReason[DropReason.DESTROYED] = 0;
+  }
+
+  /** Number of items in the policy's hold. */
+  protected abstract get holdSize(): number;
+
+  /**
+   * Puts an item that cannot go downstream right now into the hold, or, when the hold is full, drops
+   * it or another held item as the policy says. Must update the hold *before* calling `discard()`, so
+   * the counters balance when the `'drop'` event fires.
+   */
+  protected abstract hold(item: T): void;
+
+  /** Removes and returns the next held item to send downstream; only called when `holdSize > 0`. */
+  protected abstract release(): T;
+
+  /**
+   * Shed on arrival: returns the reason to drop `item`, or `null` to keep it. Called once for every
+   * written item, before it is passed or held. The default keeps everything.
+   */
+  protected admit(_item: T): DropReason | null {
+    return null;
+  }
+
+  /** Counts and announces a drop. The caller has already removed `item` from wherever it was. */
+  protected discard(item: T, reason: DropReason): void {
+    this.#dropped++;
+    this.#droppedByReason[reason] = (this.#droppedByReason[reason] ?? 0) + 1;
+    // The payload is only allocated when someone listens; the counters are kept regardless.
+    if (this.listenerCount('drop') > 0) this.emit('drop', { item, reason } satisfies DropEvent<T>);
+  }
+
+  /**
+   * The hold's own fill as a pressure state, for stages with no downstream `PressureSource`:
+   * < 50 % normal, < 80 % elevated, < 100 % critical, full blocked (the core's default watermarks,
+   * without hysteresis).
+   */
+  protected holdPressure(): BackpressureState {
+    const utilization = this.held / this.capacity;
+    if (utilization >= 1) return BackpressureState.BLOCKED;
+    if (utilization >= 0.8) return BackpressureState.CRITICAL;
+    if (utilization >= 0.5) return BackpressureState.ELEVATED;
+    return BackpressureState.NORMAL;
+  }
+
+  /** Pressure rank (0 normal … 3 blocked) from `source`, or from the hold when there is none. */
+  protected pressureRankOf(source: PressureSource | undefined): number {
+    return pressureRank(source === undefined ? this.holdPressure() : source.state);
+  }
+
+  /** `held` has reached `capacity`: the policy must drop something to take another item. */
+  protected get full(): boolean {
+    return this.holdSize + this.#inTransit() >= this.capacity;
+  }
+
+  /** Items waiting in the stage (hold + readable buffer). */
+  get held(): number {
+    return this.holdSize + this.#inTransit();
+  }
+
+  getMetrics(): StageMetrics {
+    const inTransit = this.#inTransit();
+    return {
+      written: this.#written,
+      passed: this.#pushed - this.#lostInTransit - inTransit,
+      dropped: this.#dropped,
+      droppedByReason: { ...this.#droppedByReason },
+      held: this.holdSize + inTransit,
+      capacity: this.capacity,
+    };
+  }
+
+  /**
+   * Fast path: while nothing is queued in the Writable machinery (it never is: we call back at
+   * once), take the item directly instead of going through Writable#write's per-item bookkeeping,
+   * which is most of the cost of a pass-through item (bench/stages.bench.ts). Everything unusual —
+   * null, after end or destroy, corked — goes through Node's own write() and its errors.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override write(chunk: any, encoding?: any, callback?: any): boolean {
+    if (chunk === null || this.destroyed || this.writableEnded || this.writableCorked > 0 || this.writableLength > 0) {
+      return super.write(chunk, encoding, callback);
+    }
+    if (typeof encoding === 'function') callback = encoding;
+    this.#accept(chunk as T);
+    if (typeof callback === 'function') process.nextTick(callback, null);
+    return true;
+  }
+
+  override _write(item: T, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#accept(item);
+    callback();
+  }
+
+  override _read(): void {
+    this.#wanted = true;
+    while (this.#wanted && this.holdSize > 0) this.#pushOut(this.release());
+    if (this.#finalCallback !== null && this.holdSize === 0) this.#endReadable();
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#finalCallback = callback;
+    if (this.holdSize === 0) this.#endReadable();
+    // Otherwise _read ends the readable side once the hold is empty.
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.#settled) {
+      // Nothing is lost silently: whatever the stage still holds is dropped, with an event each,
+      // one at a time so that the counters balance at every event.
+      const unread = this.readableEnded ? 0 : Math.min(this.readableLength, this.#transit.size);
+      while (this.#transit.size > unread) this.#transit.shift();
+      this.#settled = true; // from now on the readable side's count is #transit.size
+      while (this.#transit.size > 0) {
+        const item = this.#transit.shift() as T;
+        this.#lostInTransit++;
+        this.discard(item, DropReason.DESTROYED);
+      }
+      while (this.holdSize > 0) this.discard(this.release(), DropReason.DESTROYED);
+    }
+    // A pending `_final` callback is abandoned: a destroyed stream never finishes.
+    this.#finalCallback = null;
+    callback(error);
+  }
+
+  #accept(item: T): void {
+    this.#written++;
+    const reason = this.admit(item);
+    if (reason !== null) this.discard(item, reason);
+    else if (this.#wanted && this.holdSize === 0) this.#pushOut(item);
+    else this.hold(item);
+  }
+
+  #inTransit(): number {
+    return this.#settled ? this.#transit.size : this.readableLength;
+  }
+
+  #pushOut(item: T): void {
+    this.#pushed++;
+    // With readableHighWaterMark 0, push() returns true exactly when the item did not stay in the
+    // readable buffer (it went straight to a flowing consumer's 'data' listener), so the common
+    // path needs no other check. If that listener paused us (pipe() does when its destination is
+    // full), #onPause has already cleared #wanted: what comes next waits in the hold.
+    if (this.push(item)) return;
+    this.#wanted = false;
+    // The item stayed in the readable buffer. Mirror it: the buffer is FIFO, so its contents are
+    // always the last `readableLength` items mirrored.
+    const buffered = this.readableLength;
+    this.#transit.push(item);
+    while (this.#transit.size > buffered) this.#transit.shift();
+  }
+
+  #endReadable(): void {
+    const callback = this.#finalCallback;
+    this.#finalCallback = null;
+    this.push(null);
+    if (callback !== null) callback();
+  }
+}
