@@ -1,0 +1,188 @@
+/**
+ * npm run bench:adaptive — issue 6: does the adaptive loop find the sink's
+ * best throughput without tuning?
+ *
+ * A simulated sink whose latency per call = overhead + cost per item × batch,
+ * multiplied by (active / knee)² once more calls are in flight than its
+ * concurrency knee. Two profiles: the knee fixed at 4; and the knee at 8 that
+ * drops to 2 mid-run. For each profile, in the same process: the default
+ * fixed configuration (batchSize 100, concurrency 1), a sweep of fixed
+ * configurations (the best one is reported), and `adaptive: true` started from
+ * the defaults. Throughput is measured over the last part of each run
+ * (steady state, after the knee moved), the same rule for every candidate.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BackpressureWritable } from '../lib';
+import { machine } from './harness';
+
+const QUICK = process.env['BENCH_QUICK'] === '1';
+const OVERHEAD_MS = 5;
+const PER_ITEM_MS = 0.02;
+
+interface Profile {
+  name: string;
+  durationMs: number;
+  measureFromMs: number;
+  knee: (elapsedMs: number) => number;
+  kneeMovesAtMs?: number;
+}
+
+const PROFILES: Profile[] = [
+  { name: 'knee fixed at 4', durationMs: QUICK ? 6000 : 8000, measureFromMs: QUICK ? 3000 : 4000, knee: () => 4 },
+  {
+    name: 'knee 8 → 2 mid-run',
+    durationMs: QUICK ? 10000 : 14000,
+    measureFromMs: QUICK ? 7000 : 10000,
+    knee: (t) => (t < (QUICK ? 5000 : 7000) ? 8 : 2),
+    kneeMovesAtMs: QUICK ? 5000 : 7000,
+  },
+];
+
+interface Config {
+  label: string;
+  options: { batchSize?: number; concurrency?: number; adaptive?: boolean };
+}
+
+interface RunResult {
+  itemsPerSecond: number;
+  /** Delivered items/s per 250 ms slice, for the recovery figure. */
+  series: number[];
+  final: { batchSize: number; concurrency: number };
+}
+
+/**
+ * A processor-sharing sink: each call needs `workMs` of service; while at most
+ * `knee` calls are active each runs at full speed, past the knee each runs at
+ * (knee/active)² of it — total throughput falls as the sink thrashes, and
+ * recovers as soon as load drops (as a database under lock contention does).
+ */
+class SimulatedSink {
+  readonly #knee: () => number;
+  readonly #active = new Set<{ left: number; done: () => void }>();
+  #timer: NodeJS.Timeout | null = null;
+  #last = 0;
+
+  constructor(knee: () => number) {
+    this.#knee = knee;
+  }
+
+  call(workMs: number): Promise<void> {
+    return new Promise((done) => {
+      this.#advance();
+      this.#active.add({ left: workMs, done });
+      if (this.#timer === null) this.#timer = setInterval(() => this.#advance(), 1);
+    });
+  }
+
+  #advance(): void {
+    const now = performance.now();
+    const elapsed = this.#last === 0 ? 0 : now - this.#last;
+    this.#last = now;
+    const n = this.#active.size;
+    const knee = this.#knee();
+    const speed = n > knee ? (knee / n) ** 2 : 1;
+    for (const call of this.#active) {
+      call.left -= elapsed * speed;
+      if (call.left <= 0) {
+        this.#active.delete(call);
+        call.done();
+      }
+    }
+    if (this.#active.size === 0 && this.#timer !== null) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+      this.#last = 0;
+    }
+  }
+}
+
+async function runOnce(profile: Profile, config: Config): Promise<RunResult> {
+  const start = Date.now();
+  const deliveries: [number, number][] = [];
+  const simulated = new SimulatedSink(() => profile.knee(Date.now() - start));
+  const sink = new BackpressureWritable<number>({
+    maxBufferSize: 20000,
+    flushTimeoutMs: 60000,
+    ...config.options,
+    flush: async (batch) => {
+      await simulated.call(OVERHEAD_MS + PER_ITEM_MS * batch.length);
+      deliveries.push([Date.now() - start, batch.length]);
+    },
+  });
+  function* producer(): Generator<number> {
+    let i = 0;
+    for (;;) {
+      if ((i & 1023) === 0 && Date.now() - start >= profile.durationMs) return;
+      yield i++;
+    }
+  }
+  await pipeline(Readable.from(producer()), sink);
+  let measured = 0;
+  const slices = new Array<number>(Math.ceil(profile.durationMs / 250)).fill(0);
+  for (const [t, n] of deliveries) {
+    if (t >= profile.measureFromMs && t < profile.durationMs) measured += n;
+    const slice = Math.floor(t / 250);
+    if (slice < slices.length) slices[slice] = (slices[slice] ?? 0) + n * 4;
+  }
+  const m = sink.getMetrics();
+  return {
+    itemsPerSecond: (measured * 1000) / (profile.durationMs - profile.measureFromMs),
+    series: slices,
+    final: { batchSize: m.batchSize, concurrency: m.concurrency },
+  };
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+async function main(): Promise<void> {
+  console.log(`# adaptive benchmark — sink: ${OVERHEAD_MS} ms/call + ${PER_ITEM_MS} ms/item, ×(active/knee)² past the knee`);
+  console.log(`# ${machine()}${QUICK ? ' (BENCH_QUICK=1: shorter runs)' : ''}`);
+  const sweep: Config[] = [];
+  for (const batchSize of QUICK ? [16000] : [4000, 16000]) {
+    for (const concurrency of QUICK ? [2, 4] : [1, 2, 4, 8]) {
+      sweep.push({ label: `fixed batch ${batchSize} × ${concurrency}`, options: { batchSize, concurrency } });
+    }
+  }
+  const rows: string[] = ['| profile | default fixed (100 × 1) | best fixed (sweep) | adaptive | adaptive / best | adaptive ended at |', '|---|---|---|---|---|---|'];
+  let allMet = true;
+  for (const profile of PROFILES) {
+    const defaults = await runOnce(profile, { label: 'default', options: {} });
+    let best = { label: '', result: defaults };
+    for (const config of sweep) {
+      const result = await runOnce(profile, config);
+      console.log(`  ${profile.name}: ${config.label}: ${fmt(result.itemsPerSecond)} items/s`);
+      if (result.itemsPerSecond > best.result.itemsPerSecond) best = { label: config.label, result };
+    }
+    const adaptive = await runOnce(profile, { label: 'adaptive', options: { adaptive: true } });
+    const ratio = adaptive.itemsPerSecond / best.result.itemsPerSecond;
+    if (ratio < 0.9) allMet = false;
+    console.log(`  ${profile.name}: default ${fmt(defaults.itemsPerSecond)}, best ${best.label} ${fmt(best.result.itemsPerSecond)}, adaptive ${fmt(adaptive.itemsPerSecond)} (ratio ${ratio.toFixed(2)})`);
+    if (profile.kneeMovesAtMs !== undefined) {
+      const moveSlice = profile.kneeMovesAtMs / 250;
+      const target = 0.9 * adaptive.itemsPerSecond;
+      let recovered = -1;
+      for (let s = moveSlice + 1; s < adaptive.series.length - 1; s++) {
+        if ((adaptive.series[s] ?? 0) >= target && (adaptive.series[s + 1] ?? 0) >= target) {
+          recovered = (s - moveSlice) * 250;
+          break;
+        }
+      }
+      console.log(`  ${profile.name}: adaptive back within 90% of its steady state ${recovered < 0 ? 'never' : `${recovered} ms`} after the knee moved`);
+      console.log(`  adaptive items/s per 250 ms: ${adaptive.series.map(fmt).join(' ')}`);
+    }
+    rows.push(
+      `| ${profile.name} | ${fmt(defaults.itemsPerSecond)} | ${fmt(best.result.itemsPerSecond)} (${best.label.replace('fixed ', '')}) | ${fmt(adaptive.itemsPerSecond)} | ${ratio.toFixed(2)} | batch ${adaptive.final.batchSize} × ${adaptive.final.concurrency} |`,
+    );
+  }
+  console.log('');
+  console.log(rows.join('\n'));
+  console.log(`\ntarget adaptive >= 0.90 × best fixed on both profiles: ${allMet ? 'met' : 'NOT met'}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
