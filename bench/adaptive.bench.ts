@@ -17,6 +17,8 @@ import { BackpressureWritable } from '../lib';
 import { machine } from './harness';
 
 const QUICK = process.env['BENCH_QUICK'] === '1';
+/** Skip the sweep (for tuning the loop; the table then compares against nothing). */
+const ADAPTIVE_ONLY = process.env['BENCH_ADAPTIVE_ONLY'] === '1';
 const OVERHEAD_MS = 5;
 const PER_ITEM_MS = 0.02;
 
@@ -151,7 +153,7 @@ async function main(): Promise<void> {
   for (const profile of PROFILES) {
     const defaults = await runOnce(profile, { label: 'default', options: {} });
     let best = { label: '', result: defaults };
-    for (const config of sweep) {
+    for (const config of ADAPTIVE_ONLY ? [] : sweep) {
       const result = await runOnce(profile, config);
       console.log(`  ${profile.name}: ${config.label}: ${fmt(result.itemsPerSecond)} items/s`);
       if (result.itemsPerSecond > best.result.itemsPerSecond) best = { label: config.label, result };

@@ -78,7 +78,11 @@ export class AdaptiveController {
   #windowStart: number;
   /** Attempts started before this ran under other settings: their samples would mislead. */
   #settingsSince: number;
-  /** Completions still to skip after a change: one round of lanes, which overlapped the transition. */
+  /**
+   * Completions still to skip after a change: as many as lanes were (or are)
+   * open, so the batches in flight across the change — which congest or relieve
+   * the sink for the new settings too — have drained before anything is judged.
+   */
   #warmup = 0;
   #windowItems = 0;
   #windowCompletions = 0;
@@ -114,6 +118,10 @@ export class AdaptiveController {
    * they measured the old settings.
    */
   onSuccess(now: number, items: number, latencyMs: number, backlogged: boolean): void {
+    if (this.#warmup > 0) {
+      this.#warmup--;
+      return;
+    }
     if (now - latencyMs < this.#settingsSince) return;
     if (latencyMs > this.#o.targetLatencyMs) {
       // Back off at once, not at the end of a window: one flush over the ceiling
@@ -128,10 +136,6 @@ export class AdaptiveController {
       this.#cutForLatency();
       this.#restart(now);
       this.#settingsSince = now;
-      return;
-    }
-    if (this.#warmup > 0) {
-      this.#warmup--;
       return;
     }
     this.#windowItems += items;
@@ -265,12 +269,13 @@ export class AdaptiveController {
     const b = clamp(batchSize, this.#o.minBatchSize, this.#o.maxBatchSize);
     const c = clamp(Math.round(concurrency), 1, this.#o.maxConcurrency);
     const changed = Math.round(b) !== Math.round(this.#batchSize) || c !== this.#concurrency;
+    const previousConcurrency = this.#concurrency;
     this.#batchSize = b;
     this.#concurrency = c;
     if (changed) {
       this.#adjustments++;
       this.#settingsSince = this.#now;
-      this.#warmup = c - 1;
+      this.#warmup = Math.max(c, previousConcurrency);
     }
     return changed;
   }
