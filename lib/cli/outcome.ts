@@ -1,0 +1,54 @@
+import { ExitCode, signalExitCode } from './exit-codes';
+import type { RunSummary } from './stats';
+
+/** How a run ended, besides its counts. */
+export interface RunEnding {
+  summary: RunSummary;
+  /** The first shutdown signal, if one arrived. */
+  signal?: NodeJS.Signals | undefined;
+  /** `--invalid fail` stopped at this line. */
+  invalidStop?: { line: number | undefined; reason: string | undefined } | undefined;
+  /** The sink went away (EPIPE, child exited, I/O error); its description and why. */
+  sinkGone?: { sink: string; message: string } | undefined;
+  /** Any other runtime failure (stdin error, dead-letter file failure, ...). */
+  runtimeError?: string | undefined;
+  /** Where undeliverable records were written, if anywhere. */
+  deadLetterPath?: string | undefined;
+}
+
+/**
+ * The closing stderr lines and the exit code of a run — the one place that
+ * decides them, so that the README's exit-code table has a single source.
+ */
+export function outcomeOf(ending: RunEnding): { messages: string[]; exitCode: number } {
+  const { summary } = ending;
+  const messages: string[] = [];
+  if (ending.invalidStop !== undefined) {
+    messages.push(`stopped at line ${ending.invalidStop.line ?? '?'}: ${ending.invalidStop.reason ?? 'invalid'} (--invalid fail)`);
+  }
+  if (ending.sinkGone !== undefined) messages.push(`sink ${ending.sinkGone.sink} is gone: ${ending.sinkGone.message}`);
+  if (ending.runtimeError !== undefined) messages.push(ending.runtimeError);
+  if (summary.deadLettered > 0) {
+    messages.push(
+      ending.deadLetterPath !== undefined
+        ? `${summary.deadLettered} records undeliverable, written to ${ending.deadLetterPath}`
+        : `${summary.deadLettered} records undeliverable and discarded (no --dead-letter given)`,
+    );
+  }
+  if (summary.lost !== 0) messages.push(`${summary.lost} records were neither delivered nor dead-lettered`);
+
+  let exitCode: number = ExitCode.OK;
+  if (ending.signal !== undefined) {
+    exitCode = signalExitCode(ending.signal);
+  } else if (
+    ending.invalidStop !== undefined ||
+    ending.sinkGone !== undefined ||
+    ending.runtimeError !== undefined ||
+    summary.deadLettered > 0 ||
+    summary.lost !== 0
+  ) {
+    // Drops under a drop strategy are not here on purpose: they are the strategy working.
+    exitCode = ExitCode.FAILURE;
+  }
+  return { messages, exitCode };
+}

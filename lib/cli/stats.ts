@@ -1,0 +1,63 @@
+/** What the input side counted (the splitter's metrics). */
+export interface InputCounts {
+  valid: number;
+  invalid: number;
+}
+
+/** What the output side counted (the backpressure stream's metrics). */
+export interface OutputCounts {
+  eventsFlushed: number;
+  eventsDropped: number;
+  droppedByReason: Record<string, number>;
+  eventsDeadLettered: number;
+  eventsRetried: number;
+}
+
+/**
+ * The `--stats` line. Every line read is accounted for:
+ *   read  === valid + invalid
+ *   valid === flushed + dropped + deadLettered + lost
+ * `lost` (records that were neither delivered nor dead-lettered, e.g. after a
+ * second Ctrl-C) is 0 on every clean exit; anything else exits 1.
+ */
+export interface RunSummary {
+  read: number;
+  valid: number;
+  invalid: number;
+  flushed: number;
+  dropped: number;
+  droppedByReason: Record<string, number>;
+  deadLettered: number;
+  retried: number;
+  lost: number;
+  elapsedMs: number;
+  linesPerSecond: number;
+}
+
+/**
+ * @param extraDeadLettered records the CLI dead-lettered itself (read but never
+ *   handed to the stream because the drain deadline passed first).
+ */
+export function summarize(input: InputCounts, output: OutputCounts, extraDeadLettered: number, elapsedMs: number): RunSummary {
+  const read = input.valid + input.invalid;
+  const deadLettered = output.eventsDeadLettered + extraDeadLettered;
+  const rounded = Math.round(elapsedMs);
+  return {
+    read,
+    valid: input.valid,
+    invalid: input.invalid,
+    flushed: output.eventsFlushed,
+    dropped: output.eventsDropped,
+    droppedByReason: { ...output.droppedByReason },
+    deadLettered,
+    retried: output.eventsRetried,
+    lost: input.valid - output.eventsFlushed - output.eventsDropped - deadLettered,
+    elapsedMs: rounded,
+    linesPerSecond: elapsedMs > 0 ? Math.round((read * 1000) / elapsedMs) : 0,
+  };
+}
+
+/** One JSON line, newline included. */
+export function formatSummary(summary: RunSummary): string {
+  return `${JSON.stringify(summary)}\n`;
+}

@@ -1,0 +1,39 @@
+/** The one-line hint appended to every usage error. */
+export const USAGE_LINE = "usage: backpressure [options] < input.ndjson  (try 'backpressure --help')";
+
+/** Full `--help` text. Keep in step with .drafts/README-cli.md's flags table. */
+export const HELP_TEXT = `backpressure — pipe NDJSON from stdin to a sink with bounded memory and no silent data loss
+
+usage: backpressure [options] < input.ndjson
+
+Strategy (what to do when the sink is slower than the input):
+  --strategy NAME         block | drop-oldest | drop-newest | sample | priority   (default: block)
+                          block stops reading stdin while the sink is behind, so the pipe
+                          pushes back on the producer; the others keep reading and count drops
+  --sample-rate N         sample: keep 1 of every N records while under pressure
+  --priority-field PATH   priority: dotted path to a numeric field (non-numeric = lowest)
+
+Buffering and delivery:
+  --max-buffer N          records held at most                         (library default: 10000)
+  --max-buffer-bytes N    bytes held at most                           (default: no byte bound)
+  --batch-size N          records per sink write                       (library default: 100)
+  --flush-interval MS     longest wait before a partial batch is sent
+  --retries N             retries per batch before dead-lettering
+  --drain-timeout MS      on SIGINT/SIGTERM, how long to drain         (default: 10000)
+
+Input and output:
+  --sink SPEC             stdout | file:PATH | http://URL | https://URL | exec:COMMAND  (default: stdout)
+  --dead-letter PATH      append undeliverable records and invalid lines here as JSON lines
+  --invalid POLICY        skip | fail: what an invalid line does       (default: skip)
+  --max-line-bytes N      longer lines are invalid                     (default: 1048576)
+
+Reporting:
+  --stats                 print one JSON summary line on stderr at exit
+  --progress              live status line on stderr                   (default: on if stderr is a TTY)
+  --no-progress           never show it
+  -h, --help              this text
+  -v, --version           print the version
+
+Exit codes: 0 success (strategy drops included), 1 runtime/sink failure or records not delivered,
+2 usage error, 128+N killed by signal N after draining (130 SIGINT, 143 SIGTERM).
+`;

@@ -1,0 +1,28 @@
+/**
+ * Builds a `priority(item)` function for the priority strategy that reads a
+ * numeric field of a parsed NDJSON record by dotted path (`"priority"`,
+ * `"meta.level"`). Anything that is not a finite number — a missing field, a
+ * string, `null` — ranks lowest, so unlabelled records are shed first rather
+ * than dropped as invalid.
+ *
+ * The path is split once here, not per record.
+ */
+export function fieldPriority(path: string): (record: { value?: unknown }) => number {
+  const keys = path.split('.');
+  if (keys.some((key) => key === '')) throw new RangeError(`fieldPriority: invalid path '${path}'`);
+  return function priorityOf(record) {
+    let current: unknown = record.value;
+    for (let i = 0; i < keys.length; i++) {
+      if (current === null || typeof current !== 'object') return LOWEST_PRIORITY;
+      current = (current as Record<string, unknown>)[keys[i] as string];
+    }
+    return typeof current === 'number' && Number.isFinite(current) ? current : LOWEST_PRIORITY;
+  };
+}
+
+/**
+ * What a record without a usable priority ranks as. Finite on purpose: the
+ * priority stage drops non-finite priorities with reason 'invalid-priority',
+ * and a missing label is not an error, just the least important kind of record.
+ */
+export const LOWEST_PRIORITY = -Number.MAX_VALUE;

@@ -1,0 +1,47 @@
+import type { FlushContext, FlushFunction, FlushResult } from '../options';
+import type { NdjsonRecord } from '../ndjson/ndjson-splitter';
+import type { LineSink } from '../sinks/line-sink';
+import { sinkFailureAction } from '../sinks/sink-errors';
+
+/** Options of `sinkFlush`. */
+export interface SinkFlushOptions {
+  /**
+   * Called (once per failed attempt) when the sink is gone for good — EPIPE on
+   * stdout, the exec child exited — so that the caller can stop reading input
+   * instead of retrying into a dead sink. The attempt still rejects, so the
+   * batch is accounted by the stream as usual.
+   * @default undefined
+   */
+  onSinkGone?: (error: Error) => void;
+}
+
+/**
+ * Adapts a `LineSink` (which takes raw line Buffers) into the `flush` function of
+ * a `BackpressureWritable<NdjsonRecord>`: the batch is mapped to its lines, and
+ * a partial failure's `failedItems` (Buffers) are mapped back to the records they
+ * came from, so that exactly those are retried or dead-lettered.
+ */
+export function sinkFlush(sink: LineSink, options: SinkFlushOptions = {}): FlushFunction<NdjsonRecord> {
+  const onSinkGone = options.onSinkGone;
+  return async function flushToSink(batch: NdjsonRecord[], ctx: FlushContext): Promise<void | FlushResult<NdjsonRecord>> {
+    const lines = new Array<Buffer>(batch.length);
+    for (let i = 0; i < batch.length; i++) lines[i] = (batch[i] as NdjsonRecord).bytes;
+    let result;
+    try {
+      result = await sink.write(lines, ctx);
+    } catch (err) {
+      if (onSinkGone !== undefined && sinkFailureAction(err) === 'stop') onSinkGone(err as Error);
+      throw err;
+    }
+    if (result === undefined || result.failedItems === undefined) return result as FlushResult<NdjsonRecord> | undefined;
+    return { ...result, failedItems: recordsOf(result.failedItems, batch, lines) };
+  };
+}
+
+/** Failure path only: maps the sink's failed lines back to their records by identity, keeping batch order. */
+function recordsOf(failed: readonly Buffer[], batch: readonly NdjsonRecord[], lines: readonly Buffer[]): NdjsonRecord[] {
+  const wanted = new Set(failed);
+  const records: NdjsonRecord[] = [];
+  for (let i = 0; i < lines.length; i++) if (wanted.has(lines[i] as Buffer)) records.push(batch[i] as NdjsonRecord);
+  return records;
+}
