@@ -5,10 +5,10 @@
  *    core Writable with _writev; ratio target ≥ 1.0.
  * 2. delivered items/s with default options and an instant sink; target ≥ 1,000,000.
  */
-import { Writable as CoreWritable, Readable as CoreReadable } from 'node:stream';
+import { Readable as CoreReadable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BackpressureWritable } from '../lib';
-import { formatRate, machine, measureInterleaved } from './harness';
+import { formatRate, machine, measureInterleaved, countingCoreWritable } from './harness';
 
 const N = Number(process.env['BENCH_ITEMS'] ?? 1_000_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
@@ -31,21 +31,10 @@ async function intoBackpressureWritable(batchSize?: number): Promise<number> {
 }
 
 async function intoCoreWritev(): Promise<number> {
-  let delivered = 0;
-  const sink = new CoreWritable({
-    objectMode: true,
-    write(_chunk, _enc, cb) {
-      delivered += 1;
-      cb();
-    },
-    writev(chunks, cb) {
-      delivered += chunks.length;
-      cb();
-    },
-  });
+  const { sink, delivered } = countingCoreWritable();
   await pipeline(CoreReadable.from(items(N)), sink);
-  if (delivered !== N) throw new Error(`lost items: ${delivered} of ${N}`);
-  return delivered;
+  if (delivered() !== N) throw new Error(`lost items: ${delivered()} of ${N}`);
+  return delivered();
 }
 
 async function main(): Promise<void> {

@@ -4,6 +4,7 @@
  * reports medians and a ratio rather than a single figure.
  */
 import os from 'node:os';
+import { Writable as CoreWritable } from 'node:stream';
 
 export interface Candidate {
   name: string;
@@ -45,4 +46,21 @@ export function formatRate(itemsPerSecond: number): string {
 export function machine(): string {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   return `${os.cpus().length} × ${cpu}, Node ${process.version}, ${process.env['READABLE_STREAM'] === 'disable' ? 'node core stream classes' : 'readable-stream classes'}`;
+}
+
+/** The baseline sink: a core objectMode Writable with `_writev`, counting what it receives. */
+export function countingCoreWritable(): { sink: CoreWritable; delivered: () => number } {
+  let delivered = 0;
+  const sink = new CoreWritable({
+    objectMode: true,
+    write(_chunk, _enc, cb) {
+      delivered += 1;
+      cb();
+    },
+    writev(chunks, cb) {
+      delivered += chunks.length;
+      cb();
+    },
+  });
+  return { sink, delivered: () => delivered };
 }

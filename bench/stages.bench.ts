@@ -14,11 +14,11 @@
  * always accepts, so the whole input would go by before the writable's flush (a promise) could
  * settle once: drop-oldest would, correctly, keep the newest `capacity` and drop the rest.
  */
-import { PassThrough as CorePassThrough, Readable as CoreReadable, Writable as CoreWritable } from 'node:stream';
+import { PassThrough as CorePassThrough, Readable as CoreReadable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BackpressureWritable } from '../lib/backpressure-writable';
 import { dropOldest } from '../lib/stages';
-import { formatRate, machine, measureInterleaved } from './harness';
+import { formatRate, machine, measureInterleaved, countingCoreWritable } from './harness';
 
 const N = Number(process.env['BENCH_ITEMS'] ?? 1_000_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
@@ -62,21 +62,10 @@ async function throughDropOldest(): Promise<number> {
 }
 
 async function throughCorePassThrough(): Promise<number> {
-  let delivered = 0;
-  const sink = new CoreWritable({
-    objectMode: true,
-    write(_chunk, _enc, cb) {
-      delivered += 1;
-      cb();
-    },
-    writev(chunks, cb) {
-      delivered += chunks.length;
-      cb();
-    },
-  });
+  const { sink, delivered } = countingCoreWritable();
   await pipeline(source(N), new CorePassThrough({ objectMode: true }), sink);
-  if (delivered !== N) throw new Error(`lost items: ${delivered} of ${N}`);
-  return delivered;
+  if (delivered() !== N) throw new Error(`lost items: ${delivered()} of ${N}`);
+  return delivered();
 }
 
 async function main(): Promise<void> {

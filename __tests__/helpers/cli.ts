@@ -1,3 +1,4 @@
+import type { RunSummary } from '../../lib/cli/stats';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -44,19 +45,7 @@ export function runCli(args: readonly string[], input: string | Buffer = '', opt
 }
 
 /** The `--stats` summary: the last stderr line that is a JSON object with a `read` key. */
-export interface Stats {
-  read: number;
-  valid: number;
-  invalid: number;
-  flushed: number;
-  dropped: number;
-  droppedByReason: Record<string, number>;
-  deadLettered: number;
-  retried: number;
-  lost: number;
-  elapsedMs: number;
-  linesPerSecond: number;
-}
+export type Stats = RunSummary;
 
 export function statsOf(stderr: string): Stats {
   const lines = stderr.split('\n').filter((l) => l.startsWith('{'));
