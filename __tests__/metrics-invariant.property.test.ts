@@ -498,6 +498,6 @@ test('metrics stay conserved, bounded and consistent with the state machine unde
       }
       await h.finish();
     }),
-    { numRuns: 100 },
+    { numRuns: Number(process.env["FC_RUNS"] ?? 100), ...(process.env["FC_SEED"] ? { seed: Number(process.env["FC_SEED"]) } : {}) },
   );
 });

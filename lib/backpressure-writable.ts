@@ -144,6 +144,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #currentIntervalMs: number;
 
   #flushTimer: NodeJS.Timeout | null = null;
+  /** One timer for every batch waiting for the circuit breaker, so they are let through oldest first. */
+  #circuitTimer: NodeJS.Timeout | null = null;
   /** One watchdog for every running attempt's flushTimeoutMs (see #onWatchdog). */
   #watchdog: NodeJS.Timeout | null = null;
   #drainTimer: NodeJS.Timeout | null = null;
@@ -203,18 +205,13 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   };
   readonly #onCircuitChange = (change: CircuitChange): void => {
     this.emit('circuit', change);
-    if (change.to !== CircuitState.CLOSED) return;
     // The probe got through: wake every batch that was told to wait for the
-    // circuit, now and oldest first, so they reach flush before any batch
-    // started later from the buffer (FIFO into flush).
-    for (const job of this.#jobs) {
-      if (job.waitingForCircuit && job.timer !== null) {
-        clearTimeout(job.timer);
-        job.timer = null;
-        job.waitingForCircuit = false;
-        this.#runAttempt(job);
-      }
-    }
+    // circuit, now, before #pump forms new batches from the buffer.
+    if (change.to === CircuitState.CLOSED) this.#wakeCircuitWaiters();
+  };
+  readonly #onCircuitTimer = (): void => {
+    this.#circuitTimer = null;
+    this.#wakeCircuitWaiters();
   };
   readonly #runAttemptOf = (job: FlushJob<T>): void => this.#runAttempt(job);
   readonly #emitDrainIfOwed = (): void => {
@@ -547,11 +544,13 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #runAttempt(job: FlushJob<T>): void {
     if (!this.#jobs.has(job) || this.#closed) return;
     if (this.#breaker !== null) {
-      const wait = this.#breaker.admit(Date.now());
-      if (wait > 0) {
+      // FIFO into flush: a batch never overtakes an older one waiting for the circuit.
+      const behindOlder = this.#olderJobWaitsForCircuit(job);
+      const wait = behindOlder ? 0 : this.#breaker.admit(Date.now());
+      if (behindOlder || wait > 0) {
         // Not an attempt: no retry is spent against an open circuit.
         job.waitingForCircuit = true;
-        job.timer = setTimeout(this.#runAttemptOf, wait, job);
+        if (wait > 0 && this.#circuitTimer === null) this.#circuitTimer = setTimeout(this.#onCircuitTimer, wait);
         return;
       }
       job.waitingForCircuit = false;
@@ -631,6 +630,28 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (adaptive === null) return;
     this.#batchSize = adaptive.batchSize;
     this.#concurrency = adaptive.concurrency;
+  }
+
+  #olderJobWaitsForCircuit(job: FlushJob<T>): boolean {
+    for (const other of this.#jobs) {
+      if (other === job) return false;
+      if (other.waitingForCircuit) return true;
+    }
+    return false;
+  }
+
+  /** Lets waiting batches try the circuit again, oldest first (each admitted one may take the probe slot). */
+  #wakeCircuitWaiters(): void {
+    if (this.#circuitTimer !== null) {
+      clearTimeout(this.#circuitTimer);
+      this.#circuitTimer = null;
+    }
+    for (const job of [...this.#jobs]) {
+      if (!job.waitingForCircuit) continue;
+      job.waitingForCircuit = false;
+      this.#runAttempt(job);
+      if (job.waitingForCircuit) break; // not admitted: the rest keep waiting behind it
+    }
   }
 
   #anyAttemptRunning(): boolean {
@@ -749,10 +770,10 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   #clearTimers(): void {
-    for (const timer of [this.#flushTimer, this.#watchdog, this.#drainTimer, this.#blockTimer]) {
+    for (const timer of [this.#flushTimer, this.#watchdog, this.#drainTimer, this.#blockTimer, this.#circuitTimer]) {
       if (timer !== null) clearTimeout(timer);
     }
-    this.#flushTimer = this.#watchdog = this.#drainTimer = this.#blockTimer = null;
+    this.#flushTimer = this.#watchdog = this.#drainTimer = this.#blockTimer = this.#circuitTimer = null;
   }
 }
 

@@ -15,9 +15,9 @@ export class FlushJob<T> {
   startedAt = 0;
   /** Set while an attempt is running. */
   context: FlushAttemptContext | null = null;
-  /** Backoff or circuit-breaker wait before the next attempt. */
+  /** Backoff wait before the next attempt. */
   timer: NodeJS.Timeout | null = null;
-  /** The wait is for the circuit breaker (wake early when it closes). */
+  /** Waiting for the circuit breaker to let it through (woken, oldest first, by the stream's circuit timer or when the circuit closes). */
   waitingForCircuit = false;
 
   constructor(batch: T[]) {
