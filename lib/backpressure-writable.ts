@@ -129,6 +129,11 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #closed = false;
   /** Set after everything held was handed over (drain timeout, failure): late `_write`s are already accounted. */
   #abandoned = false;
+  /** Why it was abandoned: later arrivals are dead-lettered with it. */
+  #abandonError: Error | null = null;
+  /** Items still in Node's queue when everything was handed over: already accounted when they reach _write. */
+  #handedOverInNodeQueue = 0;
+  #drainDeadlineStarted = false;
   #finalCallback: WriteCallback | null = null;
   #pendingDeadLetters = 0;
 
@@ -288,6 +293,13 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       return super.write(chunk, encoding, callback);
     }
     if (typeof encoding === 'function') callback = encoding;
+    if (this.#abandonError !== null) {
+      // Past the drain deadline: nothing more will be flushed, so a late item is dead-lettered on arrival.
+      this.#eventsAccepted++;
+      if (typeof callback === 'function') process.nextTick(callback, null);
+      this.#deadLetter([chunk as T], this.#abandonError);
+      return true;
+    }
     let size = 0;
     if (this.#o.sizeOf !== undefined) {
       try {
@@ -341,10 +353,13 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       const size = this.#queuedSizes?.shift() ?? 0;
       this.#queuedBytes -= size;
       this.#take(chunk, size);
-    } else if (!this.#abandoned) {
+    } else if (this.#handedOverInNodeQueue > 0) {
+      this.#handedOverInNodeQueue--; // dead-lettered (or handed back) when the stream gave up
+    } else {
       // Not seen by write() (cannot happen through the public API); account it now.
       this.#eventsAccepted++;
-      this.#take(chunk, this.#o.sizeOf === undefined ? 0 : measureItem(this.#o.sizeOf, chunk));
+      if (this.#abandonError !== null) this.#deadLetter([chunk], this.#abandonError);
+      else this.#take(chunk, this.#o.sizeOf === undefined ? 0 : measureItem(this.#o.sizeOf, chunk));
     }
     if (this.#isBufferFull() && !this.#abandoned) this.#heldCallback = callback;
     else callback();
@@ -446,6 +461,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#jobs.clear();
     this.#inFlightItems = 0;
     this.#abandoned = true;
+    this.#handedOverInNodeQueue += this.#queued.size;
     for (const item of this.#buffer.drain()) held.push(item);
     for (const item of this.#queued.drain()) held.push(item);
     this.#bufferSizes?.drain();
@@ -537,8 +553,11 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     const job = new FlushJob(batch);
     this.#jobs.add(job);
     this.#inFlightItems += batch.length;
-    this.#onRoom();
+    // The attempt starts before room is made: making room hands Node's queued
+    // items to _write, which may start a later batch, and that one must not
+    // reach flush first (FIFO into flush).
     this.#runAttempt(job);
+    this.#onRoom();
   }
 
   #runAttempt(job: FlushJob<T>): void {
@@ -734,8 +753,22 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #beginDraining(): void {
     this.#transition(BackpressureState.DRAINING);
     this.#ending = true;
-    if (this.#drainTimer === null) this.#drainTimer = setTimeout(this.#onDrainTimeout, this.#o.drainTimeoutMs);
+    this.beginDrainDeadline();
     this.#pump();
+  }
+
+  /**
+   * Starts the `drainTimeoutMs` deadline now, as `end()` does, while writes may
+   * still arrive: for a composition whose stage is still draining into this
+   * stream (so that its `end()` too is bounded by `drainTimeoutMs`). When the
+   * deadline passes, everything held is dead-lettered, and so is every item
+   * written afterwards, on arrival. Calling it again, or `end()` after it, does
+   * not restart the deadline.
+   */
+  beginDrainDeadline(): void {
+    if (this.#drainDeadlineStarted || this.destroyed) return;
+    this.#drainDeadlineStarted = true;
+    this.#drainTimer = setTimeout(this.#onDrainTimeout, this.#o.drainTimeoutMs);
   }
 
   /** Drain timeout: give up on what is left, hand it over, then let the stream finish. */
@@ -745,7 +778,11 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     const held = this.#takeAllHeld();
     const callback = this.#heldCallback;
     this.#heldCallback = null;
-    this.#deadLetter(held, new BackpressureError(code, message));
+    this.#abandonError = new BackpressureError(code, message);
+    this.#deadLetter(held, this.#abandonError);
+    // The buffer is empty now: a paused writer (a composition's stage) may go on; what it writes is dead-lettered on arrival.
+    this.#updateState();
+    if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
     callback?.(); // Node may now run _final
     this.#maybeFinish();
   }

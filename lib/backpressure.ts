@@ -136,6 +136,8 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
   override _final(callback: (error?: Error | null) => void): void {
     // Drain the stage into the writable, then the writable into the sink; #onPartsDone finishes us.
     this.#finalCallback = callback;
+    // The whole composition's end() is bounded by drainTimeoutMs, not just the writable's part of it.
+    this.backpressureWritable.beginDrainDeadline();
     this.stage.end();
   }
 
