@@ -118,11 +118,11 @@ export class AdaptiveController {
    * they measured the old settings.
    */
   onSuccess(now: number, items: number, latencyMs: number, backlogged: boolean): void {
-    if (this.#warmup > 0) {
-      this.#warmup--;
+    if (now - latencyMs < this.#settingsSince) {
+      // Started under older settings: it tells nothing about these. It still counts towards the warm-up.
+      if (this.#warmup > 0) this.#warmup--;
       return;
     }
-    if (now - latencyMs < this.#settingsSince) return;
     if (latencyMs > this.#o.targetLatencyMs) {
       // Back off at once, not at the end of a window: one flush over the ceiling
       // under the current settings is enough (like TCP, at most one cut per
@@ -136,6 +136,10 @@ export class AdaptiveController {
       this.#cutForLatency();
       this.#restart(now);
       this.#settingsSince = now;
+      return;
+    }
+    if (this.#warmup > 0) {
+      this.#warmup--;
       return;
     }
     this.#windowItems += items;
