@@ -60,7 +60,7 @@ describe('backpressure CLI: flags', () => {
     const stats = JSON.parse(r.stderr.trim().split('\n').pop() as string) as Record<string, unknown>;
     expect(stats).toMatchObject({ read: 300, valid: 298, invalid: 2, flushed: 298, dropped: 0, deadLettered: 0, lost: 0 });
     expect(Object.keys(stats).sort()).toEqual(
-      ['read', 'valid', 'invalid', 'flushed', 'dropped', 'droppedByReason', 'deadLettered', 'retried', 'lost', 'elapsedMs', 'linesPerSecond'].sort(),
+      ['read', 'valid', 'invalid', 'flushed', 'dropped', 'droppedByReason', 'deadLettered', 'retried', 'lost', 'possiblyUndelivered', 'elapsedMs', 'linesPerSecond'].sort(),
     );
     expect(r.stderr).toMatch(/line 97: invalid-json/);
     expect(r.stderr).toMatch(/line 211: invalid-json/);

@@ -40,4 +40,27 @@ describe('sinkFlush', () => {
     }
     expect(gone).toEqual([closed]);
   });
+
+  test('unconfirmedTailBytes: when the reader is gone, the most recent records written (at least that many bytes) are handed over', async () => {
+    let fail = false;
+    const closed = new SinkError(SinkErrorCodes.CLOSED, 'EPIPE', { retryable: false });
+    const handed: NdjsonRecord[][] = [];
+    const all = records(30); // each line is 7-8 bytes + newline
+    const flush = sinkFlush(
+      sink(async () => {
+        if (fail) throw closed;
+      }),
+      { unconfirmedTailBytes: 40, onSinkGone: (_e, unconfirmed) => handed.push(unconfirmed) },
+    );
+    for (let i = 0; i < 30; i += 5) await flush(all.slice(i, i + 5), ctx);
+    fail = true;
+    await expect(flush(records(1), ctx)).rejects.toBe(closed);
+    const tail = handed[0] as NdjsonRecord[];
+    const bytes = tail.reduce((n, r) => n + r.bytes.length + 1, 0);
+    expect(bytes).toBeGreaterThanOrEqual(40);
+    expect(bytes - ((tail[0] as NdjsonRecord).bytes.length + 1)).toBeLessThan(40); // no more than needed
+    expect(tail).toEqual(all.slice(30 - tail.length)); // the newest records, in order
+    await expect(flush(records(1), ctx)).rejects.toBe(closed);
+    expect(handed[1]).toEqual([]); // handed over once
+  });
 });

@@ -112,6 +112,8 @@ export interface DeadLetters {
   undeliverable: number[];
   /** Ids of invalid-line entries (from their line number), in file order. */
   invalid: number[];
+  /** Ids of `possibly-undelivered` entries: flushed into a pipe whose reader then died (at-least-once). */
+  possiblyUndelivered: number[];
   /** The `error` text of each undeliverable entry, deduplicated. */
   errors: string[];
 }
@@ -124,7 +126,7 @@ export interface DeadLetters {
  * line is an unknown id.
  */
 export function readDeadLetters(path: string): DeadLetters {
-  const result: DeadLetters = { undeliverable: [], invalid: [], errors: [] };
+  const result: DeadLetters = { undeliverable: [], invalid: [], possiblyUndelivered: [], errors: [] };
   if (!existsSync(path)) return result;
   const errors = new Set<string>();
   for (const text of readFileSync(path, 'utf8').split('\n')) {
@@ -132,9 +134,9 @@ export function readDeadLetters(path: string): DeadLetters {
     const entry = JSON.parse(text) as { line?: unknown; reason?: unknown; error?: unknown; record?: { seq?: unknown }; raw?: unknown };
     if (typeof entry.line !== 'number') throw new Error(`dead-letter entry without a line number: ${text}`);
     const id = entry.line - 1;
-    if (entry.reason === 'undeliverable') {
+    if (entry.reason === 'undeliverable' || entry.reason === 'possibly-undelivered') {
       if (entry.record?.seq !== id) throw new Error(`dead-letter entry for line ${entry.line} holds another record: ${text}`);
-      result.undeliverable.push(id);
+      (entry.reason === 'undeliverable' ? result.undeliverable : result.possiblyUndelivered).push(id);
       errors.add(String(entry.error));
     } else {
       if (typeof entry.raw !== 'string' || !inputLine(id).startsWith(entry.raw)) {

@@ -51,6 +51,19 @@ type Phase = (typeof Phase)[keyof typeof Phase];
  */
 const NO_DRAIN_DEADLINE_MS = 2_147_483_647;
 
+/**
+ * How much of what was last written to a pipe sink (stdout, exec:) is kept to be reported if the
+ * reader dies: more than a Linux socket pair's buffers (~208 KiB each way) plus a batch, measured
+ * in __tests__/fault-consumer-killed.test.ts.
+ */
+const UNCONFIRMED_TAIL_BYTES = 1024 * 1024;
+
+/** Sinks whose reader can die after the OS took the bytes: a pipe to stdout or to a child process. */
+function readerCanVanish(spec: string): boolean {
+  const lower = spec.toLowerCase();
+  return !(lower.startsWith('http://') || lower.startsWith('https://') || lower.startsWith('file:'));
+}
+
 /** After a signal, how long past `--drain-timeout` the CLI waits for dead-lettering before exiting regardless. */
 const FORCE_EXIT_GRACE_MS = 5_000;
 
@@ -100,6 +113,8 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
   let runtimeError: Error | undefined;
   /** Read, valid, but never handed to the stream: the drain deadline passed first. */
   let deadLetteredHere = 0;
+  /** Flushed into a pipe whose reader then died (see onSinkGone). */
+  let possiblyUndelivered = 0;
   /** Counted as dead-lettered by the stream, but writing them to the dead-letter file failed. */
   let notDeadLettered = 0;
   let drainDeadline: NodeJS.Timeout | undefined;
@@ -119,7 +134,10 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
 
   const output = backpressure<NdjsonRecord>({
     strategy: options.strategy,
-    flush: sinkFlush(sink, { onSinkGone: (error) => setImmediate(onSinkGone, error) }),
+    flush: sinkFlush(sink, {
+      onSinkGone: (error, unconfirmed) => setImmediate(onSinkGone, error, unconfirmed),
+      unconfirmedTailBytes: readerCanVanish(options.sink) ? UNCONFIRMED_TAIL_BYTES : 0,
+    }),
     onDeadLetter,
     drainTimeoutMs: NO_DRAIN_DEADLINE_MS,
     ...(options.maxBuffer !== undefined && { maxBufferSize: options.maxBuffer }),
@@ -167,10 +185,24 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
     if (splitter.failure !== undefined) stopInput();
   }
 
-  function onSinkGone(error: Error): void {
+  function onSinkGone(error: Error, unconfirmed: NdjsonRecord[]): void {
     // Nothing more can be delivered: stop reading. What is held is dead-lettered batch by batch
     // (the sink rejects at once, and its error is not retryable).
     sinkGone ??= error;
+    // The pipe took the last records but its reader died: it may not have read them. Report them
+    // (at-least-once) instead of letting them count as delivered and vanish.
+    if (unconfirmed.length > 0) {
+      possiblyUndelivered += unconfirmed.length;
+      try {
+        deadLetter?.writeUndeliverable(unconfirmed, error, 'possibly-undelivered');
+      } catch (err) {
+        runtimeError ??= err as Error;
+      }
+      say(
+        `backpressure: the sink's reader went away; the last ${unconfirmed.length} records written (from line ${unconfirmed[0]?.line}) may not have been read` +
+          (deadLetter === undefined ? '\n' : `; written to ${deadLetter.path} as possibly-undelivered\n`),
+      );
+    }
     stopInput();
   }
 
@@ -235,7 +267,7 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
 
   function currentSummary(): RunSummary {
     const metrics: BackpressureMetrics = output.getMetrics();
-    return summarize(splitter.getMetrics(), metrics, deadLetteredHere - notDeadLettered, performance.now() - startedAt);
+    return summarize(splitter.getMetrics(), metrics, deadLetteredHere - notDeadLettered, performance.now() - startedAt, possiblyUndelivered);
   }
 
   splitter.on('invalid', onInvalid);

@@ -30,6 +30,12 @@ export interface RunSummary {
   deadLettered: number;
   retried: number;
   lost: number;
+  /**
+   * Records counted in `flushed` that were written into a pipe (stdout, an exec child) whose reader
+   * then died, so it may not have read them; they are also in `--dead-letter` as
+   * "possibly-undelivered" (at-least-once). Not part of the balance above.
+   */
+  possiblyUndelivered: number;
   elapsedMs: number;
   linesPerSecond: number;
 }
@@ -38,7 +44,13 @@ export interface RunSummary {
  * @param extraDeadLettered records the CLI dead-lettered itself (read but never
  *   handed to the stream because the drain deadline passed first).
  */
-export function summarize(input: InputCounts, output: OutputCounts, extraDeadLettered: number, elapsedMs: number): RunSummary {
+export function summarize(
+  input: InputCounts,
+  output: OutputCounts,
+  extraDeadLettered: number,
+  elapsedMs: number,
+  possiblyUndelivered = 0,
+): RunSummary {
   const read = input.valid + input.invalid;
   const deadLettered = output.eventsDeadLettered + extraDeadLettered;
   const rounded = Math.round(elapsedMs);
@@ -52,6 +64,7 @@ export function summarize(input: InputCounts, output: OutputCounts, extraDeadLet
     deadLettered,
     retried: output.eventsRetried,
     lost: input.valid - output.eventsFlushed - output.eventsDropped - deadLettered,
+    possiblyUndelivered,
     elapsedMs: rounded,
     linesPerSecond: elapsedMs > 0 ? Math.round((read * 1000) / elapsedMs) : 0,
   };

@@ -5,6 +5,7 @@ import type { InvalidLine, NdjsonRecord } from '../ndjson/ndjson-splitter';
  * Appends what could not be delivered to a file, one JSON object per line:
  *
  *   {"line":12,"reason":"undeliverable","error":"HTTP 400 ...","record":{...the original JSON...}}
+ *   {"line":40,"reason":"possibly-undelivered","error":"sink stdout is gone ...","record":{...}}
  *   {"line":97,"reason":"invalid-json","excerpt":"{\"ts\":...","raw":"{\"ts\":..."}
  *
  * Writes are synchronous on purpose: dead-lettering is the rare path, a sync
@@ -28,14 +29,18 @@ export class DeadLetterFile {
     return this.#written;
   }
 
-  /** Records the sink gave up on. Their bytes are valid JSON, so they are embedded as-is, not re-serialized. */
-  writeUndeliverable(records: readonly NdjsonRecord[], error: Error): void {
+  /**
+   * Records the sink gave up on (`reason` "undeliverable"), or records written into a pipe whose
+   * reader then died, which it may not have read ("possibly-undelivered"). Their bytes are valid
+   * JSON, so they are embedded as-is, not re-serialized.
+   */
+  writeUndeliverable(records: readonly NdjsonRecord[], error: Error, reason: 'undeliverable' | 'possibly-undelivered' = 'undeliverable'): void {
     if (records.length === 0) return;
     const errorJson = JSON.stringify(error.message);
     const parts: string[] = new Array<string>(records.length);
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as NdjsonRecord;
-      parts[i] = `{"line":${record.line},"reason":"undeliverable","error":${errorJson},"record":${record.bytes.toString('utf8').trim()}}\n`;
+      parts[i] = `{"line":${record.line},"reason":"${reason}","error":${errorJson},"record":${record.bytes.toString('utf8').trim()}}\n`;
     }
     this.#append(parts.join(''));
     this.#written += records.length;

@@ -1,4 +1,5 @@
 import type { FlushContext, FlushFunction, FlushResult } from '../options';
+import { RingBuffer } from '../ring-buffer';
 import type { NdjsonRecord } from '../ndjson/ndjson-splitter';
 import type { LineSink } from '../sinks/line-sink';
 import { sinkFailureAction } from '../sinks/sink-errors';
@@ -12,7 +13,16 @@ export interface SinkFlushOptions {
    * batch is accounted by the stream as usual.
    * @default undefined
    */
-  onSinkGone?: (error: Error) => void;
+  onSinkGone?: (error: Error, unconfirmed: NdjsonRecord[]) => void;
+  /**
+   * For sinks whose reader can vanish after taking the bytes (a pipe to stdout or to a child
+   * process): a write "succeeds" once the OS pipe has the bytes, so when the reader dies the last
+   * records written may never have been read. Keep the most recent records, at least this many
+   * bytes of them, and hand them to `onSinkGone` as `unconfirmed` (at-least-once: some of them
+   * may well have been read). 0 keeps nothing.
+   * @default 0
+   */
+  unconfirmedTailBytes?: number;
 }
 
 /**
@@ -23,6 +33,9 @@ export interface SinkFlushOptions {
  */
 export function sinkFlush(sink: LineSink, options: SinkFlushOptions = {}): FlushFunction<NdjsonRecord> {
   const onSinkGone = options.onSinkGone;
+  const tailBytes = options.unconfirmedTailBytes ?? 0;
+  const tail = new RingBuffer<NdjsonRecord>();
+  let tailSize = 0;
   return async function flushToSink(batch: NdjsonRecord[], ctx: FlushContext): Promise<void | FlushResult<NdjsonRecord>> {
     const lines = new Array<Buffer>(batch.length);
     for (let i = 0; i < batch.length; i++) lines[i] = (batch[i] as NdjsonRecord).bytes;
@@ -30,8 +43,22 @@ export function sinkFlush(sink: LineSink, options: SinkFlushOptions = {}): Flush
     try {
       result = await sink.write(lines, ctx);
     } catch (err) {
-      if (onSinkGone !== undefined && sinkFailureAction(err) === 'stop') onSinkGone(err as Error);
+      if (onSinkGone !== undefined && sinkFailureAction(err) === 'stop') {
+        const unconfirmed = tail.drain();
+        tailSize = 0;
+        onSinkGone(err as Error, unconfirmed);
+      }
       throw err;
+    }
+    if (tailBytes > 0 && (result === undefined || result.failedItems === undefined)) {
+      for (const record of batch) {
+        tail.push(record);
+        tailSize += record.bytes.length + 1;
+      }
+      // Keep at least tailBytes: drop the oldest only while the rest still covers it.
+      while (tail.size > 0 && tailSize - ((tail.peek() as NdjsonRecord).bytes.length + 1) >= tailBytes) {
+        tailSize -= (tail.shift() as NdjsonRecord).bytes.length + 1;
+      }
     }
     if (result === undefined || result.failedItems === undefined) return result as FlushResult<NdjsonRecord> | undefined;
     return { ...result, failedItems: recordsOf(result.failedItems, batch, lines) };
