@@ -32,14 +32,14 @@ describe('parseCliArgs', () => {
     const parsed = parseCliArgs([
       '--strategy', 'priority', '--priority-field', 'meta.level', '--max-buffer', '500', '--max-buffer-bytes', '65536',
       '--batch-size', '50', '--flush-interval', '20', '--sink', 'file:/tmp/out', '--dead-letter', '/tmp/dlq',
-      '--invalid', 'fail', '--max-line-bytes', '4096', '--retries', '0', '--drain-timeout', '250', '--stats', '--progress',
+      '--invalid', 'fail', '--max-line-bytes', '4096', '--retries', '0', '--flush-timeout', '1500', '--drain-timeout', '250', '--stats', '--progress',
     ]);
     expect(parsed).toEqual({
       command: 'run',
       options: {
         strategy: 'priority', priorityField: 'meta.level', maxBuffer: 500, maxBufferBytes: 65536, batchSize: 50,
         flushIntervalMs: 20, sink: 'file:/tmp/out', deadLetter: '/tmp/dlq', invalid: 'fail', maxLineBytes: 4096,
-        retries: 0, drainTimeoutMs: 250, stats: true, progress: true,
+        retries: 0, flushTimeoutMs: 1500, drainTimeoutMs: 250, stats: true, progress: true,
       },
     });
     expect(parseCliArgs(['--strategy', 'sample', '--sample-rate', '7'])).toMatchObject({ options: { sampleRate: 7 } });
@@ -70,6 +70,7 @@ describe('parseCliArgs', () => {
     [['--batch-size', 'ten'], /^--batch-size must be an integer >= 1/],
     [['--flush-interval', '5ms'], /^--flush-interval must be an integer >= 0/],
     [['--retries', '1.5'], /^--retries must be an integer >= 0/],
+    [['--flush-timeout', '0'], /^--flush-timeout must be an integer >= 1/],
     [['--drain-timeout', ''], /^--drain-timeout must be an integer >= 0/],
     [['--max-line-bytes', '0'], /^--max-line-bytes must be an integer >= 1/],
     [['--max-line-bytes', '99999999999999999999'], /^--max-line-bytes must be an integer/],

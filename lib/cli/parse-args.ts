@@ -32,6 +32,7 @@ export interface CliOptions {
   invalid: InvalidPolicy;
   maxLineBytes: number;
   retries?: number;
+  flushTimeoutMs?: number;
   drainTimeoutMs: number;
   stats: boolean;
   /** `undefined`: decide from whether stderr is a TTY. */
@@ -64,6 +65,7 @@ const OPTIONS = {
   invalid: { type: 'string' },
   'max-line-bytes': { type: 'string' },
   retries: { type: 'string' },
+  'flush-timeout': { type: 'string' },
   'drain-timeout': { type: 'string' },
   stats: { type: 'boolean' },
   progress: { type: 'boolean' },
@@ -107,6 +109,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   setIfDefined(options, 'priorityField', nonEmpty('--priority-field', values['priority-field']));
   setIfDefined(options, 'deadLetter', nonEmpty('--dead-letter', values['dead-letter']));
   setIfDefined(options, 'retries', integer('--retries', values.retries, 0));
+  setIfDefined(options, 'flushTimeoutMs', integer('--flush-timeout', values['flush-timeout'], 1));
   setIfDefined(options, 'progress', lastProgressFlag(tokens));
 
   if (options.strategy === 'priority' && options.priorityField === undefined) {

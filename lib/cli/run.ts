@@ -148,6 +148,7 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
       maxFlushIntervalMs: options.flushIntervalMs,
     }),
     ...(options.retries !== undefined && { retry: { retries: options.retries } }),
+    ...(options.flushTimeoutMs !== undefined && { flushTimeoutMs: options.flushTimeoutMs }),
     ...(options.sampleRate !== undefined && { sampleRate: options.sampleRate }),
     ...(options.priorityField !== undefined && { priority: fieldPriority(options.priorityField) }),
   });

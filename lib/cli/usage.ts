@@ -19,6 +19,7 @@ Buffering and delivery:
   --batch-size N          records per sink write                       (library default: 100)
   --flush-interval MS     longest wait before a partial batch is sent
   --retries N             retries per batch before dead-lettering
+  --flush-timeout MS      abort a sink write still pending after MS    (default: 30000)
   --drain-timeout MS      on SIGINT/SIGTERM, how long to drain         (default: 10000)
 
 Input and output:
