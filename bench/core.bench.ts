@@ -11,7 +11,7 @@ import { BackpressureWritable } from '../lib';
 import { formatRate, machine, measureInterleaved, countingCoreWritable } from './harness';
 
 const N = Number(process.env['BENCH_ITEMS'] ?? 1_000_000);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 7);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 11);
 
 function* items(n: number): Generator<{ id: number }> {
   for (let i = 0; i < n; i++) yield { id: i };
