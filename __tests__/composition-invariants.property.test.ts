@@ -33,6 +33,7 @@
  */
 import { once } from 'node:events';
 import fc from 'fast-check';
+import { mulberry32 } from './helpers/seeded-random';
 import {
   BackpressureWritable,
   DropReason,
@@ -171,17 +172,6 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'destroy' as const }) },
 );
 
-/** A deterministic [0, 1) source for sampleMode 'random' (mulberry32), so a seed replays exactly. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Lets nextTicks and microtasks run (they are not faked). */
 async function settle(rounds = 8): Promise<void> {
@@ -297,7 +287,7 @@ class Harness {
       sampleRate: c.sampleRate,
       sampleMode: c.sampleMode,
       sampleKey: (item: Item) => item.id % 5,
-      random: seededRandom(c.randomSeed),
+      random: mulberry32(c.randomSeed),
       priority: (item: Item) => item.p,
     };
     if (c.maxBufferBytes !== undefined) {

@@ -58,3 +58,26 @@ test('a result that is not a FlushResult is a coded failure, never a silent succ
   expect(w.getMetrics()).toMatchObject({ eventsFlushed: 0, eventsDeadLettered: 1 });
   dispose(w);
 });
+
+test('failedItems naming fewer items than `failed` is inconsistent: the whole batch is retried, never counted delivered', async () => {
+  const calls: number[][] = [];
+  const w = new BackpressureWritable<number>({
+    batchSize: 3,
+    retry: { retries: 2, minDelayMs: 10 },
+    // e.g. a sink that returned copies of the failed items, which cannot be matched to the batch
+    flush: async (batch): Promise<void | FlushResult<number>> => {
+      calls.push([...batch]);
+      return calls.length === 1 ? { success: 1, failed: 2, errors: [], failedItems: [] } : undefined;
+    },
+  });
+  const retries: { error: Error }[] = [];
+  w.on('retry', (e: { error: Error }) => retries.push(e));
+  for (const i of range(3)) w.write(i);
+  await settle();
+  expect(w.getMetrics()).toMatchObject({ eventsFlushed: 0, inFlight: 3 });
+  expect(retries[0]?.error).toMatchObject({ code: 'ERR_BACKPRESSURE_INVALID_FLUSH_RESULT' });
+  await jest.advanceTimersByTimeAsync(10);
+  expect(calls).toEqual([range(3), range(3)]);
+  expect(w.getMetrics()).toMatchObject({ eventsFlushed: 3, inFlight: 0 });
+  dispose(w);
+});

@@ -13,8 +13,8 @@ export interface FlushOutcome<T> {
 
 /**
  * Reads what `flush` resolved with. `undefined` (or a result with no
- * failures) is full success; `failedItems` retries exactly those; `failed > 0`
- * without `failedItems` retries the whole batch (at-least-once: the items the
+ * failures) is full success; `failedItems` retries exactly those (it must name
+ * at least `failed` items); `failed > 0` without `failedItems` retries the whole batch (at-least-once: the items the
  * sink did take are sent again). Anything else is a coded failure of the
  * whole batch, never a silent success.
  */
@@ -25,7 +25,9 @@ export function interpretFlushResult<T>(result: unknown, batch: T[]): FlushOutco
   const failedItems = r.failedItems;
   const failed = r.failed ?? 0;
   if (typeof failed !== 'number' || failed < 0 || Number.isNaN(failed)) return invalidResult(batch, result);
-  if (failedItems !== undefined && (!Array.isArray(failedItems) || failedItems.length > batch.length)) {
+  // failedItems must name at least the `failed` items: a shorter list (e.g. a sink that returned copies
+  // that could not be matched to the batch) would let the unnamed failures count as delivered.
+  if (failedItems !== undefined && (!Array.isArray(failedItems) || failedItems.length > batch.length || failedItems.length < failed)) {
     return invalidResult(batch, result);
   }
   const errors = Array.isArray(r.errors) ? r.errors : [];

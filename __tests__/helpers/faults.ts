@@ -25,17 +25,7 @@ export function inputLine(seq: number, padBytes = PAD_BYTES): string {
   return `{"seq":${seq},"level":"${LEVELS[p] as string}","priority":${p},"pad":"${'x'.repeat(padBytes)}"}\n`;
 }
 
-/** mulberry32: a tiny seeded PRNG, so a failing chaos run can be replayed with the same seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from './seeded-random';
 
 /** The seed of this run: FAULT_SEED when set (to replay a failure), otherwise a fresh random one. */
 export function faultSeed(): number {
