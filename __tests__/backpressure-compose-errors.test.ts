@@ -66,7 +66,7 @@ describe.each(strategies)('%s composition', (strategy) => {
     expect(m.eventsDeadLettered + m.eventsDropped).toBe(8);
   });
 
-  test('destroy() without onDeadLetter: the stage drops its items, the writable hands its own back in the error', async () => {
+  test('destroy() without onDeadLetter: nothing is dropped, the error hands back what both parts held, in write order', async () => {
     const bp = await filled(strategy);
     const before = bp.getMetrics();
     expect(before.stage.held).toBe(5); // both parts hold items
@@ -77,12 +77,14 @@ describe.each(strategies)('%s composition', (strategy) => {
     bp.destroy();
     const error = await done;
     expect(isBackpressureError(error, ErrorCodes.DESTROYED)).toBe(true);
-    const held = before.bufferSize - before.stage.held + before.inFlight;
-    expect((error as { items?: unknown[] }).items).toHaveLength(held);
-    expect(drops).toEqual(Array(before.stage.held).fill(DropReason.DESTROYED));
+    const held = before.bufferSize + before.inFlight; // the stage's items were never shed: they are dead-lettered too
+    const items = (error as { items?: number[] }).items ?? [];
+    expect(items).toHaveLength(held);
+    expect(items).toEqual([...items].sort((a, b) => a - b)); // oldest first
+    expect(drops).toEqual([]);
     const m = bp.getMetrics();
     expect(isConserved(m)).toBe(true);
-    expect(m).toMatchObject({ eventsAccepted: 20, bufferSize: 0, inFlight: 0, eventsDeadLettered: held });
+    expect(m).toMatchObject({ eventsAccepted: 20, bufferSize: 0, inFlight: 0, eventsDeadLettered: held, eventsDropped: before.eventsDropped });
   });
 
   test('destroy(err) surfaces err; with onDeadLetter the writable’s items go there', async () => {

@@ -60,7 +60,8 @@ export interface StrategyMetrics extends BackpressureMetrics {
  * (from the writable), and the Writable events. `'finish'` fires only once the writable has finished,
  * i.e. everything accepted was flushed, dropped or dead-lettered. Errors and `destroy()` propagate
  * both ways: an error in either part destroys the whole; destroying the whole destroys both parts
- * (the stage drops what it holds as `'destroyed'`, the writable dead-letters what it holds).
+ * (what the stage holds was never shed by the strategy: it is handed to the writable, which
+ * dead-letters it with its own; only if the writable is already gone does the stage drop it as `'destroyed'`).
  */
 export class StrategyWritable<T> extends Writable implements PressureSource {
   readonly strategy: Strategy;
@@ -143,9 +144,14 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#finalCallback = null;
-    // The stage first, so that what it holds is reported as dropped and never reaches the writable.
-    this.stage.destroy(error ?? undefined);
     const writable = this.backpressureWritable;
+    // What the stage holds was never shed by the strategy, so it is not a drop: hand it to the writable,
+    // which dead-letters it with its own on destroy. Then destroy the stage (nothing left to drop).
+    this.stage.handOverHeld(
+      (item) => writable.write(item),
+      () => !writable.destroyed && !writable.writableEnded,
+    );
+    this.stage.destroy(error ?? undefined);
     if (writable.closed) {
       callback(error ?? writable.errored);
       return;

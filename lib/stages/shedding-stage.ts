@@ -211,20 +211,42 @@ export abstract class SheddingStage<T> extends Duplex {
     // Otherwise _read ends the readable side once the hold is empty.
   }
 
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.#settled) {
-      // Nothing is lost silently: whatever the stage still holds is dropped, with an event each,
-      // one at a time so that the counters balance at every event.
-      const unread = this.readableEnded ? 0 : Math.min(this.readableLength, this.#transit.size);
-      while (this.#transit.size > unread) this.#transit.shift();
-      this.#settled = true; // from now on the readable side's count is #transit.size
-      while (this.#transit.size > 0) {
-        const item = this.#transit.shift() as T;
-        this.#lostInTransit++;
-        this.discard(item, DropReason.DESTROYED);
-      }
-      while (this.holdSize > 0) this.discard(this.release(), DropReason.DESTROYED);
+  /**
+   * Hands everything the stage holds — the items left in its readable side first, then the hold,
+   * oldest first — to `give`, one at a time while `canGive()` says yes, each counted as passed. For
+   * a composition being destroyed: its writable takes them and dead-letters them with its own,
+   * because the policy never shed them. Whatever `canGive()` refuses stays held (and is dropped as
+   * `destroyed` by the destroy that must follow, synchronously).
+   */
+  handOverHeld(give: (item: T) => void, canGive: () => boolean): void {
+    this.#settle();
+    while (this.#transit.size > 0 && canGive()) give(this.#transit.shift() as T); // already counted in #pushed
+    while (this.holdSize > 0 && canGive()) {
+      const item = this.release();
+      this.#pushed++;
+      give(item);
     }
+  }
+
+  /** From now on the readable side's count is #transit.size (its buffer will be discarded). */
+  #settle(): void {
+    if (this.#settled) return;
+    const unread = this.readableEnded ? 0 : Math.min(this.readableLength, this.#transit.size);
+    while (this.#transit.size > unread) this.#transit.shift();
+    this.#settled = true;
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // Nothing is lost silently: whatever the stage still holds (a stage on its own, or one whose
+    // writable is already gone) is dropped, with an event each, one at a time so that the counters
+    // balance at every event.
+    this.#settle();
+    while (this.#transit.size > 0) {
+      const item = this.#transit.shift() as T;
+      this.#lostInTransit++;
+      this.discard(item, DropReason.DESTROYED);
+    }
+    while (this.holdSize > 0) this.discard(this.release(), DropReason.DESTROYED);
     // A pending `_final` callback is abandoned: a destroyed stream never finishes.
     this.#finalCallback = null;
     callback(error);
