@@ -6,12 +6,19 @@ import { expectConserved, range } from './helpers/core-helpers';
 // Adaptive mode changes batch size and concurrency while data flows; it must
 // never break the invariant, the bounds, or (at concurrency 1 it starts
 // from) FIFO entry into flush.
+//
+// The clock is fake and each flush "takes" 5 ms of it, so the loop's windows
+// (≥ 100 ms) close after a fixed number of flushes however fast the machine
+// runs: whether it adapts does not depend on real timing.
+afterEach(() => jest.useRealTimers());
+
 test('adaptive: every item delivered exactly once, batches enter flush in order, the invariant holds at every flush', async () => {
   const total = 20000;
   const calls: number[][] = [];
   const delivered: number[] = [];
   let active = 0;
   let maxActive = 0;
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
   const w = new BackpressureWritable<number>({
     maxBufferSize: 2000,
     adaptive: { maxBatchSize: 1000, maxConcurrency: 4 },
@@ -21,6 +28,7 @@ test('adaptive: every item delivered exactly once, batches enter flush in order,
       maxActive = Math.max(maxActive, active);
       expectConserved(w.getMetrics());
       await new Promise((resolve) => setImmediate(resolve));
+      jest.setSystemTime(Date.now() + 5);
       active--;
       delivered.push(...batch);
     },
