@@ -15,7 +15,8 @@ describe('backpressure CLI: installed from the npm pack tarball', () => {
     const { dir, cleanup } = tempDir('bp-pack-');
     try {
       const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-      execFileSync(npm, ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      // dist/ is already built; `prepare` would rebuild it under the other test files that run the CLI from it.
+      execFileSync(npm, ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'));
       expect(tarball).toBeDefined();
       const project = join(dir, 'project');

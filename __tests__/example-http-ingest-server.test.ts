@@ -54,6 +54,8 @@ test("'block': every acknowledged event reaches the sink exactly once or is dead
   expect(result.dropped.size).toBe(0);
   expect(result.deadLettered.size).toBe(Math.floor(TOTAL / 37));
   expect([...result.deadLettered.keys()].every((id) => id % 37 === 0)).toBe(true);
+  // The summary's "poison events" line: exactly the poison ids the clients sent were dead-lettered.
+  expect([...result.deadLettered.keys()].sort((a, b) => a - b)).toEqual([...result.poison].sort((a, b) => a - b));
   expect(result.stats.throttled).toBeGreaterThan(0);
   expect(result.retryAfters.length).toBe(result.stats.throttled);
   for (const seconds of result.retryAfters) {

@@ -77,3 +77,35 @@ test('refuses to count into a table that already holds rows', async () => {
   // The first run's rows are untouched.
   expectEveryIdOnce(dbPath, 10);
 });
+
+describe('without a dbPath, the temporary database', () => {
+  // The real fs module, which the example's own import reads through: spying on it shows the directory it made.
+  const realFs = jest.requireActual<typeof import('node:fs')>('node:fs');
+  let mkdtemp: jest.SpiedFunction<typeof fs.mkdtempSync>;
+  beforeEach(() => {
+    mkdtemp = jest.spyOn(realFs, 'mkdtempSync');
+  });
+  afterEach(() => {
+    mkdtemp.mockRestore();
+  });
+
+  function madeDirs(): string[] {
+    return mkdtemp.mock.results.map((r) => r.value as string).filter((d) => path.basename(d).startsWith('backpressure-sqlite-'));
+  }
+
+  test('is removed once the run has counted the rows', async () => {
+    const result = await run({ events: 50, sinkDelayMs: 0, batchSize: 10, maxBufferSize: 20 });
+    expect(result.rows).toBe(50);
+    expect(result.removed).toBe(true);
+    expect(madeDirs()).toEqual([path.dirname(result.dbPath)]);
+    expect(fs.existsSync(path.dirname(result.dbPath))).toBe(false);
+  });
+
+  test('is removed when the run fails', async () => {
+    // Every attempt fails: after the retries the stream fails (no dead-letter handler) and run() rejects.
+    await expect(run({ events: 20, sinkDelayMs: 0, batchSize: 10, maxBufferSize: 20, failFirstAttempts: 1000 })).rejects.toThrow();
+    const dirs = madeDirs();
+    expect(dirs).toHaveLength(1);
+    expect(fs.existsSync(dirs[0] as string)).toBe(false);
+  });
+});

@@ -7,9 +7,9 @@
  * delivered, nothing dead-lettered, and an id may reach the server twice only
  * when the server processed a request whose answer the client never got.
  *
- * The CLI has no `--flush-timeout` flag (the library default is 30 s), so a
- * request that hangs forever is not exercised here: hangs end when the server
- * cuts the connection (100–300 ms later) or dies.
+ * Hangs here end when the server cuts the connection (100–300 ms later) or dies.
+ * A request that hangs forever is `--flush-timeout`'s job, tested in
+ * cli-flush-timeout.test.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';

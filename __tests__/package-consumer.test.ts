@@ -4,35 +4,22 @@
  * registry like a user would), and use it from CommonJS, from ESM with named
  * imports, and from TypeScript through the published type declarations.
  * `npm test` builds dist/ first (pretest); run `npm run build` before running
- * this file alone.
+ * this file alone. It packs with --ignore-scripts: `prepare` would rebuild
+ * dist/ while other test files run the CLI from it. Packing a fresh clone,
+ * where `prepare` does the build, is `package-from-git-clone.test.ts`.
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { npmChildEnv } from './helpers/npm';
 
 const run = promisify(execFile);
 const repo = path.resolve(__dirname, '..');
 
-/**
- * The environment for child npm/node processes. Under `npm test`, npm exports
- * this repo's prefix, package and lifecycle variables; the scratch consumer
- * must behave like a fresh user project, so it does not inherit them (and the
- * install also pins its location with --prefix).
- */
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^npm_(config_local_prefix|config_prefix|package_|lifecycle_)/i.test(key) || key === 'INIT_CWD') continue;
-    env[key] = value;
-  }
-  delete env.READABLE_STREAM; // the consumer runs with readable-stream's own classes, as users do by default
-  return env;
-}
-
 async function sh(file: string, args: string[], cwd: string): Promise<string> {
-  const { stdout } = await run(file, args, { cwd, env: childEnv(), maxBuffer: 16 * 1024 * 1024, timeout: 100_000 });
+  const { stdout } = await run(file, args, { cwd, env: npmChildEnv(), maxBuffer: 16 * 1024 * 1024, timeout: 100_000 });
   return stdout;
 }
 
@@ -88,7 +75,7 @@ let consumer: string;
 beforeAll(async () => {
   expect(fs.existsSync(path.join(repo, 'dist', 'index.js'))).toBe(true); // built by pretest
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bp-consumer-'));
-  const packed = JSON.parse(await sh('npm', ['pack', '--json', '--pack-destination', tmp], repo)) as { filename: string }[];
+  const packed = JSON.parse(await sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], repo)) as { filename: string }[];
   tarball = path.join(tmp, packed[0]?.filename ?? 'missing.tgz');
   consumer = path.join(tmp, 'consumer');
   fs.mkdirSync(consumer);

@@ -6,14 +6,15 @@
  *   npm run bench:cli            (BENCH_RUNS=5 BENCH_LINES=200000 to change the defaults,
  *                                 BENCH_CLI=/other/checkout/dist/cli/main.js to time another build)
  *
- * Input: a generated NDJSON file of BENCH_LINES (default 1,000,000) log-like records in
- * os.tmpdir() (reused across runs when it already has the right size). Output: /dev/null.
+ * Input: a generated NDJSON file of BENCH_LINES (default 1,000,000) log-like records (153 MB) in
+ * a new directory under os.tmpdir(), removed when the bench ends, also on an error or Ctrl-C.
+ * Output: /dev/null.
  * Prints the median wall time of each over BENCH_RUNS (default 3) and the ratio
  * baseline / CLI — above 1 means the CLI is faster.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
@@ -44,29 +45,23 @@ function record(i: number): string {
   });
 }
 
-/** Writes the input file once; later runs reuse it (its size is recorded next to it). */
-function ensureInput(): { path: string; bytes: number } {
-  const path = join(tmpdir(), `backpressure-bench-${LINES}.ndjson`);
-  const sizeFile = `${path}.size`;
-  if (existsSync(path) && existsSync(sizeFile) && Number(readFileSync(sizeFile, 'utf8')) === statSync(path).size) {
-    return { path, bytes: statSync(path).size };
-  }
+/** Writes the input file. */
+function writeInput(path: string): { path: string; bytes: number } {
   const fd = openSync(path, 'w');
-  let chunk = '';
-  for (let i = 0; i < LINES; i++) {
-    chunk += `${record(i)}\n`;
-    if (chunk.length > 1 << 20) {
-      writeSync(fd, chunk);
-      chunk = '';
+  try {
+    let chunk = '';
+    for (let i = 0; i < LINES; i++) {
+      chunk += `${record(i)}\n`;
+      if (chunk.length > 1 << 20) {
+        writeSync(fd, chunk);
+        chunk = '';
+      }
     }
+    writeSync(fd, chunk);
+  } finally {
+    closeSync(fd);
   }
-  writeSync(fd, chunk);
-  closeSync(fd);
-  const bytes = statSync(path).size;
-  const sizeFd = openSync(sizeFile, 'w');
-  writeSync(sizeFd, String(bytes));
-  closeSync(sizeFd);
-  return { path, bytes };
+  return { path, bytes: statSync(path).size };
 }
 
 /** Wall time of one `node script args < input > /dev/null`, in ms. */
@@ -93,7 +88,25 @@ function median(values: readonly number[]): number {
 }
 
 async function main(): Promise<void> {
-  const input = ensureInput();
+  const dir = mkdtempSync(join(tmpdir(), 'backpressure-bench-cli-'));
+  const removeInput = (): void => rmSync(dir, { recursive: true, force: true });
+  // Ctrl-C does not run `finally`: remove the input here too, then exit as the signal would.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    removeInput();
+    process.exit(128 + osConstants.signals[signal]);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await measure(writeInput(join(dir, 'input.ndjson')));
+  } finally {
+    removeInput();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function measure(input: { path: string; bytes: number }): Promise<void> {
   console.log(`input: ${input.path} (${LINES.toLocaleString('en-US')} lines, ${(input.bytes / 1e6).toFixed(1)} MB), ${RUNS} runs each, alternating`);
   const cli: number[] = [];
   const baseline: number[] = [];

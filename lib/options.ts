@@ -30,7 +30,7 @@ export type FlushFunction<T> = (batch: T[], ctx: FlushContext) => Promise<void |
 
 export type DeadLetterHandler<T> = (items: T[], error: Error) => void | Promise<void>;
 
-/** Options of `BackpressureWritable`. Names follow the design reference. */
+/** Options of `BackpressureWritable`. */
 export interface BackpressureWritableOptions<T> {
   /** Delivers one batch to the sink. Reject (or resolve a `FlushResult` with failures) to have it retried. Required. */
   flush: FlushFunction<T>;

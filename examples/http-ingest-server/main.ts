@@ -59,6 +59,8 @@ export interface IngestExampleResult {
   delivered: Map<number, number>;
   /** id → times it was dead-lettered. */
   deadLettered: Map<number, number>;
+  /** Ids of the poison events the clients sent (every `poisonEvery`-th id): the sink refuses them, so they are dead-lettered. */
+  poison: number[];
   /** id → times the strategy dropped it (empty for 'block'). */
   dropped: Map<number, number>;
   /** Every Retry-After (seconds) the clients were told. */
@@ -116,8 +118,10 @@ export async function run(options: IngestExampleOptions = {}): Promise<IngestExa
   ingest.stream.on('drop', (event: DropEvent<unknown>) => bump(dropped, (event.item as IngestEvent).id));
   const url = `${await ingest.listen()}/events`;
   log(`listening on ${url}`);
+  if (poisonEvery > 0) log(`every ${poisonEvery}th event is poison: the sink refuses it for good, so it is dead-lettered, not retried`);
 
   const acknowledged: number[] = [];
+  const poison: number[] = [];
   const retryAfters: number[] = [];
   const sendOptions = options.retryAfterUnitMs === undefined ? {} : { retryAfterUnitMs: options.retryAfterUnitMs };
   const client = async (c: number): Promise<void> => {
@@ -129,7 +133,10 @@ export async function run(options: IngestExampleOptions = {}): Promise<IngestExa
       }
       const result = await sendEvents(url, events, sendOptions);
       retryAfters.push(...result.retryAfters);
-      for (const e of events) acknowledged.push(e.id);
+      for (const e of events) {
+        acknowledged.push(e.id);
+        if (e.poison === true) poison.push(e.id);
+      }
     }
   };
   try {
@@ -137,7 +144,7 @@ export async function run(options: IngestExampleOptions = {}): Promise<IngestExa
   } finally {
     await ingest.close();
   }
-  return { acknowledged, delivered, deadLettered, dropped, retryAfters, stats: ingest.stats, metrics: ingest.getMetrics() };
+  return { acknowledged, delivered, deadLettered, poison, dropped, retryAfters, stats: ingest.stats, metrics: ingest.getMetrics() };
 }
 
 function summarize(result: IngestExampleResult): string {
@@ -148,11 +155,15 @@ function summarize(result: IngestExampleResult): string {
     const n = (result.delivered.get(id) ?? 0) + (result.deadLettered.get(id) ?? 0) + (result.dropped.get(id) ?? 0);
     if (n === 1) exactlyOnce++;
   }
+  const poisonDeadLettered = result.poison.filter((id) => result.deadLettered.has(id)).length;
+  const otherDeadLettered = result.deadLettered.size - poisonDeadLettered;
   return [
     `requests          ${s.requests} (${s.acknowledged} acknowledged 202, ${s.throttled} throttled 429, ${s.refused} refused)`,
     `Retry-After       ${result.retryAfters.length === 0 ? 'never sent' : `${Math.min(...result.retryAfters)}..${Math.max(...result.retryAfters)} s`}`,
     `events acked      ${result.acknowledged.length}`,
     `accounted once    ${exactlyOnce} / ${result.acknowledged.length} (delivered ${m.eventsFlushed}, dead-lettered ${m.eventsDeadLettered}, dropped ${m.eventsDropped})`,
+    `poison events     ${result.poison.length} sent on purpose, ${poisonDeadLettered} of them dead-lettered (the sink refuses them); ` +
+      `${otherDeadLettered} other event(s) dead-lettered`,
     `max buffer seen   ${s.maxBufferSizeSeen} / ${m.maxBufferSize}`,
     `conservation      ${m.eventsAccepted} = ${m.eventsFlushed} + ${m.eventsDropped} + ${m.eventsDeadLettered} + ${m.bufferSize} + ${m.inFlight}`,
   ].join('\n');

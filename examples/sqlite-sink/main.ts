@@ -18,7 +18,7 @@ import { EventStore } from './event-store';
 import { generateEvents, type DemoEvent } from './events';
 
 export interface SqliteExampleOptions {
-  /** Database file. @default events.db in a new temporary directory */
+  /** Database file, kept. @default events.db in a new temporary directory, removed before `run()` settles */
   dbPath?: string;
   /** Events to generate. @default 20000 */
   events?: number;
@@ -36,6 +36,8 @@ export interface SqliteExampleOptions {
 
 export interface SqliteExampleResult {
   dbPath: string;
+  /** The database was the default temporary one, and it has been removed. */
+  removed: boolean;
   generated: number;
   /** Rows in the table at the end (must equal `metrics.eventsFlushed`). */
   rows: number;
@@ -48,9 +50,18 @@ export interface SqliteExampleResult {
 }
 
 export async function run(options: SqliteExampleOptions = {}): Promise<SqliteExampleResult> {
+  const tempDir = options.dbPath === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'backpressure-sqlite-')) : undefined;
+  const dbPath = options.dbPath ?? path.join(tempDir as string, 'events.db');
+  try {
+    return await runWith(dbPath, tempDir !== undefined, options);
+  } finally {
+    if (tempDir !== undefined) fs.rmSync(tempDir, { recursive: true, force: true });
+  }
+}
+
+async function runWith(dbPath: string, removed: boolean, options: SqliteExampleOptions): Promise<SqliteExampleResult> {
   const count = options.events ?? 20000;
   const log = options.log ?? (() => {});
-  const dbPath = options.dbPath ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'backpressure-sqlite-')), 'events.db');
   const store = new EventStore(dbPath, {
     sinkDelayMs: options.sinkDelayMs ?? 5,
     failFirstAttempts: options.failFirstAttempts ?? 0,
@@ -87,7 +98,7 @@ export async function run(options: SqliteExampleOptions = {}): Promise<SqliteExa
     await pipeline(generateEvents(count), stream);
     const metrics = stream.getMetrics();
     const rows = store.rowCount();
-    return { dbPath, generated: count, rows, metrics, timesBlocked, maxBufferSizeSeen, elapsedMs: Date.now() - started };
+    return { dbPath, removed, generated: count, rows, metrics, timesBlocked, maxBufferSizeSeen, elapsedMs: Date.now() - started };
   } finally {
     store.close();
   }
@@ -97,7 +108,7 @@ function report(result: SqliteExampleResult): string {
   const m = result.metrics;
   const rate = Math.round((m.eventsFlushed / Math.max(result.elapsedMs, 1)) * 1000);
   return [
-    `database          ${result.dbPath}`,
+    `database          ${result.dbPath}${result.removed ? ' (temporary, removed; pass a path to keep one)' : ''}`,
     `generated         ${result.generated}`,
     `rows in table     ${result.rows}`,
     `eventsAccepted    ${m.eventsAccepted}`,

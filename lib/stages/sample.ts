@@ -62,9 +62,9 @@ export interface SampleMetrics extends StageMetrics {
  * but cannot pass yet wait in a hold of `capacity`; when that is full the item is dropped as
  * `'overflow'`, so the writer is never blocked.
  *
- * The deterministic counter counts every item that arrives under pressure, kept or not. (The
- * reference design counted only accepted items, so once `accepted % rate !== 0` it never advanced
- * again and dropped 100 %; see __tests__/sample-counter-regression.test.ts.) It is not reset when
+ * The deterministic counter counts every item that arrives under pressure, kept or not. (A counter
+ * of accepted items only would stop advancing at the first drop, once `accepted % rate !== 0`, and
+ * drop 100 % from then on; see __tests__/sample-counter-regression.test.ts.) It is not reset when
  * pressure ends, so across many short bursts the kept share is still exactly 1 in `rate`.
  */
 export class SampleStage<T> extends SheddingStage<T> {
