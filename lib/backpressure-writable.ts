@@ -601,8 +601,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     const context = new FlushAttemptContext(job.attempt);
     job.context = context;
     job.startedAt = Date.now();
-    if (this.#watchdog === null) this.#watchdog = setTimeout(this.#onWatchdog, this.#o.flushTimeoutMs);
-    else this.#watchdog.ref(); // an attempt in flight keeps the process alive until it settles or times out
+    if (this.#watchdog !== null) this.#watchdog.ref(); // an attempt in flight keeps the process alive until it settles or times out
+    else if (this.#o.flushTimeoutMs !== Infinity) this.#watchdog = setTimeout(this.#onWatchdog, this.#o.flushTimeoutMs);
     const flush = this.#o.flush;
     const batch = job.batch;
     // new Promise(...) turns a synchronous throw into a rejection, so every outcome is settled asynchronously.
@@ -701,7 +701,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
 
   #scheduleRetry(job: FlushJob<T>, error: Error): void {
     let delayMs = backoffDelayMs(job.attempt, this.#o.retry);
-    // Sinks may say when to come back (HTTP Retry-After): honour it, within maxDelayMs.
+    // Sinks may say when to come back (HTTP Retry-After): honour it, within maxDelayMs. maxDelayMs is
+    // at most MAX_TIMER_MS, so a huge (or infinite) Retry-After waits maxDelayMs, never Node's 1 ms.
     const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
     if (typeof retryAfterMs === 'number' && retryAfterMs > delayMs) delayMs = Math.min(retryAfterMs, this.#o.retry.maxDelayMs);
     this.#eventsRetried += job.batch.length;
@@ -790,7 +791,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   beginDrainDeadline(): void {
     if (this.#drainDeadlineStarted || this.destroyed) return;
     this.#drainDeadlineStarted = true;
-    this.#drainTimer = setTimeout(this.#onDrainTimeout, this.#o.drainTimeoutMs);
+    if (this.#o.drainTimeoutMs !== Infinity) this.#drainTimer = setTimeout(this.#onDrainTimeout, this.#o.drainTimeoutMs);
   }
 
   /** Drain timeout: give up on what is left, hand it over, then let the stream finish. */
