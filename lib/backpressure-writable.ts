@@ -604,7 +604,9 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (this.#watchdog !== null) this.#watchdog.ref(); // an attempt in flight keeps the process alive until it settles or times out
     else if (this.#o.flushTimeoutMs !== Infinity) this.#watchdog = setTimeout(this.#onWatchdog, this.#o.flushTimeoutMs);
     const flush = this.#o.flush;
-    const batch = job.batch;
+    // flush gets its own copy: whatever it does to the array (splice it into chunks, sort it, empty
+    // it) never reaches the job's batch, which alone is retried, dead-lettered and counted.
+    const batch = job.batch.slice();
     // new Promise(...) turns a synchronous throw into a rejection, so every outcome is settled asynchronously.
     new Promise<unknown>((resolve) => resolve(flush(batch, context))).then(
       (result) => this.#settleAttempt(job, token, result, undefined),
@@ -618,37 +620,38 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (!this.#anyAttemptRunning()) this.#watchdog?.unref(); // idle watchdog: never the reason a process stays up
     const now = Date.now();
     const latencyMs = now - job.startedAt;
-    const batch = job.batch;
-    const outcome = error === undefined ? interpretFlushResult(result, batch) : { delivered: 0, retry: batch, error };
-    if (outcome.delivered > 0) {
-      this.#eventsFlushed += outcome.delivered;
-      this.#inFlightItems -= outcome.delivered;
-      this.#rearmBlockTimerOnProgress();
-    }
+    // Read against the job's own batch (flush got a copy), and account before anything
+    // observable happens: a 'circuit' or 'flush' listener may read the metrics, or even
+    // destroy the stream, which then dead-letters exactly what is still in job.batch.
+    const outcome = error === undefined ? interpretFlushResult(result, job.batch) : { delivered: 0, retry: job.batch, error };
+    this.#eventsFlushed += outcome.delivered;
+    this.#inFlightItems -= outcome.delivered;
+    job.batch = outcome.retry;
+    if (outcome.delivered > 0) this.#rearmBlockTimerOnProgress();
     if (outcome.error === undefined) {
-      this.#breaker?.success();
+      this.#jobs.delete(job);
       this.#flushes++;
       this.#lastFlushLatencyMs = latencyMs;
       this.#adaptInterval(latencyMs);
-      this.#jobs.delete(job);
       if (this.#adaptive !== null) {
-        const backlogged = this.#buffer.size >= this.#batchSize || this.#queued.size > 0;
-        this.#adaptive.onSuccess(now, batch.length, latencyMs, backlogged);
+        const backlogged = this.#buffer.size >= this.#batchSize || this.#queued.size > 0 || this.#isFull();
+        this.#adaptive.onSuccess(now, outcome.delivered, latencyMs, backlogged);
         this.#followAdaptive();
       }
-      this.emit('flush', { items: batch.length, latencyMs, attempt: job.attempt } satisfies FlushEvent);
+      this.#breaker?.success();
+      this.emit('flush', { items: outcome.delivered, latencyMs, attempt: job.attempt } satisfies FlushEvent);
       this.#pump();
       return;
     }
     this.#failedFlushes++;
-    // A partial failure means the sink is reachable: only a total failure counts against the circuit.
-    if (outcome.delivered > 0) this.#breaker?.success();
-    else this.#breaker?.failure(now);
     if (this.#adaptive !== null) {
       this.#adaptive.onFailure(now);
       this.#followAdaptive();
     }
-    job.batch = outcome.retry;
+    // A partial failure means the sink is reachable: only a total failure counts against the circuit.
+    if (outcome.delivered > 0) this.#breaker?.success();
+    else this.#breaker?.failure(now);
+    if (!this.#jobs.has(job)) return; // a 'circuit' listener destroyed the stream, which dead-lettered job.batch
     const retryable = (outcome.error as { retryable?: unknown }).retryable !== false;
     if (retryable && job.attempt <= this.#o.retry.retries) {
       this.#scheduleRetry(job, outcome.error);

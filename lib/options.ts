@@ -14,15 +14,27 @@ export interface FlushContext {
 /**
  * What `flush` may resolve with to report a partial failure. Resolving with
  * `undefined` means the whole batch was delivered.
+ *
+ * Success is exactly `undefined` or a valid FlushResult: a plain object whose
+ * `success` and `failed` are integers ≥ 0 adding up to the batch's length,
+ * whose `errors` is absent or an array, and whose `failedItems`, when given,
+ * holds exactly `failed` items of the batch. Anything else — `null`, an
+ * `Error`, `{}`, a `fetch` `Response`, a number — fails the whole attempt with
+ * `ERR_BACKPRESSURE_INVALID_FLUSH_RESULT` and is retried like a rejection: a
+ * result that does not describe the batch is not clearly a success.
  */
 export interface FlushResult<T> {
-  /** Items delivered (informational when `failedItems` is given). */
+  /** Items delivered. With `failed`, must add up to the batch's length. */
   success: number;
   /** Items not delivered. `failed > 0` without `failedItems` retries the whole batch. */
   failed: number;
   /** The errors behind the failures; the first becomes the retry / dead-letter cause. */
-  errors: Error[];
-  /** Exactly the items to retry (a subset of the batch, in batch order). */
+  errors?: Error[];
+  /**
+   * Exactly the items to retry: `failed` items taken from the batch (matched by identity, as
+   * `Map` keys are, each batch item at most once). They are retried in batch order. A list
+   * naming anything else, or of another length, makes the result invalid (whole batch retried).
+   */
   failedItems?: T[];
 }
 
