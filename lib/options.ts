@@ -104,6 +104,9 @@ export interface BackpressureWritableOptions<T> {
   /**
    * Receives items that could not be delivered (retries exhausted, drain timeout, destroy).
    * Without it, such items make the stream fail with an error whose `items` holds them.
+   * It gets its own copy of the items. If it throws or rejects, the stream fails with
+   * ERR_BACKPRESSURE_DEAD_LETTER_FAILED, whose `items` holds every item a failed call was
+   * given, each once, however many calls failed; that error waits for every pending call.
    * @default undefined
    */
   onDeadLetter?: DeadLetterHandler<T>;
