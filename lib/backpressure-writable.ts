@@ -444,9 +444,19 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#updateStateOnGrowth();
     if (this.#closed) return; // a 'state' listener destroyed the stream (which dead-lettered the item)
     if (this.#jobs.size < this.#concurrency) {
-      if (this.#buffer.size >= this.#batchSize || this.#ending) this.#startFlush();
+      if (this.#isDue()) this.#startFlush();
       else if (this.#flushTimer === null) this.#armFlushTimer();
     }
+  }
+
+  /**
+   * A batch is due without waiting for the interval: a full batch, the end, or a full
+   * stream. Full — by items or by bytes, Node's queue included — means flush now, whatever
+   * the batch count: a buffer full by bytes short of `batchSize` would otherwise keep the
+   * writer blocked and the sink idle until the interval timer (up to maxFlushIntervalMs).
+   */
+  #isDue(): boolean {
+    return this.#buffer.size >= this.#batchSize || this.#ending || this.#isFull();
   }
 
   #isBufferFull(): boolean {
@@ -573,8 +583,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #pump(): void {
     if (this.#closed) return;
     while (this.#jobs.size < this.#concurrency && this.#buffer.size > 0) {
-      const due =
-        this.#ending || this.#buffer.size >= this.#batchSize || Date.now() - this.#oldestAt >= this.#currentIntervalMs;
+      const due = this.#isDue() || Date.now() - this.#oldestAt >= this.#currentIntervalMs;
       if (!due) {
         if (this.#flushTimer === null) this.#armFlushTimer();
         break;

@@ -55,7 +55,8 @@ export interface BackpressureWritableOptions<T> {
   /**
    * Most bytes held and not in flight, as measured by `sizeOf`. Unset: no byte bound
    * and `sizeOf` is never called (bufferBytes stays 0). The buffer may exceed it by
-   * at most one item (the one that crossed it).
+   * at most one item (the one that crossed it). A buffer full by bytes is flushed at once,
+   * however few items it holds.
    * @default undefined
    */
   maxBufferBytes?: number;
@@ -71,7 +72,11 @@ export interface BackpressureWritableOptions<T> {
    * @default 0.05
    */
   hysteresis?: number;
-  /** Items per flush; a flush starts as soon as this many are buffered. Integer in [1, maxBufferSize]. @default 100 */
+  /**
+   * Most items per flush; a flush starts as soon as this many are buffered, or at once, with
+   * fewer, when the buffer is full (by `maxBufferBytes`). Integer in [1, maxBufferSize].
+   * @default 100
+   */
   batchSize?: number;
   /** Lower bound (and start value) of the adaptive flush interval, in ms. In [0, MAX_TIMER_MS]. @default 100 */
   minFlushIntervalMs?: number;
