@@ -5,7 +5,7 @@ import { CircuitBreaker, CircuitState, type CircuitChange } from './circuit-brea
 import { FlushAttemptContext } from './flush-attempt-context';
 import { FlushJob } from './flush-job';
 import { interpretFlushResult } from './flush-outcome';
-import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions } from './options';
+import { resolveOptions, type BackpressureWritableOptions, type DeadLetterHandler, type ResolvedOptions } from './options';
 import { RingBuffer } from './ring-buffer';
 import { measureItem } from './size-of';
 import { BackpressureState, type PressureSource, type StateChange } from './state';
@@ -135,7 +135,13 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #handedOverInNodeQueue = 0;
   #drainDeadlineStarted = false;
   #finalCallback: WriteCallback | null = null;
+  /** onDeadLetter calls not settled yet: 'finish' and the end of destroy() wait for them. */
   #pendingDeadLetters = 0;
+  /** Every item whose onDeadLetter call failed, in order, each once: the stream's final error carries them all. */
+  #deadLetterFailed: T[] | null = null;
+  #deadLetterFailedCause: unknown = undefined;
+  /** _destroy's callback, called once every pending onDeadLetter call has settled. */
+  #destroyCallback: (() => void) | null = null;
 
   // Batches on their way to the sink, oldest first (a Set keeps insertion order).
   readonly #jobs = new Set<FlushJob<T>>();
@@ -392,34 +398,34 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#maybeFinish();
   }
 
+  /**
+   * Everything still held is dead-lettered (counted first, so every listener — 'state' → closed
+   * included — sees the invariant hold). The stream's error comes once every onDeadLetter call
+   * made so far has settled: if any of them failed, it is ERR_BACKPRESSURE_DEAD_LETTER_FAILED
+   * carrying every item whose dead-lettering failed, each once.
+   */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#closed = true;
     this.#clearTimers();
     this.#heldCallback = null;
-    const held = this.#takeAllHeld();
+    const held = this.#takeAllHeld([]);
     this.#transition(BackpressureState.CLOSED);
-    if (held.length === 0) {
-      callback(error);
-      return;
+    let outcome = error;
+    if (held.length > 0) {
+      const withoutHandler = this.#o.onDeadLetter === undefined;
+      const reason = new BackpressureError(ErrorCodes.DESTROYED, `destroyed with ${held.length} undelivered item(s)`, {
+        cause: error ?? undefined,
+        ...(withoutHandler ? { items: held } : {}),
+      });
+      if (withoutHandler) {
+        this.emit('dead-letter', { items: held.slice(), error: reason } satisfies DeadLetterEvent<T>);
+        outcome = reason;
+      } else {
+        this.#handOver(held, reason);
+      }
     }
-    this.#eventsDeadLettered += held.length;
-    const reason = new BackpressureError(ErrorCodes.DESTROYED, `destroyed with ${held.length} undelivered item(s)`, {
-      cause: error ?? undefined,
-      ...(this.#o.onDeadLetter === undefined ? { items: held } : {}),
-    });
-    this.emit('dead-letter', { items: held, error: reason } satisfies DeadLetterEvent<T>);
-    const handler = this.#o.onDeadLetter;
-    if (handler === undefined) {
-      callback(reason);
-      return;
-    }
-    Promise.resolve()
-      .then(() => handler(held, reason))
-      .then(
-        () => callback(error),
-        (cause: unknown) =>
-          callback(new BackpressureError(ErrorCodes.DEAD_LETTER_FAILED, 'onDeadLetter failed', { items: held, cause })),
-      );
+    this.#destroyCallback = () => callback(this.#deadLetterFailure() ?? outcome);
+    this.#finishDestroyIfSettled();
   }
 
   // --------------------------------------------------------------- buffering
@@ -436,10 +442,21 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       this.#bufferBytes += size;
     }
     this.#updateStateOnGrowth();
+    if (this.#closed) return; // a 'state' listener destroyed the stream (which dead-lettered the item)
     if (this.#jobs.size < this.#concurrency) {
-      if (this.#buffer.size >= this.#batchSize || this.#ending) this.#startFlush();
+      if (this.#isDue()) this.#startFlush();
       else if (this.#flushTimer === null) this.#armFlushTimer();
     }
+  }
+
+  /**
+   * A batch is due without waiting for the interval: a full batch, the end, or a full
+   * stream. Full — by items or by bytes, Node's queue included — means flush now, whatever
+   * the batch count: a buffer full by bytes short of `batchSize` would otherwise keep the
+   * writer blocked and the sink idle until the interval timer (up to maxFlushIntervalMs).
+   */
+  #isDue(): boolean {
+    return this.#buffer.size >= this.#batchSize || this.#ending || this.#isFull();
   }
 
   #isBufferFull(): boolean {
@@ -470,12 +487,19 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#updateState();
   }
 
-  /** Everything accepted and not yet accounted as flushed or dead-lettered, oldest first. */
-  #takeAllHeld(): T[] {
-    const held: T[] = [];
+  /**
+   * Gives up on everything accepted and not yet accounted: `first` (items the caller already took
+   * out of the stream, not yet counted), then what is in flight, buffered and in Node's queue,
+   * oldest first. All of it is counted as dead-lettered before anything observable happens —
+   * aborting an attempt's signal runs user listeners — so the invariant holds inside them.
+   * The caller hands the returned array (the stream's own) over without counting it again.
+   */
+  #takeAllHeld(first: readonly T[]): T[] {
+    const held: T[] = first.slice();
+    const running: FlushAttemptContext[] = [];
     for (const job of this.#jobs) {
       for (const item of job.batch) held.push(item);
-      job.context?.abort(new BackpressureError(ErrorCodes.DESTROYED, 'the stream gave up on this batch'));
+      if (job.context !== null) running.push(job.context);
       job.context = null;
       if (job.timer !== null) clearTimeout(job.timer);
       job.timer = null;
@@ -489,7 +513,15 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#queuedSizes?.drain();
     this.#bufferBytes = 0;
     this.#queuedBytes = 0;
+    this.#eventsDeadLettered += held.length;
+    for (const context of running) {
+      context.abort(new BackpressureError(ErrorCodes.DESTROYED, 'the stream gave up on this batch'));
+    }
     return held;
+  }
+
+  #holdsItems(): boolean {
+    return this.#buffer.size > 0 || this.#queued.size > 0 || this.#jobs.size > 0;
   }
 
   // ------------------------------------------------------------ state machine
@@ -551,8 +583,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #pump(): void {
     if (this.#closed) return;
     while (this.#jobs.size < this.#concurrency && this.#buffer.size > 0) {
-      const due =
-        this.#ending || this.#buffer.size >= this.#batchSize || Date.now() - this.#oldestAt >= this.#currentIntervalMs;
+      const due = this.#isDue() || Date.now() - this.#oldestAt >= this.#currentIntervalMs;
       if (!due) {
         if (this.#flushTimer === null) this.#armFlushTimer();
         break;
@@ -601,10 +632,12 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     const context = new FlushAttemptContext(job.attempt);
     job.context = context;
     job.startedAt = Date.now();
-    if (this.#watchdog === null) this.#watchdog = setTimeout(this.#onWatchdog, this.#o.flushTimeoutMs);
-    else this.#watchdog.ref(); // an attempt in flight keeps the process alive until it settles or times out
+    if (this.#watchdog !== null) this.#watchdog.ref(); // an attempt in flight keeps the process alive until it settles or times out
+    else if (this.#o.flushTimeoutMs !== Infinity) this.#watchdog = setTimeout(this.#onWatchdog, this.#o.flushTimeoutMs);
     const flush = this.#o.flush;
-    const batch = job.batch;
+    // flush gets its own copy: whatever it does to the array (splice it into chunks, sort it, empty
+    // it) never reaches the job's batch, which alone is retried, dead-lettered and counted.
+    const batch = job.batch.slice();
     // new Promise(...) turns a synchronous throw into a rejection, so every outcome is settled asynchronously.
     new Promise<unknown>((resolve) => resolve(flush(batch, context))).then(
       (result) => this.#settleAttempt(job, token, result, undefined),
@@ -618,37 +651,38 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (!this.#anyAttemptRunning()) this.#watchdog?.unref(); // idle watchdog: never the reason a process stays up
     const now = Date.now();
     const latencyMs = now - job.startedAt;
-    const batch = job.batch;
-    const outcome = error === undefined ? interpretFlushResult(result, batch) : { delivered: 0, retry: batch, error };
-    if (outcome.delivered > 0) {
-      this.#eventsFlushed += outcome.delivered;
-      this.#inFlightItems -= outcome.delivered;
-      this.#rearmBlockTimerOnProgress();
-    }
+    // Read against the job's own batch (flush got a copy), and account before anything
+    // observable happens: a 'circuit' or 'flush' listener may read the metrics, or even
+    // destroy the stream, which then dead-letters exactly what is still in job.batch.
+    const outcome = error === undefined ? interpretFlushResult(result, job.batch) : { delivered: 0, retry: job.batch, error };
+    this.#eventsFlushed += outcome.delivered;
+    this.#inFlightItems -= outcome.delivered;
+    job.batch = outcome.retry;
+    if (outcome.delivered > 0) this.#rearmBlockTimerOnProgress();
     if (outcome.error === undefined) {
-      this.#breaker?.success();
+      this.#jobs.delete(job);
       this.#flushes++;
       this.#lastFlushLatencyMs = latencyMs;
       this.#adaptInterval(latencyMs);
-      this.#jobs.delete(job);
       if (this.#adaptive !== null) {
-        const backlogged = this.#buffer.size >= this.#batchSize || this.#queued.size > 0;
-        this.#adaptive.onSuccess(now, batch.length, latencyMs, backlogged);
+        const backlogged = this.#buffer.size >= this.#batchSize || this.#queued.size > 0 || this.#isFull();
+        this.#adaptive.onSuccess(now, outcome.delivered, latencyMs, backlogged);
         this.#followAdaptive();
       }
-      this.emit('flush', { items: batch.length, latencyMs, attempt: job.attempt } satisfies FlushEvent);
+      this.#breaker?.success();
+      this.emit('flush', { items: outcome.delivered, latencyMs, attempt: job.attempt } satisfies FlushEvent);
       this.#pump();
       return;
     }
     this.#failedFlushes++;
-    // A partial failure means the sink is reachable: only a total failure counts against the circuit.
-    if (outcome.delivered > 0) this.#breaker?.success();
-    else this.#breaker?.failure(now);
     if (this.#adaptive !== null) {
       this.#adaptive.onFailure(now);
       this.#followAdaptive();
     }
-    job.batch = outcome.retry;
+    // A partial failure means the sink is reachable: only a total failure counts against the circuit.
+    if (outcome.delivered > 0) this.#breaker?.success();
+    else this.#breaker?.failure(now);
+    if (!this.#jobs.has(job)) return; // a 'circuit' listener destroyed the stream, which dead-lettered job.batch
     const retryable = (outcome.error as { retryable?: unknown }).retryable !== false;
     if (retryable && job.attempt <= this.#o.retry.retries) {
       this.#scheduleRetry(job, outcome.error);
@@ -701,12 +735,14 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
 
   #scheduleRetry(job: FlushJob<T>, error: Error): void {
     let delayMs = backoffDelayMs(job.attempt, this.#o.retry);
-    // Sinks may say when to come back (HTTP Retry-After): honour it, within maxDelayMs.
+    // Sinks may say when to come back (HTTP Retry-After): honour it, within maxDelayMs. maxDelayMs is
+    // at most MAX_TIMER_MS, so a huge (or infinite) Retry-After waits maxDelayMs, never Node's 1 ms.
     const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
     if (typeof retryAfterMs === 'number' && retryAfterMs > delayMs) delayMs = Math.min(retryAfterMs, this.#o.retry.maxDelayMs);
     this.#eventsRetried += job.batch.length;
-    this.emit('retry', { items: job.batch.length, attempt: job.attempt, delayMs, error } satisfies RetryEvent);
+    // Armed before the event: a listener that destroys the stream clears it with the job.
     job.timer = setTimeout(this.#runAttemptOf, delayMs, job);
+    this.emit('retry', { items: job.batch.length, attempt: job.attempt, delayMs, error } satisfies RetryEvent);
   }
 
   #adaptInterval(latencyMs: number): void {
@@ -724,50 +760,100 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
 
   // ------------------------------------------------------ dead letters, end
 
-  /** Hands undeliverable items to onDeadLetter, or fails the stream with them. */
+  /** Hands undeliverable items (the stream's own, not yet counted) to onDeadLetter, or fails the stream with them. */
   #deadLetter(items: T[], error: Error): void {
     if (items.length === 0) return;
-    const handler = this.#o.onDeadLetter;
-    if (handler === undefined) {
+    if (this.#o.onDeadLetter === undefined) {
       const code = error instanceof BackpressureError ? error.code : ErrorCodes.FLUSH_FAILED;
       this.#fail(code, error.message, items, error.cause ?? error);
       return;
     }
     this.#eventsDeadLettered += items.length;
+    this.#handOver(items, error);
+  }
+
+  /**
+   * Items already counted as dead-lettered go to the 'dead-letter' listeners and to
+   * onDeadLetter, each with its own copy: the stream keeps `items` to report them if
+   * onDeadLetter fails, and never reads back an array it handed out.
+   */
+  #handOver(items: T[], error: Error): void {
+    if (items.length === 0) return;
+    const handler = this.#o.onDeadLetter as DeadLetterHandler<T>;
     this.#rearmBlockTimerOnProgress();
-    this.emit('dead-letter', { items, error } satisfies DeadLetterEvent<T>);
+    // Pending before the event: a listener that destroys the stream must find this call to wait for.
     this.#pendingDeadLetters++;
+    const given = items.slice();
     Promise.resolve()
-      .then(() => handler(items, error))
+      .then(() => handler(given, error))
       .then(
         () => {
           this.#pendingDeadLetters--;
           this.#maybeFinish();
+          this.#finishDestroyIfSettled();
         },
         (cause: unknown) => {
           this.#pendingDeadLetters--;
-          // The items were counted as dead-lettered; hand them back in the error so they are not lost.
-          this.destroy(new BackpressureError(ErrorCodes.DEAD_LETTER_FAILED, 'onDeadLetter failed', { items, cause }));
+          this.#onDeadLetterFailed(items, cause);
         },
       );
+    this.emit('dead-letter', { items: items.slice(), error } satisfies DeadLetterEvent<T>);
   }
 
   /**
-   * Fails the stream with a coded error. Everything still held goes with it:
-   * to onDeadLetter when there is one, otherwise in the error's `items`.
+   * onDeadLetter failed: the items stay counted as dead-lettered and go back to the user in the
+   * stream's error instead. Every failure adds its items, so the one final error carries every
+   * item whose dead-lettering failed, each once, however many calls failed.
+   */
+  #onDeadLetterFailed(items: T[], cause: unknown): void {
+    if (this.#deadLetterFailed === null) {
+      this.#deadLetterFailed = [];
+      this.#deadLetterFailedCause = cause;
+    }
+    for (const item of items) this.#deadLetterFailed.push(item);
+    if (this.destroyed) this.#finishDestroyIfSettled();
+    else this.destroy(); // _destroy reports the failed items once every pending call has settled
+  }
+
+  #deadLetterFailure(): BackpressureError<T> | null {
+    const items = this.#deadLetterFailed;
+    if (items === null) return null;
+    return new BackpressureError(ErrorCodes.DEAD_LETTER_FAILED, `onDeadLetter failed for ${items.length} item(s)`, {
+      items: items.slice(),
+      cause: this.#deadLetterFailedCause,
+    });
+  }
+
+  #finishDestroyIfSettled(): void {
+    const callback = this.#destroyCallback;
+    if (callback === null || this.#pendingDeadLetters > 0) return;
+    this.#destroyCallback = null;
+    callback();
+  }
+
+  /**
+   * Fails the stream with a coded error. `items` (taken out of the stream, not yet counted) and
+   * everything still held go with it: to onDeadLetter when there is one, otherwise in the
+   * error's `items`. All of it is counted before any listener runs.
    */
   #fail(code: ErrorCode, message: string, items: T[], cause: unknown): void {
-    if (this.destroyed) return;
-    const all = items.concat(this.#takeAllHeld());
+    if (this.destroyed) {
+      // Cannot happen through the public API (nothing reaches here after destroy); never lose items if it does.
+      if (items.length === 0) return;
+      this.#eventsDeadLettered += items.length;
+      const late = new BackpressureError(code, message, { items, cause });
+      this.emit('dead-letter', { items: items.slice(), error: late } satisfies DeadLetterEvent<T>);
+      return;
+    }
+    const all = this.#takeAllHeld(items);
     if (this.#o.onDeadLetter !== undefined) {
       const error = new BackpressureError(code, message, { cause });
-      this.#deadLetter(all, error);
+      this.#handOver(all, error);
       this.destroy(error);
       return;
     }
-    this.#eventsDeadLettered += all.length;
     const error = new BackpressureError(code, message, { items: all, cause });
-    this.emit('dead-letter', { items: all, error } satisfies DeadLetterEvent<T>);
+    this.emit('dead-letter', { items: all.slice(), error } satisfies DeadLetterEvent<T>);
     this.destroy(error);
   }
 
@@ -790,19 +876,27 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   beginDrainDeadline(): void {
     if (this.#drainDeadlineStarted || this.destroyed) return;
     this.#drainDeadlineStarted = true;
-    this.#drainTimer = setTimeout(this.#onDrainTimeout, this.#o.drainTimeoutMs);
+    if (this.#o.drainTimeoutMs !== Infinity) this.#drainTimer = setTimeout(this.#onDrainTimeout, this.#o.drainTimeoutMs);
   }
 
   /** Drain timeout: give up on what is left, hand it over, then let the stream finish. */
   #abandon(code: ErrorCode, message: string): void {
     if (this.destroyed) return;
     this.#clearTimers();
-    const held = this.#takeAllHeld();
     const callback = this.#heldCallback;
     this.#heldCallback = null;
-    this.#abandonError = new BackpressureError(code, message);
+    const error = new BackpressureError(code, message);
+    this.#abandonError = error;
     this.#plainItems = false;
-    this.#deadLetter(held, this.#abandonError);
+    if (this.#o.onDeadLetter === undefined) {
+      if (this.#holdsItems()) {
+        // No handler: the stream fails with everything held in the error's items.
+        this.#fail(code, message, [], error);
+        return;
+      }
+    } else {
+      this.#handOver(this.#takeAllHeld([]), error);
+    }
     // The buffer is empty now: a paused writer (a composition's stage) may go on; what it writes is dead-lettered on arrival.
     this.#updateState();
     if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);

@@ -22,7 +22,7 @@ export interface CircuitChange {
 export interface CircuitBreakerOptions {
   /** Consecutive failed flush attempts that open the circuit. Integer ≥ 1. @default 5 */
   failureThreshold?: number;
-  /** How long the circuit stays open before one probe is let through, in ms. > 0. @default 30000 */
+  /** How long the circuit stays open before one probe is let through, in ms. In (0, MAX_TIMER_MS] (2^31 − 1). @default 30000 */
   cooldownMs?: number;
 }
 

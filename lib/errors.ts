@@ -17,7 +17,7 @@ export const ErrorCodes = {
   INVALID_FLUSH_RESULT: 'ERR_BACKPRESSURE_INVALID_FLUSH_RESULT',
   /** `sizeOf(item)` threw or returned something other than a finite number ≥ 0. */
   INVALID_ITEM_SIZE: 'ERR_BACKPRESSURE_INVALID_ITEM_SIZE',
-  /** The `onDeadLetter` handler threw or rejected; `items` holds the items it was given. */
+  /** The `onDeadLetter` handler threw or rejected (once or more); `items` holds every item a failed call was given, each once. */
   DEAD_LETTER_FAILED: 'ERR_BACKPRESSURE_DEAD_LETTER_FAILED',
 } as const;
 

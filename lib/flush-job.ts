@@ -6,7 +6,11 @@ import type { FlushAttemptContext } from './flush-attempt-context';
  * whole time, including while it waits to be retried.
  */
 export class FlushJob<T> {
-  /** What is still to deliver (shrinks after a partial failure). */
+  /**
+   * What is still to deliver (shrinks after a partial failure). The stream's own array: never
+   * handed to user code (flush, listeners and onDeadLetter get copies), so nothing they do to
+   * their arrays can change what is retried, dead-lettered or counted.
+   */
   batch: T[];
   /** Attempts made so far (ctx.attempt of the latest). */
   attempt = 0;

@@ -7,7 +7,7 @@ export type {
   FlushFunction,
   FlushResult,
 } from './options';
-export { DEFAULTS } from './options';
+export { DEFAULTS, MAX_TIMER_MS } from './options';
 export type { RetryOptions } from './backoff';
 export { BackpressureError, ErrorCodes, isBackpressureError } from './errors';
 export type { ErrorCode } from './errors';

@@ -14,15 +14,27 @@ export interface FlushContext {
 /**
  * What `flush` may resolve with to report a partial failure. Resolving with
  * `undefined` means the whole batch was delivered.
+ *
+ * Success is exactly `undefined` or a valid FlushResult: a plain object whose
+ * `success` and `failed` are integers ≥ 0 adding up to the batch's length,
+ * whose `errors` is absent or an array, and whose `failedItems`, when given,
+ * holds exactly `failed` items of the batch. Anything else — `null`, an
+ * `Error`, `{}`, a `fetch` `Response`, a number — fails the whole attempt with
+ * `ERR_BACKPRESSURE_INVALID_FLUSH_RESULT` and is retried like a rejection: a
+ * result that does not describe the batch is not clearly a success.
  */
 export interface FlushResult<T> {
-  /** Items delivered (informational when `failedItems` is given). */
+  /** Items delivered. With `failed`, must add up to the batch's length. */
   success: number;
   /** Items not delivered. `failed > 0` without `failedItems` retries the whole batch. */
   failed: number;
   /** The errors behind the failures; the first becomes the retry / dead-letter cause. */
-  errors: Error[];
-  /** Exactly the items to retry (a subset of the batch, in batch order). */
+  errors?: Error[];
+  /**
+   * Exactly the items to retry: `failed` items taken from the batch (matched by identity, as
+   * `Map` keys are, each batch item at most once). They are retried in batch order. A list
+   * naming anything else, or of another length, makes the result invalid (whole batch retried).
+   */
   failedItems?: T[];
 }
 
@@ -43,7 +55,8 @@ export interface BackpressureWritableOptions<T> {
   /**
    * Most bytes held and not in flight, as measured by `sizeOf`. Unset: no byte bound
    * and `sizeOf` is never called (bufferBytes stays 0). The buffer may exceed it by
-   * at most one item (the one that crossed it).
+   * at most one item (the one that crossed it). A buffer full by bytes is flushed at once,
+   * however few items it holds.
    * @default undefined
    */
   maxBufferBytes?: number;
@@ -59,29 +72,46 @@ export interface BackpressureWritableOptions<T> {
    * @default 0.05
    */
   hysteresis?: number;
-  /** Items per flush; a flush starts as soon as this many are buffered. Integer in [1, maxBufferSize]. @default 100 */
+  /**
+   * Most items per flush; a flush starts as soon as this many are buffered, or at once, with
+   * fewer, when the buffer is full (by `maxBufferBytes`). Integer in [1, maxBufferSize].
+   * @default 100
+   */
   batchSize?: number;
-  /** Lower bound (and start value) of the adaptive flush interval, in ms. @default 100 */
+  /** Lower bound (and start value) of the adaptive flush interval, in ms. In [0, MAX_TIMER_MS]. @default 100 */
   minFlushIntervalMs?: number;
-  /** Upper bound of the adaptive flush interval, in ms. @default 30000 */
+  /** Upper bound of the adaptive flush interval, in ms. In [minFlushIntervalMs, MAX_TIMER_MS]. @default 30000 */
   maxFlushIntervalMs?: number;
   /** Flush latency the interval adapts towards: ×1.5 above 1.5× this, ×0.8 below 0.5× this. @default 500 */
   targetLatencyMs?: number;
   /**
    * When set: if a writer stays blocked this long while no flush makes progress, the stream
    * fails with ERR_BACKPRESSURE_BLOCK_TIMEOUT (held items go to `onDeadLetter` or `err.items`).
+   * In (0, MAX_TIMER_MS], or `Infinity` (the same as unset: no timer is armed).
    * @default undefined (wait as long as it takes)
    */
   maxBlockTimeMs?: number;
   /** Retry policy for failed flushes. @default { retries: 5, minDelayMs: 100, maxDelayMs: 30000 } */
   retry?: RetryOptions;
-  /** A flush attempt still pending after this long is aborted through `ctx.signal` and counts as failed. @default 30000 */
+  /**
+   * A flush attempt still pending after this long is aborted through `ctx.signal` and counts as failed.
+   * In (0, MAX_TIMER_MS], or `Infinity`: no deadline, an attempt may take as long as it takes.
+   * @default 30000
+   */
   flushTimeoutMs?: number;
-  /** After `end()`, how long to keep delivering before the rest is dead-lettered. @default 30000 */
+  /**
+   * After `end()`, how long to keep delivering before the rest is dead-lettered.
+   * In [0, MAX_TIMER_MS], or `Infinity`: no deadline, `end()` waits for every item to be
+   * delivered or dead-lettered.
+   * @default 30000
+   */
   drainTimeoutMs?: number;
   /**
    * Receives items that could not be delivered (retries exhausted, drain timeout, destroy).
    * Without it, such items make the stream fail with an error whose `items` holds them.
+   * It gets its own copy of the items. If it throws or rejects, the stream fails with
+   * ERR_BACKPRESSURE_DEAD_LETTER_FAILED, whose `items` holds every item a failed call was
+   * given, each once, however many calls failed; that error waits for every pending call.
    * @default undefined
    */
   onDeadLetter?: DeadLetterHandler<T>;
@@ -120,15 +150,24 @@ export interface ResolvedOptions<T> {
   minFlushIntervalMs: number;
   maxFlushIntervalMs: number;
   targetLatencyMs: number;
-  maxBlockTimeMs: number; // Infinity when unset
+  maxBlockTimeMs: number; // Infinity when unset: no timer
   retry: ResolvedRetryOptions;
-  flushTimeoutMs: number;
-  drainTimeoutMs: number;
+  flushTimeoutMs: number; // Infinity: no watchdog
+  drainTimeoutMs: number; // Infinity: no drain timer
   onDeadLetter: DeadLetterHandler<T> | undefined;
   concurrency: number;
   circuitBreaker: Required<CircuitBreakerOptions> | undefined;
   adaptive: ResolvedAdaptiveOptions | undefined;
 }
+
+/**
+ * The longest delay a Node timer can wait: 2^31 − 1 ms (about 24.8 days). Node
+ * runs a longer `setTimeout` after 1 ms instead (with a TimeoutOverflowWarning),
+ * so every option that ends up in a timer is refused above this, never silently
+ * shortened. The deadline-like options (`flushTimeoutMs`, `drainTimeoutMs`,
+ * `maxBlockTimeMs`) take `Infinity` for "no deadline" instead.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
 
 export const DEFAULTS = {
   maxBufferSize: 10000,
@@ -170,17 +209,34 @@ function positiveInteger(name: string, value: unknown, fallback: number): number
   return n;
 }
 
-function nonNegative(name: string, value: unknown, fallback: number): number {
-  const n = number(name, value, fallback);
-  if (!Number.isFinite(n) || n < 0) throw invalid('range', name, 'a finite number >= 0', value);
-  return n;
-}
-
 function positive(name: string, value: unknown, fallback: number): number {
   const n = number(name, value, fallback);
   if (!Number.isFinite(n) || n <= 0) throw invalid('range', name, 'a finite number > 0', value);
   return n;
 }
+
+/**
+ * A delay that ends up in `setTimeout`: finite and at most MAX_TIMER_MS, or — for a
+ * deadline — `Infinity`, meaning no timer at all.
+ */
+function timerMs(
+  name: string,
+  value: unknown,
+  fallback: number,
+  bounds: { zeroAllowed: boolean; infinityAllowed: boolean },
+): number {
+  const n = number(name, value, fallback);
+  if (bounds.infinityAllowed && n === Infinity) return n;
+  if (!((bounds.zeroAllowed ? n >= 0 : n > 0) && n <= MAX_TIMER_MS)) {
+    const range = `${bounds.zeroAllowed ? '[0' : '(0'}, ${MAX_TIMER_MS}] ms`;
+    throw invalid('range', name, bounds.infinityAllowed ? `in ${range}, or Infinity for no deadline` : `in ${range}`, value);
+  }
+  return n;
+}
+
+const DELAY = { zeroAllowed: true, infinityAllowed: false } as const;
+const PERIOD = { zeroAllowed: false, infinityAllowed: false } as const;
+const DEADLINE = { zeroAllowed: false, infinityAllowed: true } as const;
 
 function optionalFunction<F>(name: string, value: unknown): F | undefined {
   if (value === undefined) return undefined;
@@ -211,29 +267,32 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
   }
   const batchSize = positiveInteger('batchSize', options.batchSize, DEFAULTS.batchSize);
   if (batchSize > maxBufferSize) throw invalid('range', 'batchSize', `<= maxBufferSize (${maxBufferSize})`, batchSize);
-  const minFlushIntervalMs = nonNegative('minFlushIntervalMs', options.minFlushIntervalMs, DEFAULTS.minFlushIntervalMs);
-  const maxFlushIntervalMs = nonNegative(
+  const minFlushIntervalMs = timerMs('minFlushIntervalMs', options.minFlushIntervalMs, DEFAULTS.minFlushIntervalMs, DELAY);
+  const maxFlushIntervalMs = timerMs(
     'maxFlushIntervalMs',
     options.maxFlushIntervalMs,
     Math.max(DEFAULTS.maxFlushIntervalMs, minFlushIntervalMs),
+    DELAY,
   );
   if (maxFlushIntervalMs < minFlushIntervalMs) {
     throw invalid('range', 'maxFlushIntervalMs', `>= minFlushIntervalMs (${minFlushIntervalMs})`, maxFlushIntervalMs);
   }
   const targetLatencyMs = positive('targetLatencyMs', options.targetLatencyMs, DEFAULTS.targetLatencyMs);
-  const maxBlockTimeMs =
-    options.maxBlockTimeMs === undefined ? Infinity : positive('maxBlockTimeMs', options.maxBlockTimeMs, 0);
+  const maxBlockTimeMs = timerMs('maxBlockTimeMs', options.maxBlockTimeMs, Infinity, DEADLINE);
 
   const retryIn = options.retry ?? {};
   if (typeof retryIn !== 'object' || retryIn === null) throw invalid('type', 'retry', 'an object', retryIn);
   const retries = number('retry.retries', retryIn.retries, DEFAULTS.retries);
   if (!Number.isInteger(retries) || retries < 0) throw invalid('range', 'retry.retries', 'an integer >= 0', retries);
-  const minDelayMs = nonNegative('retry.minDelayMs', retryIn.minDelayMs, DEFAULTS.minDelayMs);
-  const maxDelayMs = nonNegative('retry.maxDelayMs', retryIn.maxDelayMs, Math.max(DEFAULTS.maxDelayMs, minDelayMs));
+  const minDelayMs = timerMs('retry.minDelayMs', retryIn.minDelayMs, DEFAULTS.minDelayMs, DELAY);
+  const maxDelayMs = timerMs('retry.maxDelayMs', retryIn.maxDelayMs, Math.max(DEFAULTS.maxDelayMs, minDelayMs), DELAY);
   if (maxDelayMs < minDelayMs) throw invalid('range', 'retry.maxDelayMs', `>= retry.minDelayMs (${minDelayMs})`, maxDelayMs);
 
-  const flushTimeoutMs = positive('flushTimeoutMs', options.flushTimeoutMs, DEFAULTS.flushTimeoutMs);
-  const drainTimeoutMs = nonNegative('drainTimeoutMs', options.drainTimeoutMs, DEFAULTS.drainTimeoutMs);
+  const flushTimeoutMs = timerMs('flushTimeoutMs', options.flushTimeoutMs, DEFAULTS.flushTimeoutMs, DEADLINE);
+  const drainTimeoutMs = timerMs('drainTimeoutMs', options.drainTimeoutMs, DEFAULTS.drainTimeoutMs, {
+    zeroAllowed: true,
+    infinityAllowed: true,
+  });
   const onDeadLetter = optionalFunction<DeadLetterHandler<T>>('onDeadLetter', options.onDeadLetter);
   const concurrency = positiveInteger('concurrency', options.concurrency, 1);
   let circuitBreaker: Required<CircuitBreakerOptions> | undefined;
@@ -242,7 +301,7 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
     if (typeof cb !== 'object' || cb === null) throw invalid('type', 'circuitBreaker', 'an object', cb);
     circuitBreaker = {
       failureThreshold: positiveInteger('circuitBreaker.failureThreshold', cb.failureThreshold, CIRCUIT_DEFAULTS.failureThreshold),
-      cooldownMs: positive('circuitBreaker.cooldownMs', cb.cooldownMs, CIRCUIT_DEFAULTS.cooldownMs),
+      cooldownMs: timerMs('circuitBreaker.cooldownMs', cb.cooldownMs, CIRCUIT_DEFAULTS.cooldownMs, PERIOD),
     };
   }
 

@@ -49,3 +49,47 @@ export function dispose(stream: NodeJS.EventEmitter & { destroy(): unknown }): v
   stream.on('error', () => {});
   stream.destroy();
 }
+
+/** Every event a BackpressureWritable (or a composition) emits: its own and the Writable ones. */
+export const STREAM_EVENTS = ['state', 'flush', 'retry', 'dead-letter', 'circuit', 'drain', 'finish', 'close', 'error'] as const;
+
+export interface ConservationWatch {
+  /** Events seen, in order (`'state'` as `state <to>`, `'dead-letter'` with its error's code). */
+  readonly seen: string[];
+  /** One line per listener call that found the invariant broken: empty is the pass. */
+  readonly violations: string[];
+  /** Checks the invariant now; call it from other places user code runs (an abort listener, flush itself). */
+  check(where: string): void;
+}
+
+/**
+ * Checks `eventsAccepted === flushed + dropped + deadLettered + bufferSize + inFlight` inside a
+ * listener of every event in `events`. Violations are collected, not thrown: a throw inside a
+ * listener would change what the stream does next. Also listens to 'error' (so it never throws).
+ */
+export function watchConservation(
+  stream: NodeJS.EventEmitter & { getMetrics(): BackpressureMetrics },
+  events: readonly string[] = STREAM_EVENTS,
+): ConservationWatch {
+  const seen: string[] = [];
+  const violations: string[] = [];
+  const check = (where: string): void => {
+    const m = stream.getMetrics();
+    const sum = m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight;
+    if (m.eventsAccepted !== sum) {
+      violations.push(
+        `${where}: accepted ${m.eventsAccepted} !== ${sum} (flushed ${m.eventsFlushed}, dropped ${m.eventsDropped}, ` +
+          `dead-lettered ${m.eventsDeadLettered}, buffered ${m.bufferSize}, in flight ${m.inFlight})`,
+      );
+    }
+  };
+  for (const name of events) {
+    stream.on(name, (payload: unknown) => {
+      const p = payload as { to?: string; error?: { code?: string } } | undefined;
+      const label = name === 'state' ? `state ${p?.to}` : name === 'dead-letter' ? `dead-letter ${p?.error?.code}` : name;
+      seen.push(label);
+      check(`inside '${label}'`);
+    });
+  }
+  return { seen, violations, check };
+}

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { MAX_TIMER_MS } from '../options';
 
 /** The strategies the CLI can select; each maps to `backpressure({ strategy })`. */
 export const STRATEGIES = ['block', 'drop-oldest', 'drop-newest', 'sample', 'priority'] as const;
@@ -98,18 +99,18 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
     sink: nonEmpty('--sink', values.sink) ?? CLI_DEFAULTS.sink,
     invalid: oneOf('--invalid', values.invalid, INVALID_POLICIES) ?? CLI_DEFAULTS.invalid,
     maxLineBytes: integer('--max-line-bytes', values['max-line-bytes'], 1) ?? CLI_DEFAULTS.maxLineBytes,
-    drainTimeoutMs: integer('--drain-timeout', values['drain-timeout'], 0) ?? CLI_DEFAULTS.drainTimeoutMs,
+    drainTimeoutMs: integer('--drain-timeout', values['drain-timeout'], 0, MAX_TIMER_MS) ?? CLI_DEFAULTS.drainTimeoutMs,
     stats: values.stats === true,
   };
   setIfDefined(options, 'maxBuffer', integer('--max-buffer', values['max-buffer'], 1));
   setIfDefined(options, 'maxBufferBytes', integer('--max-buffer-bytes', values['max-buffer-bytes'], 1));
   setIfDefined(options, 'batchSize', integer('--batch-size', values['batch-size'], 1));
-  setIfDefined(options, 'flushIntervalMs', integer('--flush-interval', values['flush-interval'], 0));
+  setIfDefined(options, 'flushIntervalMs', integer('--flush-interval', values['flush-interval'], 0, MAX_TIMER_MS));
   setIfDefined(options, 'sampleRate', integer('--sample-rate', values['sample-rate'], 1));
   setIfDefined(options, 'priorityField', nonEmpty('--priority-field', values['priority-field']));
   setIfDefined(options, 'deadLetter', nonEmpty('--dead-letter', values['dead-letter']));
   setIfDefined(options, 'retries', integer('--retries', values.retries, 0));
-  setIfDefined(options, 'flushTimeoutMs', integer('--flush-timeout', values['flush-timeout'], 1));
+  setIfDefined(options, 'flushTimeoutMs', integer('--flush-timeout', values['flush-timeout'], 1, MAX_TIMER_MS));
   setIfDefined(options, 'progress', lastProgressFlag(tokens));
 
   if (options.strategy === 'priority' && options.priorityField === undefined) {
@@ -149,11 +150,12 @@ function nonEmpty(flag: string, value: string | undefined): string | undefined {
 // Digits only: "1e3", "0x10", " 5" and "5ms" are typos more often than intent.
 const INTEGER = /^\d+$/;
 
-function integer(flag: string, value: string | undefined, min: number): number | undefined {
+/** `max` bounds the flags that end up in a timer: Node cannot wait longer than MAX_TIMER_MS (it would fire after 1 ms). */
+function integer(flag: string, value: string | undefined, min: number, max?: number): number | undefined {
   if (value === undefined) return undefined;
   const n = INTEGER.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`${flag} must be an integer >= ${min}, got '${value}'`);
+  if (!Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+    throw new UsageError(`${flag} must be an integer >= ${min}${max === undefined ? '' : ` and <= ${max}`}, got '${value}'`);
   }
   return n;
 }

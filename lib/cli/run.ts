@@ -1,6 +1,7 @@
 import type { BackpressureMetrics } from '../backpressure-writable';
 import { backpressure } from '../backpressure';
 import { BackpressureError, ErrorCodes } from '../errors';
+import { MAX_TIMER_MS } from '../options';
 import { createNdjsonSplitter, type InvalidLine, type NdjsonRecord } from '../ndjson/ndjson-splitter';
 import { DeadLetterFile } from '../pipeline/dead-letter-file';
 import { fieldPriority } from '../pipeline/field-priority';
@@ -44,12 +45,12 @@ const Phase = {
 type Phase = (typeof Phase)[keyof typeof Phase];
 
 /**
- * setTimeout's ceiling (2^31-1 ms, ~24.8 days). Used as the core's drainTimeoutMs:
- * at EOF the CLI waits for the sink for as long as it makes progress (a slow
- * consumer under `block` must lose nothing; a dead sink still fails through
- * flush timeouts and retries). `--drain-timeout` bounds signal shutdowns only.
+ * The core's drainTimeoutMs: no deadline (the core arms no timer for it). At EOF
+ * the CLI waits for the sink for as long as it makes progress (a slow consumer
+ * under `block` must lose nothing; a dead sink still fails through flush
+ * timeouts and retries). `--drain-timeout` bounds signal shutdowns only.
  */
-const NO_DRAIN_DEADLINE_MS = 2_147_483_647;
+const NO_DRAIN_DEADLINE_MS = Infinity;
 
 /**
  * How much of what was last written to a pipe sink (stdout, exec:) is kept to be reported if the
@@ -249,7 +250,8 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
       stopInput();
       drainDeadline = setTimeout(onDrainDeadline, options.drainTimeoutMs);
       // Insurance: if dead-lettering itself hangs, behave as if the signal came twice.
-      setTimeout(forceExit, options.drainTimeoutMs + FORCE_EXIT_GRACE_MS, received).unref();
+      // --drain-timeout is at most MAX_TIMER_MS; the insurance never waits past what a timer can (it would fire after 1 ms).
+      setTimeout(forceExit, Math.min(options.drainTimeoutMs + FORCE_EXIT_GRACE_MS, MAX_TIMER_MS), received).unref();
     },
     immediate: forceExit,
   });
