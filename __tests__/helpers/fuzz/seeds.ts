@@ -29,7 +29,7 @@ export const DEFECT_SEEDS: Readonly<Record<string, readonly number[]>> = {
   N3: [1510],
 };
 
-const RANGE = 500;
+const RANGE = 400;
 
 export const FIXED_SEEDS: readonly number[] = [
   ...new Set([...Array.from({ length: RANGE }, (_, i) => i + 1), ...Object.values(DEFECT_SEEDS).flat()]),
