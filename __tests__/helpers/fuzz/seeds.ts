@@ -1,0 +1,53 @@
+/**
+ * The seeds CI runs (__tests__/adversarial.fuzz.test.ts), and which of them fail on the current code.
+ *
+ * FIXED_SEEDS: a broad range, plus seeds that reproduce each defect of issue 10 on its own (found by
+ * `npm run fuzz -- --cases 2000 --seed 1`). Which seeds fail, and why, is recorded per stream
+ * implementation in known-failing.<mode>.json ({ "<seed>": "<defects>" }); regenerate both after a fix:
+ *   npm run fuzz -- --fixed --write-known
+ *   READABLE_STREAM=disable npm run fuzz -- --fixed --write-known
+ * Defect labels: '#1'…'#12' are issue 10's; 'N1'… are failures found by the fuzzer that are not among them.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Seeds that reproduce each defect alone (or nearly), beyond the range; the first one listed found it. */
+export const DEFECT_SEEDS: Readonly<Record<string, readonly number[]>> = {
+  '#1': [7, 313, 346],
+  '#2': [1, 340, 347],
+  '#3': [180, 471, 1168],
+  '#4': [31, 377, 477],
+  '#5': [1, 487, 549],
+  '#6': [1, 319, 323],
+  '#7': [9, 314, 517],
+  '#8': [6, 391, 727],
+  '#10': [23, 558, 566],
+  '#11': [2, 5, 13],
+  '#12': [19, 345, 577],
+  N1: [295, 504, 515],
+  N2: [217, 1583, 1904],
+  N3: [1510],
+};
+
+const RANGE = 400;
+
+export const FIXED_SEEDS: readonly number[] = [
+  ...new Set([...Array.from({ length: RANGE }, (_, i) => i + 1), ...Object.values(DEFECT_SEEDS).flat()]),
+].sort((a, b) => a - b);
+
+/** 'core' when the library runs on Node core's stream classes (READABLE_STREAM=disable), else 'readable-stream'. */
+export function streamMode(): 'core' | 'readable-stream' {
+  return process.env['READABLE_STREAM'] === 'disable' ? 'core' : 'readable-stream';
+}
+
+export function knownFailingPath(mode = streamMode()): string {
+  return path.join(__dirname, `known-failing.${mode}.json`);
+}
+
+let cache: Record<string, string> | undefined;
+
+/** The defects a fixed seed is known to reproduce on the current code (undefined: it must pass). */
+export function knownFailure(seed: number): string | undefined {
+  cache ??= JSON.parse(readFileSync(knownFailingPath(), 'utf8')) as Record<string, string>;
+  return cache[String(seed)];
+}
