@@ -187,3 +187,34 @@ describe('a listener that destroys the stream: every item is accounted exactly o
     }));
   test("inside 'flush'", () => run('flush', (sink) => sink.pending.resolve()));
 });
+
+test("a batch dead-lettered by a 'circuit' listener that destroys the stream never reaches flush", async () => {
+  // Fuzz seed 547656054: admit() announces half-open synchronously; the listener destroys the
+  // stream, which dead-letters the waiting batch — that batch must not then be sent anyway.
+  const flushed: number[][] = [];
+  const dead: number[] = [];
+  const w = new BackpressureWritable<number>({
+    batchSize: 1,
+    maxBufferSize: 4,
+    retry: { retries: 0 },
+    circuitBreaker: { failureThreshold: 1, cooldownMs: 50 },
+    flush: async (batch) => {
+      flushed.push([...batch]);
+      throw new Error('down');
+    },
+    onDeadLetter: (items) => void dead.push(...items),
+  });
+  const watch = watchConservation(w);
+  w.on('error', () => undefined);
+  w.on('circuit', (change: { to: string }) => {
+    if (change.to === 'half-open') w.destroy();
+  });
+  w.write(1); // fails, opens the circuit
+  w.write(2); // waits for the circuit
+  await settle();
+  await jest.advanceTimersByTimeAsync(60);
+  await settle();
+  expect(flushed).toEqual([[1]]);
+  expect(dead.sort()).toEqual([1, 2]);
+  expect(watch.violations).toEqual([]);
+});

@@ -625,6 +625,9 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
         return;
       }
       job.waitingForCircuit = false;
+      // admit() may have announced half-open: a 'circuit' listener that destroyed the stream
+      // has dead-lettered this batch, which must then never reach flush.
+      if (!this.#jobs.has(job) || this.#closed) return;
     }
     job.attempt++;
     const token = ++this.#tokenSeq;
