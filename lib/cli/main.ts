@@ -7,6 +7,7 @@ import { ExitCode } from './exit-codes';
 import { parseCliArgs, UsageError } from './parse-args';
 import { run, type CliIo } from './run';
 import { HELP_TEXT, USAGE_LINE } from './usage';
+import { whenWritten } from './stdio';
 import { packageVersion } from './version';
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
@@ -35,28 +36,6 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
 /** How long, at exit, the CLI waits for what it printed to stdout/stderr to leave the process. */
 const STDIO_FLUSH_MS = 1_000;
 
-/**
- * Pipe writes are asynchronous in Node once the pipe is full: `process.exit()` with bytes still
- * queued drops them. Wait (bounded: a reader that stopped reading is not waited for) until each
- * stream has handed everything to the OS.
- */
-function flushStdio(streams: readonly NodeJS.WriteStream[], timeoutMs: number): Promise<void> {
-  const pending = streams.filter((s) => s.writableLength > 0 && !s.destroyed);
-  if (pending.length === 0) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    let left = pending.length;
-    for (const stream of pending) {
-      stream.write('', () => {
-        if (--left === 0) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    }
-  });
-}
-
 if (require.main === module) {
   // A terminal that went away (SIGHUP) makes stderr writes fail with EIO: nowhere left to report
   // to, but it must not turn a clean shutdown into a crash.
@@ -72,7 +51,7 @@ if (require.main === module) {
   void main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr })
     .then(async (code) => {
       settled = true;
-      await flushStdio([process.stdout, process.stderr], STDIO_FLUSH_MS);
+      await whenWritten([process.stdout, process.stderr], STDIO_FLUSH_MS);
       // Exit explicitly: a paused stdin or a sink's leftover handle must not keep a finished run alive.
       process.exit(code);
     });

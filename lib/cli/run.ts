@@ -6,7 +6,7 @@ import { DeadLetterFile, DeadLetterWriteError } from '../pipeline/dead-letter-fi
 import { RateLimitedLog } from '../pipeline/rate-limited-log';
 import { sinkFlush, type SinkFlushFunction } from '../pipeline/sink-flush';
 import { createSinkFromSpec, parseSinkSpec, type SinkSpec } from '../sinks/create-sink';
-import { ExecSink } from '../sinks/exec-sink';
+import { ExecSink, TERMINATE_GRACE_MS } from '../sinks/exec-sink';
 import type { LineSink } from '../sinks/line-sink';
 import { isSinkError, SinkErrorCodes } from '../sinks/sink-errors';
 import { finished } from '../stream-classes';
@@ -17,6 +17,7 @@ import type { CliOptions } from './parse-args';
 import { MAX_TIMER_MS, UsageError } from './parse-args';
 import { ProgressLine } from './progress';
 import { trapShutdownSignals } from './shutdown';
+import { whenWritten } from './stdio';
 import { formatSummary, summarize, type RunSummary } from './stats';
 
 /** The process's streams and exit, injectable so that `run` can be driven in-process too. */
@@ -62,9 +63,6 @@ const NO_DRAIN_DEADLINE_MS = MAX_TIMER_MS;
  */
 const UNCONFIRMED_TAIL_BYTES = 1024 * 1024;
 
-/** After a signal, how long past `--drain-timeout` the CLI waits for dead-lettering before exiting regardless. */
-const FORCE_EXIT_GRACE_MS = 5_000;
-
 /**
  * At exit, how long a reader gets to take the rest of a line it has the start of (stdout, an exec
  * child). Past it, the CLI exits anyway — the reader is stuck, and waiting for it is exactly what a
@@ -73,6 +71,17 @@ const FORCE_EXIT_GRACE_MS = 5_000;
  * is reading can take seconds to make room for a few bytes.
  */
 const STUCK_READER_GRACE_MS = 5_000;
+
+/**
+ * After a signal, how long past `--drain-timeout` the CLI waits for the shutdown to finish before
+ * exiting regardless (as if the signal came twice). Longer than the bounded waits of a shutdown
+ * that works: finishing a line (STUCK_READER_GRACE_MS) and terminating an exec child
+ * (2 × TERMINATE_GRACE_MS), so that it only ever cuts short one that hangs.
+ */
+const FORCE_EXIT_GRACE_MS = STUCK_READER_GRACE_MS + 2 * TERMINATE_GRACE_MS + 5_000;
+
+/** A forced exit waits at most this long for its report to leave through stderr. */
+const FORCED_REPORT_FLUSH_MS = 1_000;
 
 /** Sinks whose reader can die after the OS took the bytes: a pipe to stdout or to a child process. */
 function readerCanVanish(spec: SinkSpec): boolean {
@@ -339,7 +348,7 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
       return;
     }
     sinkStopping = true;
-    forced = (theSink.stopAtRecordBoundary?.(STUCK_READER_GRACE_MS) ?? Promise.resolve(true)).then((whole) => {
+    forced = (theSink.stopAtRecordBoundary?.(STUCK_READER_GRACE_MS) ?? Promise.resolve(true)).then(async (whole) => {
       if (theSink instanceof ExecSink && !theSink.exited) {
         reportUnconfirmed(flushing.takeUnconfirmed(), new Error(`${theSink.description}: terminated by ${received}`), `${theSink.description}: terminated by ${received}`);
         theSink.kill('SIGTERM');
@@ -349,6 +358,8 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
       if (!whole) say(`backpressure: ${partialRecordMessage(theSink)}\n`);
       if (options.stats) say(formatSummary(summary));
       const code = signalExitCode(received);
+      // The report must not be lost in a full stderr pipe (bounded: a stuck reader is not waited for).
+      await whenWritten([io.stderr], FORCED_REPORT_FLUSH_MS);
       exit(code);
       return code;
     });

@@ -99,7 +99,8 @@ export class StreamSink implements LineSink {
   write(lines: Buffer[], ctx: SinkWriteContext): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closing || this.#stopped) {
-      return Promise.reject(new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after close()`, { retryable: false }));
+      const after = this.#closing ? 'close()' : 'stopAtRecordBoundary()';
+      return Promise.reject(new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after ${after}`, { retryable: false }));
     }
     if (ctx.signal.aborted) return Promise.reject(abortedError(this.description, ctx.signal));
     if (lines.length === 0) return Promise.resolve();
