@@ -58,9 +58,9 @@ describe('backpressure CLI: flags', () => {
     // Delivered byte for byte, in order.
     expect(r.stdout).toBe(valid.map((l) => `${l}\n`).join(''));
     const stats = JSON.parse(r.stderr.trim().split('\n').pop() as string) as Record<string, unknown>;
-    expect(stats).toMatchObject({ read: 300, valid: 298, invalid: 2, flushed: 298, dropped: 0, deadLettered: 0, lost: 0 });
+    expect(stats).toMatchObject({ read: 300, valid: 298, invalid: 2, truncated: 0, flushed: 298, dropped: 0, deadLettered: 0, lost: 0 });
     expect(Object.keys(stats).sort()).toEqual(
-      ['read', 'valid', 'invalid', 'flushed', 'dropped', 'droppedByReason', 'deadLettered', 'retried', 'lost', 'possiblyUndelivered', 'elapsedMs', 'linesPerSecond'].sort(),
+      ['read', 'valid', 'invalid', 'truncated', 'flushed', 'dropped', 'droppedByReason', 'deadLettered', 'retried', 'lost', 'possiblyUndelivered', 'elapsedMs', 'linesPerSecond'].sort(),
     );
     expect(r.stderr).toMatch(/line 97: invalid-json/);
     expect(r.stderr).toMatch(/line 211: invalid-json/);

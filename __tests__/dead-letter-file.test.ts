@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DeadLetterFile } from '../lib/pipeline/dead-letter-file';
+import { DeadLetterFile, DeadLetterWriteError } from '../lib/pipeline/dead-letter-file';
 import { tempDir } from './helpers/cli';
 
 describe('DeadLetterFile', () => {
@@ -31,5 +31,26 @@ describe('DeadLetterFile', () => {
 
   test('an unopenable path throws at construction (the CLI reports it before reading)', () => {
     expect(() => new DeadLetterFile('/nonexistent-dir/x/y.ndjson')).toThrow(/ENOENT/);
+  });
+});
+
+describe('DeadLetterFile: a file that cannot take the entries', () => {
+  test('/dev/full: throws DeadLetterWriteError saying none of the entries were written, and counts none', () => {
+    const file = new DeadLetterFile('/dev/full');
+    try {
+      let error: unknown;
+      try {
+        file.writeUndeliverable([{ line: 1, bytes: Buffer.from('{"a":1}') }, { line: 2, bytes: Buffer.from('{"a":2}') }], new Error('HTTP 500'));
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(DeadLetterWriteError);
+      expect(error).toMatchObject({ code: 'ENOSPC', written: 0 });
+      expect((error as Error).message).toMatch(/^cannot write to --dead-letter file \/dev\/full: ENOSPC/);
+      expect(() => file.writeInvalid({ line: 3, reason: 'invalid-json', excerpt: 'x', bytes: Buffer.from('x') })).toThrow(DeadLetterWriteError);
+      expect(file.written).toBe(0);
+    } finally {
+      file.close();
+    }
   });
 });

@@ -47,10 +47,11 @@ function ledgerOf(stderr: string, out: string, dlq: string, total?: number): Run
   const stats = statsOf(stderr);
   const dead = readDeadLetters(dlq);
   const consumed = idsInFile(out);
-  const deadIds = [...dead.undeliverable, ...dead.invalid].sort((a, b) => a - b);
+  const deadIds = [...dead.undeliverable, ...dead.invalid, ...dead.truncated].sort((a, b) => a - b);
   const report = account({ read: stats.read, ...(total === undefined ? {} : { total }), delivered: consumed, deadLettered: deadIds });
   expect(dead.undeliverable).toHaveLength(stats.deadLettered);
   expect(dead.invalid).toHaveLength(stats.invalid);
+  expect(dead.truncated).toHaveLength(stats.truncated); // the line reading stopped in, if any: not blamed as invalid
   expect(dead.possiblyUndelivered).toHaveLength(stats.possiblyUndelivered);
   return { stats, report, consumed, deadIds, possiblyUndelivered: dead.possiblyUndelivered, inPipe: range(consumed.length, stats.flushed) };
 }
@@ -117,7 +118,7 @@ describe('fault injection: the consumer is killed mid-stream', () => {
         inPipeAtKill: run.inPipe.length,
         alsoConsumed: run.report.both.length,
         deadLettered: run.stats.deadLettered,
-        cutLine: run.stats.invalid,
+        cutLine: run.stats.truncated,
       });
 
       expect(cli.code).toBe(1);
@@ -144,7 +145,7 @@ describe('fault injection: the consumer is killed mid-stream', () => {
         inPipeAtKill: run.inPipe.length,
         alsoConsumed: run.report.both.length,
         deadLettered: run.stats.deadLettered,
-        cutLine: run.stats.invalid,
+        cutLine: run.stats.truncated,
         unread: run.report.unread,
       });
 

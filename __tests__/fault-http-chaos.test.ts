@@ -228,7 +228,7 @@ describe('fault injection: --sink http:// against a flaky, hanging, dying server
       const stats = statsOf(r.stderr);
       const delivered = server.commits.flatMap((c) => c.ids);
       const dead = readDeadLetters(dlq);
-      const report = account({ read: stats.read, total: LINES, delivered, deadLettered: [...dead.undeliverable, ...dead.invalid] });
+      const report = account({ read: stats.read, total: LINES, delivered, deadLettered: [...dead.undeliverable, ...dead.invalid, ...dead.truncated] });
       logRun('http-chaos', {
         seed,
         exit: r.code,

@@ -63,7 +63,7 @@ describe('fault injection: SIGTERM mid-load', () => {
         read: stats.read,
         total: producer.generated(),
         delivered: delivered.flat(),
-        deadLettered: [...dead.undeliverable, ...dead.invalid],
+        deadLettered: [...dead.undeliverable, ...dead.truncated],
       });
       logRun('sigterm-http', {
         exit: r.code,
@@ -72,7 +72,7 @@ describe('fault injection: SIGTERM mid-load', () => {
         delivered: report.delivered,
         deliveredAfterSignal: answeredAfterSignal * BATCH,
         deadLettered: report.deadLettered,
-        cutLine: dead.invalid.length,
+        cutLine: dead.truncated.length,
         unread: report.unread,
         abortedRequests,
       });
@@ -90,12 +90,15 @@ describe('fault injection: SIGTERM mid-load', () => {
       expect(report.unknown).toEqual([]);
       expect(report.duplicates.size).toBe(0); // nothing was retried: no id twice
       expect(dead.undeliverable).toHaveLength(stats.deadLettered);
-      expect(dead.invalid).toHaveLength(stats.invalid); // a line cut in half by the stop, if any
-      expect(stats.invalid).toBeLessThanOrEqual(1);
+      // A line cut in half by the stop, if any, is truncated-at-stop — not blamed as invalid.
+      expect(dead.truncated).toHaveLength(stats.truncated);
+      expect(stats.truncated).toBeLessThanOrEqual(1);
+      expect(dead.invalid).toEqual([]);
+      expect(stats.invalid).toBe(0);
       // In order: the server processed ids 0 .. d-1; the dead letters are the rest of what was read.
       const d = report.delivered;
       expect(delivered.flat()).toEqual(range(0, d));
-      expect([...dead.undeliverable, ...dead.invalid].sort((a, b) => a - b)).toEqual(range(stats.flushed, stats.read));
+      expect([...dead.undeliverable, ...dead.truncated].sort((a, b) => a - b)).toEqual(range(stats.flushed, stats.read));
       // The hung request was never processed, so its ids are only dead-lettered. The one allowed overlap
       // (at-least-once) is a batch the server answered while the deadline passed before the CLI read the
       // answer: then the CLI dead-lettered what the server has. On an idle machine d === flushed.
@@ -156,7 +159,7 @@ describe('fault injection: SIGTERM mid-load', () => {
         read: stats.read,
         total: producer.generated(),
         delivered: delivered.flat(),
-        deadLettered: [...dead.undeliverable, ...dead.invalid],
+        deadLettered: [...dead.undeliverable, ...dead.truncated],
       });
       logRun('second-signal', {
         exit: r.code,
@@ -170,14 +173,14 @@ describe('fault injection: SIGTERM mid-load', () => {
 
       expect(r.code).toBe(130);
       expect(r.stderr).toMatch(new RegExp(`SIGINT: exiting now without draining; ${stats.lost} records neither delivered nor dead-lettered`));
-      expect(stats.read).toBe(stats.valid + stats.invalid);
+      expect(stats.read).toBe(stats.valid + stats.invalid + stats.truncated);
       expect(stats.valid).toBe(stats.flushed + stats.dropped + stats.deadLettered + stats.lost);
       expect(stats.lost).toBeGreaterThan(0); // the hung batch at least
       expect(report.unknown).toEqual([]);
       expect(report.duplicates.size).toBe(0);
       expect(report.both).toEqual([]);
       expect(dead.undeliverable).toHaveLength(stats.deadLettered);
-      expect(dead.invalid).toHaveLength(stats.invalid);
+      expect(dead.truncated).toHaveLength(stats.truncated);
       // The server processed ids 0 .. d-1, in order. The CLI counts as flushed those whose answer it
       // read before it was forced out: all of them, or all but the one batch whose answer was still
       // on its way (at-least-once: that batch is counted as lost although the server has it).
@@ -187,7 +190,7 @@ describe('fault injection: SIGTERM mid-load', () => {
       expect(d - stats.flushed).toBeLessThanOrEqual(BATCH);
       // Honest accounting: what is in neither place is exactly what the CLI reports as lost
       // (less that one batch, if the server has it).
-      expect(report.missing).toEqual(range(d, stats.read).filter((id) => !dead.invalid.includes(id)));
+      expect(report.missing).toEqual(range(d, stats.read).filter((id) => !dead.truncated.includes(id)));
       expect(report.missing.length + (d - stats.flushed)).toBe(stats.lost);
     } finally {
       for (const res of hung) res.destroy();
@@ -197,35 +200,31 @@ describe('fault injection: SIGTERM mid-load', () => {
     }
   });
 
-  test('exec: slow consumer: exits 143; every id read by the child, dead-lettered, or unread; overlap only in the batch cut off', async () => {
+  test('exec: slow consumer: exits 143 once the child has read everything; every id read by the child, dead-lettered, or unread; overlap only in the batch cut off', async () => {
     const { dir, cleanup } = tempDir('bp-fault-term-exec-');
     try {
       const dlq = join(dir, 'dead.ndjson');
       const out = join(dir, 'consumed.ndjson');
-      writeFileSync(`${out}.slow`, ''); // the consumer reads 1 KiB per 2 ms until this goes
-      const sink = `exec:exec "${process.execPath}" "${FAULT_CONSUMER}" "${out}" 2 1024`;
+      writeFileSync(`${out}.slow`, ''); // the consumer reads 1 KiB per 20 ms until this goes
+      const sink = `exec:exec "${process.execPath}" "${FAULT_CONSUMER}" "${out}" 20 1024`;
       const cli = spawnCli(['--max-buffer', '500', '--batch-size', String(BATCH), '--sink', sink, '--drain-timeout', '300', '--dead-letter', dlq, '--stats']);
-      // The consumer inherits the CLI's stderr, so the CLI's stdio closes only when the consumer is done:
-      // let it drain at full speed as soon as the CLI has exited.
-      cli.once('exit', () => {
-        rmSync(`${out}.stall`, { force: true });
-        rmSync(`${out}.slow`, { force: true });
-      });
       const result = collect(cli);
       const producer = produceInto(cli.stdin!, MAX_LINES);
       await waitUntil('the consumer to have read 500 lines', () => lineCount(out) >= 500);
-      // The consumer stops reading (after at most one more chunk): the pipe stays full, nothing more can be
-      // delivered, so the drain deadline always has records to give up on.
-      writeFileSync(`${out}.stall`, '');
       cli.kill('SIGTERM');
+      // At the drain deadline the CLI gives up on what is left; from then on the child may read at full speed.
+      await waitForOutput(cli.stderr!, /not delivered within --drain-timeout 300 ms/);
+      rmSync(`${out}.slow`, { force: true });
       const r = await result;
       await producer.stopped;
-      await waitUntil('the consumer to reach EOF', () => existsSync(`${out}.done`));
+      // The CLI ended the child's stdin after the last whole line, and waited for it to finish.
+      expect(existsSync(`${out}.done`)).toBe(true);
+      expect(existsSync(`${out}.partial`)).toBe(false);
 
       const stats = statsOf(r.stderr);
       const dead = readDeadLetters(dlq);
       const consumed = idsInFile(out);
-      const report = account({ read: stats.read, total: producer.generated(), delivered: consumed, deadLettered: [...dead.undeliverable, ...dead.invalid] });
+      const report = account({ read: stats.read, total: producer.generated(), delivered: consumed, deadLettered: [...dead.undeliverable, ...dead.truncated] });
       logRun('sigterm-exec', {
         exit: r.code,
         generated: producer.generated(),
@@ -234,7 +233,7 @@ describe('fault injection: SIGTERM mid-load', () => {
         consumed: consumed.length,
         deadLettered: report.deadLettered,
         alsoConsumed: report.both.length,
-        cutLine: dead.invalid.length,
+        cutLine: dead.truncated.length,
         unread: report.unread,
       });
 
@@ -246,16 +245,71 @@ describe('fault injection: SIGTERM mid-load', () => {
       expect(report.missing).toEqual([]);
       expect(report.unknown).toEqual([]);
       expect(report.duplicates.size).toBe(0);
-      // The child read, in order, everything the CLI wrote into its pipe (it drains that after the CLI exits) ...
+      // The child read, in order, everything the CLI wrote into its pipe ...
       expect(consumed).toEqual(range(0, consumed.length));
       expect(consumed.length).toBeGreaterThanOrEqual(stats.flushed);
       // ... and the dead letters are exactly the rest of what was read.
-      expect([...dead.undeliverable, ...dead.invalid].sort((a, b) => a - b)).toEqual(range(stats.flushed, stats.read));
+      expect([...dead.undeliverable, ...dead.truncated].sort((a, b) => a - b)).toEqual(range(stats.flushed, stats.read));
       // At-least-once, bounded: the batch being written at the deadline was dead-lettered, yet part of it
       // may already have been in the pipe. Only that batch may be on both sides.
       expect(report.both).toEqual(range(stats.flushed, consumed.length));
       expect(report.both.length).toBeLessThanOrEqual(BATCH);
     } finally {
+      killLeftover(join(dir, 'consumed.ndjson'));
+      cleanup();
+    }
+  });
+
+  test('exec: a child that stops reading during the shutdown is terminated; what it may not have read is reported as possibly-undelivered', async () => {
+    const { dir, cleanup } = tempDir('bp-fault-term-exec-stall-');
+    try {
+      const dlq = join(dir, 'dead.ndjson');
+      const out = join(dir, 'consumed.ndjson');
+      writeFileSync(`${out}.slow`, ''); // the consumer reads 1 KiB per 2 ms until this goes
+      const sink = `exec:exec "${process.execPath}" "${FAULT_CONSUMER}" "${out}" 2 1024`;
+      const cli = spawnCli(['--max-buffer', '500', '--batch-size', String(BATCH), '--sink', sink, '--drain-timeout', '300', '--dead-letter', dlq, '--stats']);
+      const result = collect(cli);
+      const producer = produceInto(cli.stdin!, MAX_LINES);
+      await waitUntil('the consumer to have read 500 lines', () => lineCount(out) >= 500);
+      // The consumer stops reading (after at most one more chunk) and never resumes: the pipe stays full.
+      writeFileSync(`${out}.stall`, '');
+      cli.kill('SIGTERM');
+      const r = await result;
+      await producer.stopped;
+      const consumerPid = Number(readFileSync(`${out}.pid`, 'utf8'));
+      expect(() => process.kill(consumerPid, 0)).toThrow(/ESRCH/); // terminated: the CLI did not leave it behind
+
+      const stats = statsOf(r.stderr);
+      const dead = readDeadLetters(dlq);
+      const consumed = idsInFile(out);
+      const report = account({ read: stats.read, total: producer.generated(), delivered: consumed, deadLettered: [...dead.undeliverable, ...dead.truncated] });
+      logRun('sigterm-exec-stalled', {
+        exit: r.code,
+        read: stats.read,
+        flushed: stats.flushed,
+        consumed: consumed.length,
+        deadLettered: report.deadLettered,
+        possiblyUndelivered: stats.possiblyUndelivered,
+      });
+
+      expect(r.code).toBe(143);
+      expect(r.stderr).toMatch(/the child stopped reading; terminating it/);
+      expectBalanced(stats);
+      expect(stats.deadLettered).toBeGreaterThan(0);
+      expect(report.unknown).toEqual([]);
+      expect(report.duplicates.size).toBe(0);
+      expect(consumed).toEqual(range(0, consumed.length)); // whole lines, in order (fault-consumer keeps only complete lines)
+      expect([...dead.undeliverable, ...dead.truncated].sort((a, b) => a - b)).toEqual(range(stats.flushed, stats.read));
+      expect(report.both).toEqual(range(stats.flushed, Math.max(stats.flushed, consumed.length)));
+      expect(report.both.length).toBeLessThanOrEqual(BATCH);
+      // Flushed into the pipe but never read by the terminated child: each one reported, not silently "delivered".
+      const inPipe = range(consumed.length, stats.flushed);
+      expect(report.missing).toEqual(inPipe);
+      expect(dead.possiblyUndelivered).toHaveLength(stats.possiblyUndelivered);
+      const reported = new Set(dead.possiblyUndelivered);
+      expect(inPipe.filter((id) => !reported.has(id))).toEqual([]);
+    } finally {
+      rmSync(join(dir, 'consumed.ndjson.stall'), { force: true });
       killLeftover(join(dir, 'consumed.ndjson'));
       cleanup();
     }

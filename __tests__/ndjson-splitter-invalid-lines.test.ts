@@ -12,6 +12,7 @@ describe('ndjson splitter: invalid lines are reported and counted, never fatal i
       invalid: 1,
       invalidByReason: { 'invalid-json': 1, 'line-too-long': 0, 'invalid-utf8': 0 },
       emptySkipped: 0,
+      truncated: 0,
       discardedBytes: 0,
     });
   });

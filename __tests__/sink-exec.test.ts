@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExecSink } from '../lib/sinks/exec-sink';
 import { isSinkError, sinkFailureAction, SinkErrorCodes } from '../lib/sinks/sink-errors';
+import { waitUntil } from './helpers/faults';
 
 const ctx = () => ({ signal: new AbortController().signal, attempt: 1 });
 const node = JSON.stringify(process.execPath);
@@ -91,6 +92,35 @@ describe('exec sink: a long-lived child reading batches on stdin', () => {
     await expect(sink.write([Buffer.from('{}')], ctx())).rejects.toMatchObject({ code: SinkErrorCodes.SPAWN_FAILED });
     await expect(sink.close()).rejects.toMatchObject({ code: SinkErrorCodes.SPAWN_FAILED });
     expect(existsSync(join(dir, 'does-not-exist'))).toBe(false);
+  });
+
+  it('terminate() ends a child that stopped reading, and everything it started: close() rejects saying so', async () => {
+    const pids = join(dir, 'pids');
+    // A shell with a child of its own: the grandchild must not survive either (the sink signals the process group).
+    const sink = createExecSink(`sleep 600 & echo $$ $! > "${pids}"; wait`);
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (existsSync(pids) && readFileSync(pids, 'utf8').includes(' ')) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 10);
+    });
+    const [shell, sleeper] = readFileSync(pids, 'utf8').trim().split(' ').map(Number);
+    await sink.terminate(2000);
+    expect(sink.exited).toBe(true);
+    await expect(sink.close()).rejects.toMatchObject({ code: SinkErrorCodes.CHILD_EXITED, exitSignal: 'SIGTERM' });
+    await expect(sink.close()).rejects.toThrow(/stopped reading and was terminated \(signal SIGTERM\)/);
+    expect(() => process.kill(shell as number, 0)).toThrow(/ESRCH/);
+    // The grandchild got the SIGTERM too; once orphaned, it is reaped by init a moment later.
+    await waitUntil('the grandchild to be gone', () => {
+      try {
+        process.kill(sleeper as number, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
   });
 
   it('redacts URL credentials inside the command from its description', () => {

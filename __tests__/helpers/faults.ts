@@ -102,6 +102,8 @@ export interface DeadLetters {
   undeliverable: number[];
   /** Ids of invalid-line entries (from their line number), in file order. */
   invalid: number[];
+  /** Ids of `truncated-at-stop` entries: the line reading stopped in the middle of (at most one). */
+  truncated: number[];
   /** Ids of `possibly-undelivered` entries: flushed into a pipe whose reader then died (at-least-once). */
   possiblyUndelivered: number[];
   /** The `error` text of each undeliverable entry, deduplicated. */
@@ -111,23 +113,30 @@ export interface DeadLetters {
 /**
  * Parses a `--dead-letter` file and checks each entry against the input it came
  * from: an undeliverable entry's `record` is the line's JSON and its `line` the
- * line number; an invalid entry's `raw` is a prefix of the line it names (a line
- * cut in half by a stop). Throws on anything else: an entry that names no input
- * line is an unknown id.
+ * line number; an invalid entry's `raw` is a prefix of the line it names; a
+ * `truncated-at-stop` entry holds a proper prefix of its line (the part read before
+ * a stop). Throws on anything else: an entry that names no input line is an unknown id.
  */
 export function readDeadLetters(path: string): DeadLetters {
-  const result: DeadLetters = { undeliverable: [], invalid: [], possiblyUndelivered: [], errors: [] };
+  const result: DeadLetters = { undeliverable: [], invalid: [], truncated: [], possiblyUndelivered: [], errors: [] };
   if (!existsSync(path)) return result;
   const errors = new Set<string>();
   for (const text of readFileSync(path, 'utf8').split('\n')) {
     if (text === '') continue;
-    const entry = JSON.parse(text) as { line?: unknown; reason?: unknown; error?: unknown; record?: { seq?: unknown }; raw?: unknown };
+    const entry = JSON.parse(text) as { line?: unknown; reason?: unknown; error?: unknown; record?: { seq?: unknown }; raw?: unknown; rawBase64?: unknown };
     if (typeof entry.line !== 'number') throw new Error(`dead-letter entry without a line number: ${text}`);
     const id = entry.line - 1;
     if (entry.reason === 'undeliverable' || entry.reason === 'possibly-undelivered') {
       if (entry.record?.seq !== id) throw new Error(`dead-letter entry for line ${entry.line} holds another record: ${text}`);
       (entry.reason === 'undeliverable' ? result.undeliverable : result.possiblyUndelivered).push(id);
       errors.add(String(entry.error));
+    } else if (entry.reason === 'truncated-at-stop') {
+      const raw = typeof entry.rawBase64 === 'string' ? Buffer.from(entry.rawBase64, 'base64') : typeof entry.raw === 'string' ? Buffer.from(entry.raw) : undefined;
+      const line = Buffer.from(inputLine(id));
+      if (raw === undefined || raw.length >= line.length || !line.subarray(0, raw.length).equals(raw)) {
+        throw new Error(`truncated-at-stop entry for line ${entry.line} is not a proper prefix of that line: ${text}`);
+      }
+      result.truncated.push(id);
     } else {
       if (typeof entry.raw !== 'string' || !inputLine(id).startsWith(entry.raw)) {
         throw new Error(`invalid-line entry for line ${entry.line} is not a prefix of that line: ${text}`);

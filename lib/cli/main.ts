@@ -7,6 +7,7 @@ import { ExitCode } from './exit-codes';
 import { parseCliArgs, UsageError } from './parse-args';
 import { run, type CliIo } from './run';
 import { HELP_TEXT, USAGE_LINE } from './usage';
+import { whenWritten } from './stdio';
 import { packageVersion } from './version';
 
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
@@ -32,10 +33,26 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
 }
 
+/** How long, at exit, the CLI waits for what it printed to stdout/stderr to leave the process. */
+const STDIO_FLUSH_MS = 1_000;
+
 if (require.main === module) {
-  void main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then((code) => {
-    // Exit explicitly: a paused stdin or a sink's leftover handle must not keep a finished run alive.
-    // stdout/stderr writes to pipes and files are synchronous on Linux, so nothing printed is lost.
-    process.exit(code);
+  // A terminal that went away (SIGHUP) makes stderr writes fail with EIO: nowhere left to report
+  // to, but it must not turn a clean shutdown into a crash.
+  process.stderr.on('error', () => undefined);
+  let settled = false;
+  // The run's promise never settling while the event loop empties would otherwise end the process
+  // with status 0 and no summary: never report success for a run that did not finish.
+  process.on('beforeExit', () => {
+    if (settled) return;
+    process.stderr.write('backpressure: internal error: the run stopped making progress before it finished\n');
+    process.exit(ExitCode.FAILURE);
   });
+  void main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr })
+    .then(async (code) => {
+      settled = true;
+      await whenWritten([process.stdout, process.stderr], STDIO_FLUSH_MS);
+      // Exit explicitly: a paused stdin or a sink's leftover handle must not keep a finished run alive.
+      process.exit(code);
+    });
 }

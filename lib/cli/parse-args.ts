@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { MAX_TIMER_MS } from '../options';
+import { DEFAULTS, MAX_TIMER_MS } from '../options';
 
 /** The strategies the CLI can select; each maps to `backpressure({ strategy })`. */
 export const STRATEGIES = ['block', 'drop-oldest', 'drop-newest', 'sample', 'priority'] as const;
@@ -18,6 +18,7 @@ export const CLI_DEFAULTS = {
   /** How long a signal-triggered shutdown waits for the sink before dead-lettering the rest. */
   drainTimeoutMs: 10_000,
 } as const;
+
 
 /** Flags after validation. Optional fields left unset mean "use the library's default". */
 export interface CliOptions {
@@ -84,7 +85,7 @@ const OPTIONS = {
 export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false, tokens: true });
+    parsed = parseArgs({ args: attachNegativeValues(argv), options: OPTIONS, strict: true, allowPositionals: false, tokens: true });
   } catch (err) {
     // parseArgs messages are precise but may run on with advice ("Unknown option '--x'. To specify
     // a positional argument ..."): keep the first sentence, so the usage error stays one line.
@@ -107,7 +108,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   setIfDefined(options, 'batchSize', integer('--batch-size', values['batch-size'], 1));
   setIfDefined(options, 'flushIntervalMs', integer('--flush-interval', values['flush-interval'], 0, MAX_TIMER_MS));
   setIfDefined(options, 'sampleRate', integer('--sample-rate', values['sample-rate'], 1));
-  setIfDefined(options, 'priorityField', nonEmpty('--priority-field', values['priority-field']));
+  setIfDefined(options, 'priorityField', dottedPath('--priority-field', values['priority-field']));
   setIfDefined(options, 'deadLetter', nonEmpty('--dead-letter', values['dead-letter']));
   setIfDefined(options, 'retries', integer('--retries', values.retries, 0));
   setIfDefined(options, 'flushTimeoutMs', integer('--flush-timeout', values['flush-timeout'], 1, MAX_TIMER_MS));
@@ -122,13 +123,23 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   if (options.strategy !== 'sample' && options.sampleRate !== undefined) {
     throw new UsageError('--sample-rate only applies to --strategy sample');
   }
+  // A batch larger than the buffer could never fill. Only a conflict the user wrote is an error:
+  // `--max-buffer 50` alone shrinks the default batch instead (see effectiveBatchSize).
+  if (options.batchSize !== undefined) {
+    const maxBuffer = options.maxBuffer ?? DEFAULTS.maxBufferSize;
+    if (options.batchSize > maxBuffer) {
+      const which = options.maxBuffer === undefined ? `the default --max-buffer (${maxBuffer})` : `--max-buffer (${maxBuffer})`;
+      throw new UsageError(`--batch-size is out of range: must be an integer from 1 to ${which}, got '${options.batchSize}'`);
+    }
+  }
   return { command: 'run', options };
 }
 
 function firstSentence(message: string): string {
   const line = message.split('\n', 1)[0] ?? message;
   const end = line.indexOf('. ');
-  return end === -1 ? line : line.slice(0, end);
+  const sentence = end === -1 ? line : line.slice(0, end);
+  return sentence.endsWith('.') ? sentence.slice(0, -1) : sentence;
 }
 
 function setIfDefined<K extends keyof CliOptions>(target: CliOptions, key: K, value: CliOptions[K] | undefined): void {
@@ -149,15 +160,79 @@ function nonEmpty(flag: string, value: string | undefined): string | undefined {
 
 // Digits only: "1e3", "0x10", " 5" and "5ms" are typos more often than intent.
 const INTEGER = /^\d+$/;
+// A number with a sign (or a fraction): well-formed, so "out of range" says more than "malformed".
+const SIGNED_NUMBER = /^[-+]\d+(\.\d+)?$/;
 
-/** `max` bounds the flags that end up in a timer: Node cannot wait longer than MAX_TIMER_MS (it would fire after 1 ms). */
-function integer(flag: string, value: string | undefined, min: number, max?: number): number | undefined {
+/**
+ * An integer flag in [min, max]. The message always names the flag and the allowed range, and
+ * says "out of range" for a number outside it (`-5`, `3000000000` for a timer).
+ */
+function integer(flag: string, value: string | undefined, min: number, max: number = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
-  const n = INTEGER.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
-    throw new UsageError(`${flag} must be an integer >= ${min}${max === undefined ? '' : ` and <= ${max}`}, got '${value}'`);
+  const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+  if (!INTEGER.test(value)) {
+    if (SIGNED_NUMBER.test(value)) throw new UsageError(`${flag} is out of range: must be ${range}, got '${value}'`);
+    throw new UsageError(`${flag} must be ${range}, got '${value}'`);
+  }
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const limit = max === Number.MAX_SAFE_INTEGER && n > max ? ` (at most ${max})` : '';
+    throw new UsageError(`${flag} is out of range: must be ${range}${limit}, got '${value}'`);
   }
   return n;
+}
+
+/** `name` or `name.sub.field`: non-empty names joined by dots (what fieldPriority reads). */
+function dottedPath(flag: string, value: string | undefined): string | undefined {
+  if (nonEmpty(flag, value) === undefined) return undefined;
+  const path = value as string;
+  if (path.split('.').some((key) => key === '')) {
+    throw new UsageError(`${flag} must be a dotted path of non-empty field names (e.g. priority or meta.level), got '${path}'`);
+  }
+  return path;
+}
+
+/** Flags that take a value (all but the booleans). */
+const VALUE_FLAGS = new Set(
+  Object.entries(OPTIONS)
+    .filter(([, spec]) => spec.type === 'string')
+    .map(([name]) => `--${name}`),
+);
+
+/**
+ * `--max-buffer -5` → `--max-buffer=-5`. util.parseArgs refuses a value that starts with a dash
+ * ("argument is ambiguous"), which hides the real problem; joined, the value reaches the range
+ * check and the message says it is out of range. Only number-like values are joined, so that
+ * `--sink --stats` (a forgotten value) still reads as a missing argument.
+ */
+function attachNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const next = argv[i + 1];
+    if (VALUE_FLAGS.has(arg) && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+    if (arg === '--') {
+      for (let j = i + 1; j < argv.length; j++) out.push(argv[j] as string);
+      break;
+    }
+  }
+  return out;
+}
+
+/**
+ * The batch size to give the library: the user's, or — when only `--max-buffer` was given and it
+ * is below the library's default batch (100) — the buffer size, so that a small buffer alone is
+ * not refused for a default the user never chose.
+ */
+export function effectiveBatchSize(options: Pick<CliOptions, 'batchSize' | 'maxBuffer'>): number | undefined {
+  if (options.batchSize !== undefined) return options.batchSize;
+  if (options.maxBuffer !== undefined && options.maxBuffer < DEFAULTS.batchSize) return options.maxBuffer;
+  return undefined;
 }
 
 type Token = { kind: string; name?: string };

@@ -17,6 +17,13 @@ export interface ProgressLineOptions {
   snapshot: () => ProgressSnapshot;
   /** Redraw period. 250 ms: four redraws a second reads as "live" without costing throughput. @default 250 */
   intervalMs?: number;
+  /**
+   * The terminal's width, read at every redraw (it can change). The line is cut to one column less,
+   * so that it never wraps: a wrapped line is not erased by `\r`, and the redraws would pile up.
+   * `undefined`: not cut.
+   * @default () => undefined
+   */
+  columns?: () => number | undefined;
   now?: () => number;
 }
 
@@ -26,14 +33,18 @@ const ERASE_REST = '\x1b[K';
 
 /**
  * A live one-line status ("12,345 lines  41.2k/s  buffer 80% (8000)  critical  dropped 0")
- * redrawn in place with `\r`. Rate is lines per second over the last interval.
+ * redrawn in place with `\r`, cut to the terminal's width. The rate is lines per second over the
+ * last interval while running; the final frame (`stop()`) shows the average over the whole run.
  */
 export class ProgressLine {
   readonly #write: (text: string) => void;
   readonly #snapshot: () => ProgressSnapshot;
   readonly #intervalMs: number;
   readonly #now: () => number;
+  readonly #columns: () => number | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #startedAt = 0;
+  #startLines = 0;
   #lastLines = 0;
   #lastAt = 0;
   #drawn = false;
@@ -44,11 +55,15 @@ export class ProgressLine {
     this.#snapshot = options.snapshot;
     this.#intervalMs = options.intervalMs ?? 250;
     this.#now = options.now ?? Date.now;
+    this.#columns = options.columns ?? (() => undefined);
   }
 
   start(): void {
     if (this.#timer !== undefined) return;
     this.#lastAt = this.#now();
+    this.#startedAt = this.#lastAt;
+    this.#lastLines = this.#snapshot().lines;
+    this.#startLines = this.#lastLines;
     // unref: the status line must never be what keeps the process alive.
     this.#timer = setInterval(this.#onTick, this.#intervalMs).unref();
   }
@@ -64,21 +79,33 @@ export class ProgressLine {
     if (this.#timer === undefined) return;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#draw();
+    this.#draw(true);
     this.#write('\n');
     this.#drawn = false;
   }
 
-  #draw(): void {
+  /** `final`: the last frame, whose rate is the run's average (the last interval may have read nothing). */
+  #draw(final = false): void {
     const s = this.#snapshot();
     const now = this.#now();
-    const seconds = (now - this.#lastAt) / 1000;
-    const rate = seconds > 0 ? (s.lines - this.#lastLines) / seconds : 0;
+    const since = final ? this.#startedAt : this.#lastAt;
+    const seconds = (now - since) / 1000;
+    const rate = seconds > 0 ? (s.lines - (final ? this.#startLines : this.#lastLines)) / seconds : 0;
     this.#lastLines = s.lines;
     this.#lastAt = now;
-    this.#write(`${REDRAW}${renderProgress(s, rate)}${ERASE_REST}`);
+    this.#write(`${REDRAW}${fitToWidth(renderProgress(s, rate), this.#columns())}${ERASE_REST}`);
     this.#drawn = true;
   }
+}
+
+/**
+ * Cuts `text` to `columns - 1` characters (the last column stays empty: writing into it makes some
+ * terminals wrap). The status text is ASCII, so characters are columns.
+ */
+export function fitToWidth(text: string, columns: number | undefined): string {
+  if (columns === undefined || !Number.isFinite(columns) || columns < 2) return text;
+  const room = Math.floor(columns) - 1;
+  return text.length <= room ? text : text.slice(0, room);
 }
 
 /** The status text itself, without terminal control codes. */
@@ -97,5 +124,7 @@ export function renderProgress(s: ProgressSnapshot, linesPerSecond: number): str
 function compact(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`;
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  // A slow trickle (0.4 lines/s) is not "0/s".
+  if (n > 0 && n < 10) return n.toFixed(1);
   return String(Math.round(n));
 }

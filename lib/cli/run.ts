@@ -1,31 +1,34 @@
 import type { BackpressureMetrics } from '../backpressure-writable';
-import { backpressure } from '../backpressure';
 import { BackpressureError, ErrorCodes } from '../errors';
-import { MAX_TIMER_MS } from '../options';
-import { createNdjsonSplitter, type InvalidLine, type NdjsonRecord } from '../ndjson/ndjson-splitter';
-import { DeadLetterFile } from '../pipeline/dead-letter-file';
-import { fieldPriority } from '../pipeline/field-priority';
+import { createNdjsonSplitter, type InvalidLine, type NdjsonRecord, type TruncatedLine } from '../ndjson/ndjson-splitter';
+import { MAX_TIMER_MS, type FlushFunction } from '../options';
+import { DeadLetterFile, DeadLetterWriteError } from '../pipeline/dead-letter-file';
 import { RateLimitedLog } from '../pipeline/rate-limited-log';
-import { recordByteLength } from '../pipeline/record-size';
-import { sinkFlush } from '../pipeline/sink-flush';
-import { createSink } from '../sinks/create-sink';
+import { sinkFlush, type SinkFlushFunction } from '../pipeline/sink-flush';
+import { createSinkFromSpec, parseSinkSpec, type SinkSpec } from '../sinks/create-sink';
+import { ExecSink, TERMINATE_GRACE_MS } from '../sinks/exec-sink';
+import type { LineSink } from '../sinks/line-sink';
 import { isSinkError, SinkErrorCodes } from '../sinks/sink-errors';
 import { finished } from '../stream-classes';
+import { buildOutput } from './build-output';
 import { ExitCode, signalExitCode } from './exit-codes';
 import { outcomeOf } from './outcome';
 import type { CliOptions } from './parse-args';
 import { UsageError } from './parse-args';
 import { ProgressLine } from './progress';
 import { trapShutdownSignals } from './shutdown';
+import { whenWritten } from './stdio';
 import { formatSummary, summarize, type RunSummary } from './stats';
 
 /** The process's streams and exit, injectable so that `run` can be driven in-process too. */
 export interface CliIo {
   stdin: NodeJS.ReadableStream;
   stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   /** Ends the process at once (second signal). @default process.exit */
   exit?: (code: number) => never;
+  /** The environment, for `COLUMNS` when stderr does not know its width. @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -39,6 +42,8 @@ const Phase = {
   DRAINING: 'draining',
   /** Gave up on delivery (drain deadline): everything left is being dead-lettered. */
   ABANDONING: 'abandoning',
+  /** Every record is accounted for; finishing and closing the sink (an exec child may still be working). */
+  CLOSING: 'closing',
   /** Summary printed; nothing more happens. */
   DONE: 'done',
 } as const;
@@ -59,54 +64,50 @@ const NO_DRAIN_DEADLINE_MS = Infinity;
  */
 const UNCONFIRMED_TAIL_BYTES = 1024 * 1024;
 
-/** Sinks whose reader can die after the OS took the bytes: a pipe to stdout or to a child process. */
-function readerCanVanish(spec: string): boolean {
-  const lower = spec.toLowerCase();
-  return !(lower.startsWith('http://') || lower.startsWith('https://') || lower.startsWith('file:'));
-}
+/**
+ * At exit, how long a reader gets to take the rest of a line it has the start of (stdout, an exec
+ * child). Past it, the CLI exits anyway — the reader is stuck, and waiting for it is exactly what a
+ * run that gave up must not do — and says so. Generous on purpose: a socket (the pipes node's
+ * spawn() makes) reports room to write only once half its buffer is free, so a slow reader that
+ * is reading can take seconds to make room for a few bytes.
+ */
+const STUCK_READER_GRACE_MS = 5_000;
 
-/** After a signal, how long past `--drain-timeout` the CLI waits for dead-lettering before exiting regardless. */
-const FORCE_EXIT_GRACE_MS = 5_000;
+/**
+ * After a signal, how long past `--drain-timeout` the CLI waits for the shutdown to finish before
+ * exiting regardless (as if the signal came twice). Longer than the bounded waits of a shutdown
+ * that works: finishing a line (STUCK_READER_GRACE_MS) and terminating an exec child
+ * (2 × TERMINATE_GRACE_MS), so that it only ever cuts short one that hangs.
+ */
+const FORCE_EXIT_GRACE_MS = STUCK_READER_GRACE_MS + 2 * TERMINATE_GRACE_MS + 5_000;
+
+/** A forced exit waits at most this long for its report to leave through stderr. */
+const FORCED_REPORT_FLUSH_MS = 1_000;
+
+/** Sinks whose reader can die after the OS took the bytes: a pipe to stdout or to a child process. */
+function readerCanVanish(spec: SinkSpec): boolean {
+  return spec.kind === 'stdout' || spec.kind === 'exec';
+}
 
 /**
  * Runs the CLI's one job: NDJSON from `io.stdin`, through `backpressure()`, to
  * the sink. Pure wiring of library parts; returns the exit code.
+ *
+ * Order matters: everything that can be a usage error (the sink spec, every option value, the
+ * library's own validation of them) is checked before anything is created, opened, spawned or read.
  */
 export async function run(options: CliOptions, io: CliIo): Promise<number> {
   const startedAt = performance.now();
   const exit = io.exit ?? ((code: number) => process.exit(code));
   const input = io.stdin;
 
-  // Parse the sink spec first: a bad spec is a usage error, before anything is read or created.
-  let sink;
+  let sinkSpec: SinkSpec;
   try {
-    sink = createSink(options.sink, { stdout: io.stdout });
+    sinkSpec = parseSinkSpec(options.sink);
   } catch (err) {
     if (isSinkError(err, SinkErrorCodes.INVALID_SPEC)) throw new UsageError(`--sink: ${(err as Error).message}`);
     throw err;
   }
-
-  const progress = (options.progress ?? io.stderr.isTTY === true)
-    ? new ProgressLine({ write: (text) => io.stderr.write(text), snapshot: () => snapshot() })
-    : undefined;
-  /** Every stderr message goes through here, so it never lands in the middle of the progress line. */
-  const say = (text: string): void => {
-    progress?.clear();
-    io.stderr.write(text);
-  };
-
-  let deadLetter: DeadLetterFile | undefined;
-  if (options.deadLetter !== undefined) {
-    try {
-      deadLetter = new DeadLetterFile(options.deadLetter);
-    } catch (err) {
-      say(`backpressure: cannot open --dead-letter file: ${(err as Error).message}\n`);
-      await sink.close().catch(() => undefined);
-      return ExitCode.FAILURE;
-    }
-  }
-  const invalidLog = new RateLimitedLog({ write: say, noun: 'invalid lines' });
-  const undeliverableLog = new RateLimitedLog({ write: say, noun: 'undeliverable batches' });
 
   let phase: Phase = Phase.READING;
   let signal: NodeJS.Signals | undefined;
@@ -116,49 +117,79 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
   let deadLetteredHere = 0;
   /** Flushed into a pipe whose reader then died (see onSinkGone). */
   let possiblyUndelivered = 0;
-  /** Counted as dead-lettered by the stream, but writing them to the dead-letter file failed. */
+  /** Given up on (counted as dead-lettered by the stream), but --dead-letter could not take them: lost. */
   let notDeadLettered = 0;
+  /** Set once the sink was told to stop at a record boundary: its CLOSED rejections are ours, not a vanished reader. */
+  let sinkStopping = false;
+  /** Set by forceExit: settles once it has printed its report (and called `exit`, which normally does not return). */
+  let forced: Promise<number> | undefined;
   let drainDeadline: NodeJS.Timeout | undefined;
+  let deadLetter: DeadLetterFile | undefined;
+  let sink: LineSink | undefined;
+  let flushToSink: SinkFlushFunction | undefined;
   const leftovers: NdjsonRecord[] = [];
+
+  const progress = (options.progress ?? io.stderr.isTTY === true)
+    ? new ProgressLine({ write: (text) => io.stderr.write(text), snapshot: () => snapshot(), columns: () => terminalColumns(io) })
+    : undefined;
+  /** Every stderr message goes through here, so it never lands in the middle of the progress line. */
+  const say = (text: string): void => {
+    progress?.clear();
+    io.stderr.write(text);
+  };
+  const invalidLog = new RateLimitedLog({ write: say, noun: 'invalid lines' });
+  const undeliverableLog = new RateLimitedLog({ write: say, noun: 'undeliverable batches' });
+
+  /** The stream's dead-letter handler: never throws (a throw would fail the stream); what the file refuses is counted as lost. */
+  const onDeadLetter = (records: NdjsonRecord[], error: Error): void => {
+    if (deadLetter !== undefined) {
+      try {
+        deadLetter.writeUndeliverable(records, error);
+      } catch (err) {
+        notDeadLettered += records.length - (err instanceof DeadLetterWriteError ? err.written : 0);
+        onDeadLetterFileFailed(err as Error);
+      }
+    }
+    undeliverableLog.log(errorCode(error), () => `${records.length} records undeliverable (from line ${records[0]?.line}): ${describeError(error)}`);
+  };
 
   const splitter = createNdjsonSplitter({
     maxLineBytes: options.maxLineBytes,
     keepValue: options.strategy === 'priority',
     onInvalid: options.invalid,
   });
+  // The sink does not exist yet (nothing is created before every value is checked); the stream
+  // calls flush only once records flow, after it does.
+  const output = buildOutput(options, (batch, ctx) => (flushToSink as FlushFunction<NdjsonRecord>)(batch, ctx), onDeadLetter, NO_DRAIN_DEADLINE_MS);
 
-  const onDeadLetter = (records: NdjsonRecord[], error: Error): void => {
-    // A throw here (disk full) makes the stream fail with DEAD_LETTER_FAILED; handled in onOutputError.
-    deadLetter?.writeUndeliverable(records, error);
-    undeliverableLog.log(errorCode(error), () => `${records.length} records undeliverable (from line ${records[0]?.line}): ${describeError(error)}`);
-  };
-
-  const output = backpressure<NdjsonRecord>({
-    strategy: options.strategy,
-    flush: sinkFlush(sink, {
-      onSinkGone: (error, unconfirmed) => setImmediate(onSinkGone, error, unconfirmed),
-      unconfirmedTailBytes: readerCanVanish(options.sink) ? UNCONFIRMED_TAIL_BYTES : 0,
-    }),
-    onDeadLetter,
-    drainTimeoutMs: NO_DRAIN_DEADLINE_MS,
-    ...(options.maxBuffer !== undefined && { maxBufferSize: options.maxBuffer }),
-    ...(options.maxBufferBytes !== undefined && { maxBufferBytes: options.maxBufferBytes, sizeOf: recordByteLength }),
-    ...(options.batchSize !== undefined && { batchSize: options.batchSize }),
-    ...(options.flushIntervalMs !== undefined && {
-      minFlushIntervalMs: options.flushIntervalMs,
-      maxFlushIntervalMs: options.flushIntervalMs,
-    }),
-    ...(options.retries !== undefined && { retry: { retries: options.retries } }),
-    ...(options.flushTimeoutMs !== undefined && { flushTimeoutMs: options.flushTimeoutMs }),
-    ...(options.sampleRate !== undefined && { sampleRate: options.sampleRate }),
-    ...(options.priorityField !== undefined && { priority: fieldPriority(options.priorityField) }),
+  if (options.deadLetter !== undefined) {
+    try {
+      deadLetter = new DeadLetterFile(options.deadLetter);
+    } catch (err) {
+      say(`backpressure: cannot open --dead-letter file: ${(err as Error).message}\n`);
+      output.destroy();
+      return ExitCode.FAILURE;
+    }
+  }
+  try {
+    sink = createSinkFromSpec(sinkSpec, { stdout: io.stdout });
+  } catch (err) {
+    deadLetter?.close();
+    output.destroy();
+    throw err;
+  }
+  const theSink: LineSink = sink;
+  const flushing = sinkFlush(theSink, {
+    onSinkGone: (error, unconfirmed) => setImmediate(onSinkGone, error, unconfirmed),
+    unconfirmedTailBytes: readerCanVanish(sinkSpec) ? UNCONFIRMED_TAIL_BYTES : 0,
   });
+  flushToSink = flushing;
 
   function snapshot() {
     const m = output.getMetrics();
     const s = splitter.getMetrics();
     return {
-      lines: s.valid + s.invalid,
+      lines: s.valid + s.invalid + s.truncated,
       state: m.state,
       bufferSize: m.bufferSize,
       bufferUtilization: m.bufferUtilization,
@@ -173,39 +204,77 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
     phase = Phase.DRAINING;
     input.unpipe(splitter);
     input.pause();
-    if (!splitter.writableEnded) splitter.end();
+    // A stop, not EOF: a line read only in part is reported as truncated-at-stop, not as invalid.
+    splitter.stop();
+  }
+
+  /**
+   * --dead-letter cannot be written (a full disk, /dev/full). Stop reading: from here on every
+   * record the sink gives up on would be lost. What is held is still delivered where the sink can.
+   */
+  function onDeadLetterFileFailed(error: Error): void {
+    runtimeError ??= error;
+    setImmediate(stopInput);
+  }
+
+  /** An invalid or cut-off line: losing its copy fails the run, but costs no record, so reading goes on. */
+  function writeToDeadLetter(entry: InvalidLine | TruncatedLine): void {
+    try {
+      deadLetter?.writeInvalid(entry);
+    } catch (err) {
+      runtimeError ??= err as Error;
+    }
   }
 
   function onInvalid(invalid: InvalidLine): void {
     invalidLog.log(invalid.reason, () => `line ${invalid.line}: ${invalid.reason}: ${JSON.stringify(invalid.excerpt)}`);
-    try {
-      deadLetter?.writeInvalid(invalid);
-    } catch (err) {
-      runtimeError ??= err as Error;
-    }
+    writeToDeadLetter(invalid);
     // --invalid fail: the splitter has already ended its output after the last valid record.
     if (splitter.failure !== undefined) stopInput();
   }
 
+  function onTruncated(truncated: TruncatedLine): void {
+    say(
+      `backpressure: line ${truncated.line}: ${truncated.reason}: reading stopped after ${truncated.bytes.length} bytes of it: ${JSON.stringify(truncated.excerpt)}` +
+        (deadLetter === undefined ? '\n' : ` (kept in ${deadLetter.path})\n`),
+    );
+    writeToDeadLetter(truncated);
+  }
+
   function onSinkGone(error: Error, unconfirmed: NdjsonRecord[]): void {
+    // Our own stop (a forced exit) rejects writes with ERR_SINK_CLOSED too: that is not a reader going away.
+    if (sinkStopping) return;
     // Nothing more can be delivered: stop reading. What is held is dead-lettered batch by batch
     // (the sink rejects at once, and its error is not retryable).
     sinkGone ??= error;
-    // The pipe took the last records but its reader died: it may not have read them. Report them
-    // (at-least-once) instead of letting them count as delivered and vanish.
-    if (unconfirmed.length > 0) {
-      possiblyUndelivered += unconfirmed.length;
-      try {
-        deadLetter?.writeUndeliverable(unconfirmed, error, 'possibly-undelivered');
-      } catch (err) {
-        runtimeError ??= err as Error;
-      }
-      say(
-        `backpressure: the sink's reader went away; the last ${unconfirmed.length} records written (from line ${unconfirmed[0]?.line}) may not have been read` +
-          (deadLetter === undefined ? '\n' : `; written to ${deadLetter.path} as possibly-undelivered\n`),
-      );
-    }
+    reportUnconfirmed(unconfirmed, error, "the sink's reader went away");
     stopInput();
+  }
+
+  /**
+   * The pipe took these records but its reader died, or was terminated: it may not have read them.
+   * Report them (at-least-once) instead of letting them count as delivered and vanish.
+   */
+  function reportUnconfirmed(unconfirmed: NdjsonRecord[], error: Error, what: string): void {
+    if (unconfirmed.length === 0) return;
+    possiblyUndelivered += unconfirmed.length;
+    try {
+      deadLetter?.writeUndeliverable(unconfirmed, error, 'possibly-undelivered');
+    } catch (err) {
+      onDeadLetterFileFailed(err as Error);
+    }
+    say(
+      `backpressure: ${what}; the last ${unconfirmed.length} records written (from line ${unconfirmed[0]?.line}) may not have been read` +
+        (deadLetter === undefined ? '\n' : `; written to ${deadLetter.path} as possibly-undelivered\n`),
+    );
+  }
+
+  /** Ends an exec child that stopped reading; what it may not have read is reported, not silently counted as delivered. */
+  async function terminateChild(sinkOfChild: ExecSink, why: string): Promise<void> {
+    if (sinkOfChild.exited) return;
+    const error = new Error(`${sinkOfChild.description}: ${why}; terminated`);
+    reportUnconfirmed(flushing.takeUnconfirmed(), error, `${sinkOfChild.description}: ${why}; terminating it`);
+    await sinkOfChild.terminate();
   }
 
   function onInputError(error: Error): void {
@@ -216,6 +285,7 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
   function onOutputError(error: Error): void {
     runtimeError ??= error;
     // DEAD_LETTER_FAILED: the stream counted these as dead-lettered, but they never reached the file.
+    // (onDeadLetter does not throw, so this is a safety net.)
     if (error instanceof BackpressureError && error.code === ErrorCodes.DEAD_LETTER_FAILED) {
       notDeadLettered += error.items?.length ?? 0;
     }
@@ -225,7 +295,7 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
 
   /** The drain deadline passed (or the stream failed): dead-letter whatever is still on its way. */
   function abandon(reason: Error): void {
-    if (phase === Phase.ABANDONING || phase === Phase.DONE) return;
+    if (phase === Phase.ABANDONING || phase === Phase.CLOSING || phase === Phase.DONE) return;
     phase = Phase.ABANDONING;
     splitter.unpipe(output);
     // Records the splitter still holds were read but never reached the stream: dead-letter them here,
@@ -233,19 +303,21 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
     splitter.on('data', (record: NdjsonRecord) => leftovers.push(record));
     splitter.once('end', () => {
       deadLetteredHere += leftovers.length;
-      try {
-        if (leftovers.length > 0) onDeadLetter(leftovers, reason);
-      } catch {
-        notDeadLettered += leftovers.length;
-      }
+      if (leftovers.length > 0) onDeadLetter(leftovers, reason);
     });
     splitter.resume(); // pipe() paused it while the stream was blocked; a new 'data' listener alone would not resume it
-    if (!output.destroyed) output.destroy(); // the stream hands everything it holds to onDeadLetter
+    // The stream hands everything it holds to onDeadLetter, and aborts the writes in progress: a
+    // pipe sink finishes the line it is in and writes nothing more of them.
+    if (!output.destroyed) output.destroy();
   }
 
   const untrapSignals = trapShutdownSignals({
     graceful(received) {
       signal ??= received;
+      if (phase === Phase.DONE) {
+        exit(signalExitCode(received)); // the summary is out: nothing left to wait for
+        return;
+      }
       say(`backpressure: ${received}: stopped reading; draining for up to ${options.drainTimeoutMs} ms (send again to exit now)\n`);
       stopInput();
       drainDeadline = setTimeout(onDrainDeadline, options.drainTimeoutMs);
@@ -257,15 +329,42 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
   });
 
   function onDrainDeadline(): void {
+    if (phase === Phase.CLOSING) {
+      // Everything is accounted for; an exec child is still finishing after its EOF. The deadline
+      // covers it too: end it.
+      if (theSink instanceof ExecSink) void terminateChild(theSink, `did not finish within --drain-timeout ${options.drainTimeoutMs} ms`);
+      return;
+    }
     abandon(new BackpressureError(ErrorCodes.DRAIN_TIMEOUT, `not delivered within --drain-timeout ${options.drainTimeoutMs} ms`));
   }
 
-  /** Second signal (or a drain that hangs): report what is still unaccounted for, and go. */
+  /**
+   * A second signal, SIGQUIT, or a drain that hangs: report what is still unaccounted for, and go.
+   * Even now the reader is not left with part of a line: the record being written is finished
+   * first (bounded by STUCK_READER_GRACE_MS). A further signal while that waits exits at once.
+   */
   function forceExit(received: NodeJS.Signals): void {
-    const summary = currentSummary();
-    say(`backpressure: ${received}: exiting now without draining; ${summary.lost} records neither delivered nor dead-lettered\n`);
-    if (options.stats) say(formatSummary(summary));
-    exit(signalExitCode(received));
+    signal ??= received;
+    if (forced !== undefined || phase === Phase.DONE) {
+      exit(signalExitCode(received));
+      return;
+    }
+    sinkStopping = true;
+    forced = (theSink.stopAtRecordBoundary?.(STUCK_READER_GRACE_MS) ?? Promise.resolve(true)).then(async (whole) => {
+      if (theSink instanceof ExecSink && !theSink.exited) {
+        reportUnconfirmed(flushing.takeUnconfirmed(), new Error(`${theSink.description}: terminated by ${received}`), `${theSink.description}: terminated by ${received}`);
+        theSink.kill('SIGTERM');
+      }
+      const summary = currentSummary();
+      say(`backpressure: ${received}: exiting now without draining; ${summary.lost} records neither delivered nor dead-lettered\n`);
+      if (!whole) say(`backpressure: ${partialRecordMessage(theSink)}\n`);
+      if (options.stats) say(formatSummary(summary));
+      const code = signalExitCode(received);
+      // The report must not be lost in a full stderr pipe (bounded: a stuck reader is not waited for).
+      await whenWritten([io.stderr], FORCED_REPORT_FLUSH_MS);
+      exit(code);
+      return code;
+    });
   }
 
   function currentSummary(): RunSummary {
@@ -273,7 +372,33 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
     return summarize(splitter.getMetrics(), metrics, deadLetteredHere - notDeadLettered, performance.now() - startedAt, possiblyUndelivered);
   }
 
+  /**
+   * Every batch is settled: flushed, or given up on. A write given up on may still be half-written
+   * into a pipe whose reader stalled: finish that line (bounded) and stop, so that the reader never
+   * gets part of a record; then close. A reader that takes nothing for STUCK_READER_GRACE_MS is not
+   * waited for: an exec child is terminated, stdout is left as it is.
+   */
+  async function finishSink(): Promise<void> {
+    sinkStopping = true;
+    const whole = await (theSink.stopAtRecordBoundary?.(STUCK_READER_GRACE_MS) ?? Promise.resolve(true));
+    if (!whole) {
+      say(`backpressure: ${partialRecordMessage(theSink)}\n`);
+      if (!(theSink instanceof ExecSink)) return; // closing stdout would wait for the stuck reader
+      await terminateChild(theSink, `the child stopped reading`);
+      if (!theSink.exited) {
+        runtimeError ??= new Error(`${theSink.description}: the child did not exit after SIGKILL`);
+        return;
+      }
+    }
+    try {
+      await theSink.close();
+    } catch (err) {
+      if (sinkGone === undefined) runtimeError ??= err as Error; // a gone sink is reported once, below
+    }
+  }
+
   splitter.on('invalid', onInvalid);
+  splitter.on('truncated', onTruncated);
   splitter.on('error', onInputError);
   input.on('error', onInputError);
   // Input EOF: the splitter ends, and pipe() ends the stream, which drains.
@@ -295,38 +420,48 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
   if ((phase as Phase) === Phase.ABANDONING && !splitter.readableEnded) {
     await new Promise<void>((resolve) => finished(splitter, { writable: false }, () => resolve()));
   }
+  phase = Phase.CLOSING;
+  // Signal handlers stay installed until the summary is out: a Ctrl-C while the sink closes still
+  // gets a summary (and, for an exec child that does not finish, ends it at the drain deadline).
+  await finishSink();
   if (drainDeadline !== undefined) clearTimeout(drainDeadline);
-  untrapSignals();
-  const abandoned = (phase as Phase) === Phase.ABANDONING;
-  phase = Phase.DONE;
-  if (abandoned) {
-    // Everything left was dead-lettered; a write cut off mid-way may still sit in the sink
-    // (stdout whose reader stopped reading), and waiting for it is exactly what the deadline ruled out.
-    sink.close().catch(() => undefined);
-  } else {
-    try {
-      await sink.close();
-    } catch (err) {
-      if (sinkGone === undefined) runtimeError ??= err as Error; // a gone sink is reported once, below
-    }
-  }
   deadLetter?.close();
   progress?.stop();
   invalidLog.close();
   undeliverableLog.close();
 
   const failure = splitter.failure;
+  const summary = currentSummary();
   const { messages, exitCode } = outcomeOf({
-    summary: currentSummary(),
+    summary,
     signal,
     invalidStop: failure === undefined ? undefined : { line: failure.line, reason: failure.reason },
-    sinkGone: sinkGone === undefined ? undefined : { sink: sink.description, message: describeError(sinkGone) },
+    sinkGone: sinkGone === undefined ? undefined : { sink: theSink.description, message: describeError(sinkGone) },
     runtimeError: runtimeError === undefined ? undefined : describeError(runtimeError),
     deadLetterPath: deadLetter?.path,
   });
+  if (forced !== undefined) return await forced; // forceExit reports and exits on its own
   for (const message of messages) say(`backpressure: ${message}\n`);
-  if (options.stats) say(formatSummary(currentSummary()));
+  if (options.stats) say(formatSummary(summary));
+  phase = Phase.DONE;
+  untrapSignals();
   return exitCode;
+}
+
+function partialRecordMessage(sink: LineSink): string {
+  const partial = sink.partialRecord;
+  const what =
+    partial === undefined
+      ? 'a line it has not started to read'
+      : `the rest of a line it has ${partial.written} of its ${partial.length} bytes of (that record is dead-lettered)`;
+  return `${sink.description}: its reader did not take ${what} within ${STUCK_READER_GRACE_MS} ms; not waiting for it any longer`;
+}
+
+/** The terminal's width for the progress line: stderr's own, else `COLUMNS` (set by shells, and by tests). */
+function terminalColumns(io: CliIo): number | undefined {
+  if (typeof io.stderr.columns === 'number' && io.stderr.columns > 0) return io.stderr.columns;
+  const fromEnv = Number((io.env ?? process.env)['COLUMNS']);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : undefined;
 }
 
 function isPrematureClose(err: Error): boolean {

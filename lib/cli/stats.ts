@@ -2,6 +2,8 @@
 export interface InputCounts {
   valid: number;
   invalid: number;
+  /** The line reading stopped in the middle of (`truncated-at-stop`), if any. @default 0 */
+  truncated?: number;
 }
 
 /** What the output side counted (the backpressure stream's metrics). */
@@ -15,7 +17,7 @@ export interface OutputCounts {
 
 /**
  * The `--stats` line. Every line read is accounted for:
- *   read  === valid + invalid
+ *   read  === valid + invalid + truncated
  *   valid === flushed + dropped + deadLettered + lost
  * `lost` (records that were neither delivered nor dead-lettered, e.g. after a
  * second Ctrl-C) is 0 on every clean exit; anything else exits 1.
@@ -24,6 +26,11 @@ export interface RunSummary {
   read: number;
   valid: number;
   invalid: number;
+  /**
+   * Lines cut off by a stop (a signal, the sink going away): their start was read, their end was
+   * not, so they are neither valid nor invalid. In `--dead-letter` as `truncated-at-stop`. 0 or 1.
+   */
+  truncated: number;
   flushed: number;
   dropped: number;
   droppedByReason: Record<string, number>;
@@ -42,7 +49,8 @@ export interface RunSummary {
 
 /**
  * @param extraDeadLettered records the CLI dead-lettered itself (read but never
- *   handed to the stream because the drain deadline passed first).
+ *   handed to the stream because the drain deadline passed first), less the records
+ *   the stream dead-lettered that could not be written to `--dead-letter` (those are `lost`).
  */
 export function summarize(
   input: InputCounts,
@@ -51,13 +59,15 @@ export function summarize(
   elapsedMs: number,
   possiblyUndelivered = 0,
 ): RunSummary {
-  const read = input.valid + input.invalid;
+  const truncated = input.truncated ?? 0;
+  const read = input.valid + input.invalid + truncated;
   const deadLettered = output.eventsDeadLettered + extraDeadLettered;
   const rounded = Math.round(elapsedMs);
   return {
     read,
     valid: input.valid,
     invalid: input.invalid,
+    truncated,
     flushed: output.eventsFlushed,
     dropped: output.eventsDropped,
     droppedByReason: { ...output.droppedByReason },

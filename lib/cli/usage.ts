@@ -1,7 +1,7 @@
 /** The one-line hint appended to every usage error. */
 export const USAGE_LINE = "usage: backpressure [options] < input.ndjson  (try 'backpressure --help')";
 
-/** Full `--help` text. Keep in step with .drafts/README-cli.md's flags table. */
+/** Full `--help` text. Keep in step with the README's CLI flags table. */
 export const HELP_TEXT = `backpressure — pipe NDJSON from stdin to a sink with bounded memory and no silent data loss
 
 usage: backpressure [options] < input.ndjson
@@ -16,11 +16,13 @@ Strategy (what to do when the sink is slower than the input):
 Buffering and delivery:
   --max-buffer N          records held at most                         (library default: 10000)
   --max-buffer-bytes N    bytes held at most                           (default: no byte bound)
-  --batch-size N          records per sink write                       (library default: 100)
+  --batch-size N          records per sink write, at most --max-buffer (library default: 100,
+                          or --max-buffer when that is smaller)
   --flush-interval MS     longest wait before a partial batch is sent
   --retries N             retries per batch before dead-lettering
   --flush-timeout MS      abort a sink write still pending after MS    (default: 30000)
-  --drain-timeout MS      on SIGINT/SIGTERM, how long to drain         (default: 10000)
+  --drain-timeout MS      on SIGINT/SIGTERM/SIGHUP, how long to drain  (default: 10000)
+                          (MS values: 0 to 2147483647, the longest timer Node can set)
 
 Input and output:
   --sink SPEC             stdout | file:PATH | http://URL | https://URL | exec:COMMAND  (default: stdout)
@@ -35,6 +37,10 @@ Reporting:
   -h, --help              this text
   -v, --version           print the version
 
+Signals: SIGINT, SIGTERM, SIGHUP stop reading and drain for --drain-timeout; a second one, or
+SIGQUIT, exits at once. Either way the line being written is finished first, and the summary says
+what was not delivered.
+
 Exit codes: 0 success (strategy drops included), 1 runtime/sink failure or records not delivered,
-2 usage error, 128+N killed by signal N after draining (130 SIGINT, 143 SIGTERM).
+2 usage error, 128+N stopped by signal N (129 SIGHUP, 130 SIGINT, 131 SIGQUIT, 143 SIGTERM).
 `;

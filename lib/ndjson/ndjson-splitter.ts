@@ -26,6 +26,23 @@ export interface InvalidLine {
   bytes?: Buffer;
 }
 
+/**
+ * Payload of the `'truncated'` event: the line reading stopped in the middle of (`stop()` before
+ * its newline arrived). Its bytes are not invalid data, only unfinished: it is neither parsed nor
+ * counted as invalid.
+ */
+export interface TruncatedLine {
+  line: number;
+  reason: typeof TRUNCATED_AT_STOP;
+  /** As in `InvalidLine`: at most 80 printable characters of the line's start. */
+  excerpt: string;
+  /** The bytes read of the line (a multi-byte character may be cut at the end). */
+  bytes: Buffer;
+}
+
+/** The reason reported for the line a `stop()` cut off (see `TruncatedLine`). */
+export const TRUNCATED_AT_STOP = 'truncated-at-stop';
+
 export const InvalidPolicies = {
   /** Count the line, emit `'invalid'`, go on with the next line. */
   SKIP: 'skip',
@@ -58,13 +75,15 @@ export interface NdjsonSplitterOptions {
 }
 
 export interface NdjsonSplitterMetrics {
-  /** Physical lines seen so far (valid + invalid + emptySkipped). */
+  /** Physical lines seen so far (valid + invalid + emptySkipped + truncated). */
   lines: number;
   valid: number;
   invalid: number;
   invalidByReason: Record<InvalidReason, number>;
   /** Empty or whitespace-only lines (ignored, but they do count in line numbers). */
   emptySkipped: number;
+  /** Lines cut off by `stop()`: started, never finished (0 or 1). Not in `valid` nor in `invalid`. */
+  truncated: number;
   /** Input bytes acknowledged and ignored after a `'fail'` stop. */
   discardedBytes: number;
 }
@@ -112,12 +131,15 @@ export class NdjsonSplitter extends Transform {
   /** Number of the line being assembled. */
   #line = 1;
   #failure: NdjsonError | undefined = undefined;
+  /** stop() was called: a line still unfinished at the end was cut off by the stop, not by the input. */
+  #stopping = false;
   readonly #metrics: NdjsonSplitterMetrics = {
     lines: 0,
     valid: 0,
     invalid: 0,
     invalidByReason: { 'invalid-json': 0, 'line-too-long': 0, 'invalid-utf8': 0 },
     emptySkipped: 0,
+    truncated: 0,
     discardedBytes: 0,
   };
 
@@ -146,6 +168,18 @@ export class NdjsonSplitter extends Transform {
     return this.#failure;
   }
 
+  /**
+   * Ends the input because the caller stopped reading (a signal, the sink went away), not because
+   * the input ended: every complete line already written is processed as usual, but a last line
+   * without its newline was cut off by the stop — it may be valid JSON that continues — so it is
+   * reported with a `'truncated'` event (reason `truncated-at-stop`) and counted in `truncated`,
+   * not parsed and not blamed as invalid.
+   */
+  stop(): void {
+    this.#stopping = true;
+    if (!this.writableEnded) this.end();
+  }
+
   getMetrics(): NdjsonSplitterMetrics {
     const m = this.#metrics;
     return { ...m, invalidByReason: { ...m.invalidByReason } };
@@ -163,6 +197,11 @@ export class NdjsonSplitter extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
+    if (this.#stopping && this.#failure === undefined && !this.#discarding && (this.#held > 0 || this.#bomPrefix.length > 0)) {
+      this.#truncate();
+      callback();
+      return;
+    }
     if (this.#atStart && this.#bomPrefix.length > 0) {
       // Input shorter than a BOM that looked like one: it is data after all.
       const prefix = this.#bomPrefix;
@@ -180,6 +219,20 @@ export class NdjsonSplitter extends Transform {
       }
     }
     callback();
+  }
+
+  /** The unfinished line at a stop: reported as cut off, neither parsed nor counted as invalid. */
+  #truncate(): void {
+    const bytes = Buffer.concat([this.#bomPrefix, ...this.#pieces]);
+    this.#bomPrefix = EMPTY;
+    this.#pieces = [];
+    this.#held = 0;
+    this.#lastHeldByte = -1;
+    const m = this.#metrics;
+    m.lines++;
+    m.truncated++;
+    const event: TruncatedLine = { line: this.#line++, reason: TRUNCATED_AT_STOP, excerpt: excerptOf(bytes, bytes.length), bytes };
+    this.emit('truncated', event);
   }
 
   /** Returns the data after a leading BOM, or undefined while the first bytes could still be a BOM. */

@@ -1,5 +1,27 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
-import type { InvalidLine, NdjsonRecord } from '../ndjson/ndjson-splitter';
+import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import type { InvalidLine, NdjsonRecord, TruncatedLine } from '../ndjson/ndjson-splitter';
+
+/**
+ * A dead-letter write failed (ENOSPC, EIO, EBADF, …). `written` entries of the batch did reach
+ * the file (whole: a partly written entry is cut off again where the file allows it); the rest
+ * did not. `code` is the file system's code.
+ */
+export class DeadLetterWriteError extends Error {
+  readonly code: string;
+  /** Entries of the failed call that are in the file. */
+  readonly written: number;
+
+  constructor(path: string, cause: unknown, written: number) {
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    // Duck-typed: an fs error may come from another realm (a vm context), where instanceof Error fails.
+    const message = (cause as { message?: unknown } | undefined)?.message;
+    super(`cannot write to --dead-letter file ${path}: ${typeof message === 'string' ? message : String(cause)}`, { cause });
+    this.name = 'DeadLetterWriteError';
+    this.code = typeof code === 'string' ? code : 'EIO';
+    this.written = written;
+  }
+}
 
 /**
  * Appends what could not be delivered to a file, one JSON object per line:
@@ -7,11 +29,15 @@ import type { InvalidLine, NdjsonRecord } from '../ndjson/ndjson-splitter';
  *   {"line":12,"reason":"undeliverable","error":"HTTP 400 ...","record":{...the original JSON...}}
  *   {"line":40,"reason":"possibly-undelivered","error":"sink stdout is gone ...","record":{...}}
  *   {"line":97,"reason":"invalid-json","excerpt":"{\"ts\":...","raw":"{\"ts\":..."}
+ *   {"line":98,"reason":"truncated-at-stop","excerpt":"{\"ts\":...","raw":"{\"ts\":..."}
  *
  * Writes are synchronous on purpose: dead-lettering is the rare path, a sync
  * append can neither buffer without bound nor be lost when the process exits
  * right after (a second Ctrl-C, `process.exit`), and the next write starts
  * only once the previous one is on disk.
+ *
+ * A write that fails (a full disk, `/dev/full`) throws `DeadLetterWriteError`, which says how many
+ * of the entries did reach the file: a caller counts only those as dead-lettered.
  */
 export class DeadLetterFile {
   readonly path: string;
@@ -32,30 +58,33 @@ export class DeadLetterFile {
   /**
    * Records the sink gave up on (`reason` "undeliverable"), or records written into a pipe whose
    * reader then died, which it may not have read ("possibly-undelivered"). Their bytes are valid
-   * JSON, so they are embedded as-is, not re-serialized.
+   * JSON, so they are embedded as-is, not re-serialized. Returns how many were written (all of them,
+   * or it throws `DeadLetterWriteError`).
    */
-  writeUndeliverable(records: readonly NdjsonRecord[], error: Error, reason: 'undeliverable' | 'possibly-undelivered' = 'undeliverable'): void {
-    if (records.length === 0) return;
+  writeUndeliverable(records: readonly NdjsonRecord[], error: Error, reason: 'undeliverable' | 'possibly-undelivered' = 'undeliverable'): number {
+    if (records.length === 0) return 0;
     const errorJson = JSON.stringify(error.message);
     const parts: string[] = new Array<string>(records.length);
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as NdjsonRecord;
       parts[i] = `{"line":${record.line},"reason":"${reason}","error":${errorJson},"record":${record.bytes.toString('utf8').trim()}}\n`;
     }
-    this.#append(parts.join(''));
-    this.#written += records.length;
+    this.#append(parts);
+    return records.length;
   }
 
-  /** An invalid input line: its number, why, an excerpt, and the raw bytes when the splitter kept them. */
-  writeInvalid(invalid: InvalidLine): void {
+  /**
+   * An invalid input line, or the line reading stopped in the middle of (`truncated-at-stop`): its
+   * number, why, an excerpt, and the raw bytes when the splitter kept them.
+   */
+  writeInvalid(invalid: InvalidLine | TruncatedLine): void {
     const entry: Record<string, unknown> = { line: invalid.line, reason: invalid.reason, excerpt: invalid.excerpt };
     if (invalid.bytes !== undefined) {
-      // Invalid UTF-8 cannot survive a round trip through a JSON string; base64 can.
-      if (invalid.reason === 'invalid-utf8') entry['rawBase64'] = invalid.bytes.toString('base64');
+      // Invalid UTF-8 (or a line cut inside a character) cannot survive a round trip through a JSON string; base64 can.
+      if (invalid.reason === 'invalid-utf8' || !isUtf8(invalid.bytes)) entry['rawBase64'] = invalid.bytes.toString('base64');
       else entry['raw'] = invalid.bytes.toString('utf8');
     }
-    this.#append(`${JSON.stringify(entry)}\n`);
-    this.#written++;
+    this.#append([`${JSON.stringify(entry)}\n`]);
   }
 
   close(): void {
@@ -64,11 +93,38 @@ export class DeadLetterFile {
     this.#fd = undefined;
   }
 
-  #append(text: string): void {
-    if (this.#fd === undefined) throw new Error(`dead-letter file ${this.path} is closed`);
-    const buffer = Buffer.from(text, 'utf8');
+  /** Appends whole entries; on failure, reports (and keeps) only the entries that are whole in the file. */
+  #append(entries: readonly string[]): void {
+    const fd = this.#fd;
+    if (fd === undefined) throw new DeadLetterWriteError(this.path, new Error('the file is closed'), 0);
+    const buffer = Buffer.from(entries.join(''), 'utf8');
     let offset = 0;
-    // writeSync may write less than asked (e.g. to a pipe); loop until all is out.
-    while (offset < buffer.length) offset += writeSync(this.#fd, buffer, offset, buffer.length - offset);
+    try {
+      // writeSync may write less than asked (e.g. to a pipe); loop until all is out.
+      while (offset < buffer.length) offset += writeSync(fd, buffer, offset, buffer.length - offset);
+    } catch (err) {
+      let whole = 0;
+      let end = 0;
+      for (const entry of entries) {
+        const next = end + Buffer.byteLength(entry, 'utf8');
+        if (next > offset) break;
+        end = next;
+        whole++;
+      }
+      if (offset > end) cutPartialEntry(fd, offset - end);
+      this.#written += whole;
+      throw new DeadLetterWriteError(this.path, err, whole);
+    }
+    this.#written += entries.length;
+  }
+}
+
+/** A full disk may take the start of an entry: cut it off, so that the file stays whole JSON lines (regular files only). */
+function cutPartialEntry(fd: number, partialBytes: number): void {
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isFile()) ftruncateSync(fd, stat.size - partialBytes);
+  } catch {
+    // Not a regular file, or the truncate failed too: nothing more can be done.
   }
 }

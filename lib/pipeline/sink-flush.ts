@@ -25,29 +25,38 @@ export interface SinkFlushOptions {
   unconfirmedTailBytes?: number;
 }
 
+/** The flush function `sinkFlush` returns. */
+export interface SinkFlushFunction extends FlushFunction<NdjsonRecord> {
+  /**
+   * Hands over (and forgets) the records kept by `unconfirmedTailBytes`: for a caller that ends the
+   * reader itself (terminates an exec child that stopped reading), which may not have read them.
+   */
+  takeUnconfirmed(): NdjsonRecord[];
+}
+
 /**
  * Adapts a `LineSink` (which takes raw line Buffers) into the `flush` function of
  * a `BackpressureWritable<NdjsonRecord>`: the batch is mapped to its lines, and
  * a partial failure's `failedItems` (Buffers) are mapped back to the records they
  * came from, so that exactly those are retried or dead-lettered.
  */
-export function sinkFlush(sink: LineSink, options: SinkFlushOptions = {}): FlushFunction<NdjsonRecord> {
+export function sinkFlush(sink: LineSink, options: SinkFlushOptions = {}): SinkFlushFunction {
   const onSinkGone = options.onSinkGone;
   const tailBytes = options.unconfirmedTailBytes ?? 0;
   const tail = new RingBuffer<NdjsonRecord>();
   let tailSize = 0;
-  return async function flushToSink(batch: NdjsonRecord[], ctx: FlushContext): Promise<void | FlushResult<NdjsonRecord>> {
+  const takeUnconfirmed = (): NdjsonRecord[] => {
+    tailSize = 0;
+    return tail.drain();
+  };
+  return Object.assign(async function flushToSink(batch: NdjsonRecord[], ctx: FlushContext): Promise<void | FlushResult<NdjsonRecord>> {
     const lines = new Array<Buffer>(batch.length);
     for (let i = 0; i < batch.length; i++) lines[i] = (batch[i] as NdjsonRecord).bytes;
     let result;
     try {
       result = await sink.write(lines, ctx);
     } catch (err) {
-      if (onSinkGone !== undefined && sinkFailureAction(err) === 'stop') {
-        const unconfirmed = tail.drain();
-        tailSize = 0;
-        onSinkGone(err as Error, unconfirmed);
-      }
+      if (onSinkGone !== undefined && sinkFailureAction(err) === 'stop') onSinkGone(err as Error, takeUnconfirmed());
       throw err;
     }
     if (tailBytes > 0 && (result === undefined || result.failedItems === undefined)) {
@@ -62,7 +71,7 @@ export function sinkFlush(sink: LineSink, options: SinkFlushOptions = {}): Flush
     }
     if (result === undefined || result.failedItems === undefined) return result as FlushResult<NdjsonRecord> | undefined;
     return { ...result, failedItems: recordsOf(result.failedItems, batch, lines) };
-  };
+  }, { takeUnconfirmed });
 }
 
 /** Failure path only: maps the sink's failed lines back to their records by identity, keeping batch order. */

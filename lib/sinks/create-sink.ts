@@ -19,48 +19,74 @@ export interface CreateSinkOptions {
 
 const SPEC_FORMS = "'stdout', 'file:PATH', 'http://URL', 'https://URL' or 'exec:COMMAND'";
 
+/** A `--sink` spec, parsed: what `createSink` would build, before anything is opened or spawned. */
+export type SinkSpec =
+  | { readonly kind: 'stdout' }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'http'; readonly url: URL }
+  | { readonly kind: 'exec'; readonly command: string };
+
 /**
- * Builds a sink from a `--sink` spec:
+ * Parses a `--sink` spec without side effects (nothing opened, created or spawned), so that a
+ * caller can refuse a bad spec before it reads or creates anything:
  * - `stdout` (or `-`, or empty): standard output
  * - `file:PATH` (or `file:///abs/path`): append to PATH
  * - `http://…`, `https://…`: POST each batch as NDJSON
  * - `exec:COMMAND`: pipe into one long-lived `sh -c COMMAND`
- * The scheme is case-insensitive. Anything else throws ERR_SINK_INVALID_SPEC
- * (synchronously: it is a usage error); the message never echoes credentials.
+ * The scheme is case-insensitive. Anything else throws ERR_SINK_INVALID_SPEC; the message never
+ * echoes credentials or query-string values.
  */
-export function createSink(spec: string, options: CreateSinkOptions = {}): LineSink {
+export function parseSinkSpec(spec: string): SinkSpec {
   const trimmed = spec.trim();
   const lower = trimmed.toLowerCase();
-  if (trimmed === '' || lower === 'stdout' || trimmed === '-') {
-    return createStdoutSink(options.stdout === undefined ? {} : { stream: options.stdout });
-  }
+  if (trimmed === '' || lower === 'stdout' || trimmed === '-') return { kind: 'stdout' };
   if (lower.startsWith('file:')) {
     const path = lower.startsWith('file://') ? fileUrlPath(trimmed) : trimmed.slice('file:'.length);
     if (path === '') throw invalidSpec(`'file:' needs a path, e.g. file:/var/log/out.ndjson`);
-    return createFileSink(path);
+    return { kind: 'file', path };
   }
   if (lower.startsWith('http://') || lower.startsWith('https://')) {
-    let url: URL;
     try {
-      url = new URL(trimmed);
+      return { kind: 'http', url: new URL(trimmed) };
     } catch {
       throw invalidSpec(`not a valid URL: ${redactCredentialsInText(trimmed)}`);
     }
-    return createHttpSink(url, options.http ?? {});
   }
   if (lower.startsWith('exec:')) {
     const command = trimmed.slice('exec:'.length);
     if (command.trim() === '') throw invalidSpec(`'exec:' needs a command, e.g. exec:gzip > out.gz`);
-    return createExecSink(command, options.exec ?? {});
+    return { kind: 'exec', command };
   }
   throw invalidSpec(`unknown sink '${redactCredentialsInText(trimmed)}': expected ${SPEC_FORMS}`);
+}
+
+/** Builds the sink a parsed spec names: opens the file, spawns the command, … */
+export function createSinkFromSpec(spec: SinkSpec, options: CreateSinkOptions = {}): LineSink {
+  switch (spec.kind) {
+    case 'stdout':
+      return createStdoutSink(options.stdout === undefined ? {} : { stream: options.stdout });
+    case 'file':
+      return createFileSink(spec.path);
+    case 'http':
+      return createHttpSink(spec.url, options.http ?? {});
+    case 'exec':
+      return createExecSink(spec.command, options.exec ?? {});
+  }
+}
+
+/**
+ * Builds a sink from a `--sink` spec (see `parseSinkSpec` for the forms). A bad spec throws
+ * ERR_SINK_INVALID_SPEC synchronously, before anything is opened or spawned.
+ */
+export function createSink(spec: string, options: CreateSinkOptions = {}): LineSink {
+  return createSinkFromSpec(parseSinkSpec(spec), options);
 }
 
 function fileUrlPath(spec: string): string {
   try {
     return fileURLToPath(spec);
   } catch {
-    throw invalidSpec(`not a valid file URL: ${spec}`);
+    throw invalidSpec(`not a valid file URL: ${redactCredentialsInText(spec)}`);
   }
 }
 

@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { FdSink, writableFd } from './fd-sink';
 import type { LineSink, SinkWriteContext } from './line-sink';
 import { redactCredentialsInText } from './redact';
 import { SinkError, SinkErrorCodes } from './sink-errors';
-import { StreamSink } from './stream-sink';
+import { StreamSink, type SinkStream } from './stream-sink';
 
 export interface ExecSinkOptions {
   /** Working directory of the child. @default process.cwd() */
@@ -19,6 +20,9 @@ export interface ExecSinkOptions {
  */
 const EXIT_GRACE_MS = 1000;
 
+/** `terminate()`: how long the child has to exit after SIGTERM before SIGKILL (and after SIGKILL before giving up on it). */
+export const TERMINATE_GRACE_MS = 2000;
+
 interface ExitStatus {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -28,7 +32,13 @@ interface ExitStatus {
  * One long-lived child (`spawn(command, { shell: true })`, stdio
  * `['pipe', 'inherit', 'inherit']`) reading the batches on its stdin, with
  * stdin's backpressure respected (a slow child slows the pipeline down).
- * Delivery means "written into the child's stdin pipe".
+ * Delivery means "written into the child's stdin pipe". The pipe is written
+ * through an `FdSink`, so the child only ever reads whole lines.
+ *
+ * The child runs in its own process group (`detached`): a Ctrl-C in the
+ * terminal reaches the CLI, which drains into the child and then closes its
+ * stdin, instead of killing the child with records still in the pipe; and
+ * `kill()`/`terminate()` reach everything the shell started.
  *
  * The child exiting before `close()` — with any status, 0 included — is a sink
  * failure: pending and later writes reject with ERR_SINK_CHILD_EXITED
@@ -39,28 +49,30 @@ interface ExitStatus {
 export class ExecSink implements LineSink {
   readonly description: string;
   readonly #child: ChildProcess;
-  readonly #stdin: StreamSink;
+  readonly #stdin: StreamSink | FdSink;
   readonly #exited: Promise<ExitStatus | SinkError>;
   #exit: ExitStatus | undefined = undefined;
   #stdinEnded = false;
   #graceTimer: NodeJS.Timeout | undefined = undefined;
   #closePromise: Promise<void> | undefined = undefined;
+  /** terminate() was called: the child stopped reading and was ended. */
+  #terminated = false;
 
   constructor(command: string, options: ExecSinkOptions = {}) {
     if (command.trim() === '') throw new SinkError(SinkErrorCodes.INVALID_SPEC, 'exec sink needs a command');
     this.description = `exec:${redactCredentialsInText(command)}`;
     const child = spawn(command, {
       shell: true,
+      detached: true,
       stdio: ['pipe', 'inherit', 'inherit'],
       ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       ...(options.env === undefined ? {} : { env: options.env }),
     });
     this.#child = child;
-    this.#stdin = new StreamSink(child.stdin as NodeJS.WritableStream, {
-      description: this.description,
-      endOnClose: true,
-      mapFailure: this.#stdinFailure,
-    });
+    const stdin = child.stdin as SinkStream;
+    const fd = child.pid === undefined ? undefined : writableFd(stdin, { handle: true });
+    const sinkOptions = { description: this.description, endOnClose: true, mapFailure: this.#stdinFailure };
+    this.#stdin = fd === undefined ? new StreamSink(stdin, sinkOptions) : new FdSink(fd, stdin, sinkOptions);
     this.#exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.#exit = { code, signal };
@@ -86,13 +98,62 @@ export class ExecSink implements LineSink {
     return this.#child.pid;
   }
 
-  /** Sends a signal to the child (e.g. when a shutdown cannot wait for it to finish reading). */
+  /** Sends a signal to the child's process group (the shell and what it started). */
   kill(signal: NodeJS.Signals = 'SIGTERM'): boolean {
-    return this.#child.kill(signal);
+    const pid = this.#child.pid;
+    if (pid === undefined || this.#exit !== undefined) return false;
+    try {
+      process.kill(-pid, signal);
+      return true;
+    } catch {
+      return this.#child.kill(signal);
+    }
+  }
+
+  /** Whether the child has exited (or never started). */
+  get exited(): boolean {
+    return this.#exit !== undefined || this.#child.pid === undefined;
   }
 
   write(lines: Buffer[], ctx: SinkWriteContext): Promise<void> {
     return this.#stdin.write(lines, ctx);
+  }
+
+  /** See `LineSink.stopAtRecordBoundary`: finishes the line the child has the start of, then writes nothing more. */
+  stopAtRecordBoundary(timeoutMs: number): Promise<boolean> {
+    return this.#stdin.stopAtRecordBoundary(timeoutMs);
+  }
+
+  get partialRecord(): { written: number; length: number } | undefined {
+    return this.#stdin instanceof FdSink ? this.#stdin.partialRecord : undefined;
+  }
+
+  /**
+   * Ends a child that stopped reading (or that a shutdown cannot wait for): closes its stdin —
+   * what the sink still held for it is dropped; the caller has accounted for it — sends SIGTERM to
+   * its process group, and SIGKILL if it has not exited `graceMs` later. Resolves once it exited,
+   * or `graceMs` after SIGKILL (a process stuck in the kernel). `close()` then rejects with
+   * ERR_SINK_CHILD_EXITED saying so.
+   */
+  async terminate(graceMs: number = TERMINATE_GRACE_MS): Promise<void> {
+    if (this.exited) return;
+    this.#terminated = true;
+    (this.#child.stdin as { destroy?: () => void } | null)?.destroy?.();
+    this.kill('SIGTERM');
+    if (await this.#exitedWithin(graceMs)) return;
+    this.kill('SIGKILL');
+    await this.#exitedWithin(graceMs);
+  }
+
+  #exitedWithin(ms: number): Promise<boolean> {
+    if (this.#exit !== undefined) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      void this.#exited.then(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
   }
 
   close(): Promise<void> {
@@ -111,6 +172,7 @@ export class ExecSink implements LineSink {
     }
     const exit = await this.#exited;
     if (exit instanceof SinkError) throw exit;
+    if (this.#terminated) throw this.#exitedError(exit, 'stopped reading and was terminated');
     if (stdinError !== undefined) throw stdinError;
     if (exit.code !== 0) throw this.#exitedError(exit, 'exited with failure');
   }

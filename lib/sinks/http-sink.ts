@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { joinLines, type LineSink, type SinkWriteContext } from './line-sink';
 import { classifyHttpStatus, HttpOutcomes, parseRetryAfter } from './http-classify';
-import { redactUrl } from './redact';
+import { MIN_SCRUB_LENGTH, queryValues, redactUrl, safeDecode, scrubQueryParams } from './redact';
 import { SinkError, SinkErrorCodes } from './sink-errors';
 import { abortedError } from './stream-sink';
 
@@ -26,8 +26,6 @@ export interface HttpSinkOptions {
 const ERROR_BODY_BYTES = 512;
 const ERROR_BODY_CHARS = 200;
 const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+/gu;
-/** Credentials shorter than this are not scrubbed from free text: replacing "a" everywhere would garble messages, and such values are not secrets. */
-const MIN_SCRUB_LENGTH = 4;
 
 /**
  * POSTs each batch as one `application/x-ndjson` body. TLS verification stays
@@ -65,6 +63,8 @@ export class HttpSink implements LineSink {
     const username = safeDecode(parsed.username);
     const password = safeDecode(parsed.password);
     this.#secrets = [username, password, parsed.username, parsed.password].filter((s) => s.length >= MIN_SCRUB_LENGTH);
+    // Query-string values (`?api_key=…`) are secrets as often as userinfo is.
+    this.#secrets.push(...queryValues(parsed));
     for (const value of Object.values(options.headers ?? {})) if (value.length >= MIN_SCRUB_LENGTH) this.#secrets.push(value);
     if (parsed.username !== '' || parsed.password !== '') {
       const token = Buffer.from(`${username}:${password}`, 'utf8').toString('base64');
@@ -74,6 +74,8 @@ export class HttpSink implements LineSink {
       parsed.password = '';
     }
     this.#target = parsed;
+    // Longest first: a secret that contains another is replaced whole.
+    this.#secrets.sort((a, b) => b.length - a.length);
     this.#headers = headers;
     this.#transport = parsed.protocol === 'https:' ? https : http;
     this.#ownsAgent = options.agent === undefined;
@@ -154,9 +156,12 @@ export class HttpSink implements LineSink {
     return new SinkError(SinkErrorCodes.HTTP_NETWORK, `${this.description}: request failed (${why})`, { retryable: true, cause: err });
   }
 
-  /** Belt and braces: nothing we build contains a credential, but a server may echo one back in its error body. */
+  /**
+   * Belt and braces: nothing we build contains a credential, but a server may echo one back in its
+   * error body (the whole URL, the request line, or the key alone).
+   */
   #scrub(text: string): string {
-    let out = text;
+    let out = scrubQueryParams(text, this.#target);
     for (const secret of this.#secrets) out = out.split(secret).join('***');
     return out;
   }
@@ -173,13 +178,6 @@ export class HttpSink implements LineSink {
 
 function ignore(): void {}
 
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
-}
 
 export function createHttpSink(url: string | URL, options: HttpSinkOptions = {}): HttpSink {
   return new HttpSink(url, options);

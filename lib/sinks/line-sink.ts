@@ -31,6 +31,17 @@ export interface LineSink {
   close(): Promise<void>;
   /** Human-readable target for logs, with credentials redacted. */
   readonly description: string;
+  /**
+   * For sinks a reader consumes as a byte stream (stdout, an exec child's stdin), when the process
+   * is about to go: finish what is half-written — so that the reader never gets part of a line —
+   * and write nothing more. Writes not complete by then stay unsettled (the caller accounts for
+   * them as not delivered); later writes reject with ERR_SINK_CLOSED. Resolves `true` once nothing
+   * is half-written, `false` if `timeoutMs` passed first (a reader that stopped reading). The CLI
+   * calls it once the core has settled every batch, before `close()`, and on a forced exit.
+   */
+  stopAtRecordBoundary?(timeoutMs: number): Promise<boolean>;
+  /** After `stopAtRecordBoundary` resolved `false`: how much of the record in progress the reader was given. */
+  readonly partialRecord?: { written: number; length: number } | undefined;
 }
 
 const NEWLINE = 0x0a;

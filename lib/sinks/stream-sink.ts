@@ -76,6 +76,8 @@ export class StreamSink implements LineSink {
   #current: PendingWrite | undefined = undefined;
   #failure: SinkError | undefined = undefined;
   #closing = false;
+  /** stopAtRecordBoundary() was called: hand the stream nothing more. */
+  #stopped = false;
   #closePromise: Promise<void> | undefined = undefined;
   #idle: (() => void) | undefined = undefined;
 
@@ -96,8 +98,9 @@ export class StreamSink implements LineSink {
 
   write(lines: Buffer[], ctx: SinkWriteContext): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (this.#closing) {
-      return Promise.reject(new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after close()`, { retryable: false }));
+    if (this.#closing || this.#stopped) {
+      const after = this.#closing ? 'close()' : 'stopAtRecordBoundary()';
+      return Promise.reject(new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after ${after}`, { retryable: false }));
     }
     if (ctx.signal.aborted) return Promise.reject(abortedError(this.description, ctx.signal));
     if (lines.length === 0) return Promise.resolve();
@@ -116,6 +119,28 @@ export class StreamSink implements LineSink {
       ctx.signal.addEventListener('abort', pending.onAbort, { once: true });
       this.#queue.push(pending);
       this.#pump();
+    });
+  }
+
+  /**
+   * For a process about to go: hands the stream nothing more and waits, at most `timeoutMs`, for
+   * the batch it is writing. Queued batches are left unsettled (the caller accounts for them as
+   * not delivered); later writes reject with ERR_SINK_CLOSED. Batches go to the stream whole, so
+   * this sink cannot stop inside one: `true` once it is through, `false` if it was not within
+   * `timeoutMs` (part of it may then never arrive). A reader that must only ever get whole lines
+   * needs `FdSink`.
+   */
+  stopAtRecordBoundary(timeoutMs: number): Promise<boolean> {
+    this.#stopped = true;
+    if (this.#current === undefined || this.#failure !== undefined) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(this.#current === undefined), timeoutMs);
+      const previous = this.#idle;
+      this.#idle = () => {
+        clearTimeout(timer);
+        previous?.();
+        resolve(true);
+      };
     });
   }
 
@@ -140,7 +165,11 @@ export class StreamSink implements LineSink {
     this.#closing = true;
     if (this.#current !== undefined || this.#queue.size > 0) {
       await new Promise<void>((resolve) => {
-        this.#idle = resolve;
+        const previous = this.#idle;
+        this.#idle = () => {
+          previous?.();
+          resolve();
+        };
       });
     }
     if (this.#failure !== undefined) throw this.#failure;
@@ -159,7 +188,7 @@ export class StreamSink implements LineSink {
 
   #pump(): void {
     while (this.#current === undefined && this.#failure === undefined) {
-      const next = this.#queue.shift();
+      const next = this.#stopped ? undefined : this.#queue.shift(); // stopped: queued batches stay unsettled
       if (next === undefined) {
         this.#notifyIdle();
         return;
@@ -205,7 +234,7 @@ export class StreamSink implements LineSink {
   #notifyIdle(): void {
     const idle = this.#idle;
     if (idle === undefined) return;
-    if (this.#failure === undefined && (this.#current !== undefined || this.#queue.size > 0)) return;
+    if (this.#failure === undefined && (this.#current !== undefined || (this.#queue.size > 0 && !this.#stopped))) return;
     this.#idle = undefined;
     idle();
   }

@@ -1,0 +1,75 @@
+import { backpressure, type StrategyWritable } from '../backpressure';
+import type { BackpressureWritable } from '../backpressure-writable';
+import type { NdjsonRecord } from '../ndjson/ndjson-splitter';
+import type { DeadLetterHandler, FlushFunction } from '../options';
+import { fieldPriority } from '../pipeline/field-priority';
+import { recordByteLength } from '../pipeline/record-size';
+import { effectiveBatchSize, UsageError, type CliOptions } from './parse-args';
+
+/** The stream the CLI writes records into: a plain `BackpressureWritable` (block) or a strategy composition. */
+export type CliOutput = BackpressureWritable<NdjsonRecord> | StrategyWritable<NdjsonRecord>;
+
+/** Which flag sets which library option, to name the flag when the library refuses a value. */
+const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
+  maxBufferSize: '--max-buffer',
+  maxBufferBytes: '--max-buffer-bytes',
+  batchSize: '--batch-size',
+  minFlushIntervalMs: '--flush-interval',
+  maxFlushIntervalMs: '--flush-interval',
+  'retry.retries': '--retries',
+  flushTimeoutMs: '--flush-timeout',
+  sampleRate: '--sample-rate',
+};
+
+/** Stage and helper errors name their option in their own words. */
+const FLAG_OF_MESSAGE: readonly (readonly [RegExp, string])[] = [
+  [/^rate /, '--sample-rate'],
+  [/^fieldPriority/, '--priority-field'],
+];
+
+/**
+ * Builds the CLI's stream from its options — before anything is opened, created or read, so that
+ * a value the library refuses is a usage error (exit 2) with nothing to clean up. The library's
+ * own validation is the last word: any TypeError/RangeError it throws becomes a one-line
+ * `UsageError` naming the flag.
+ *
+ * @param drainTimeoutMs the core's drain deadline at end of input (the CLI's own `--drain-timeout`
+ *   applies to signals only).
+ */
+export function buildOutput(
+  options: CliOptions,
+  flush: FlushFunction<NdjsonRecord>,
+  onDeadLetter: DeadLetterHandler<NdjsonRecord>,
+  drainTimeoutMs: number,
+): CliOutput {
+  const batchSize = effectiveBatchSize(options);
+  try {
+    return backpressure<NdjsonRecord>({
+      strategy: options.strategy,
+      flush,
+      onDeadLetter,
+      drainTimeoutMs,
+      ...(options.maxBuffer !== undefined && { maxBufferSize: options.maxBuffer }),
+      ...(options.maxBufferBytes !== undefined && { maxBufferBytes: options.maxBufferBytes, sizeOf: recordByteLength }),
+      ...(batchSize !== undefined && { batchSize }),
+      ...(options.flushIntervalMs !== undefined && {
+        minFlushIntervalMs: options.flushIntervalMs,
+        maxFlushIntervalMs: options.flushIntervalMs,
+      }),
+      ...(options.retries !== undefined && { retry: { retries: options.retries } }),
+      ...(options.flushTimeoutMs !== undefined && { flushTimeoutMs: options.flushTimeoutMs }),
+      ...(options.sampleRate !== undefined && { sampleRate: options.sampleRate }),
+      ...(options.priorityField !== undefined && { priority: fieldPriority(options.priorityField) }),
+    });
+  } catch (err) {
+    if (err instanceof RangeError || err instanceof TypeError) throw new UsageError(usageMessage(err));
+    throw err;
+  }
+}
+
+function usageMessage(err: Error): string {
+  const text = (err.message.split('\n', 1)[0] ?? '').replace(/^BackpressureWritable: /, '');
+  const option = /option "([^"]+)"/.exec(text)?.[1];
+  const flag = (option === undefined ? undefined : FLAG_OF_OPTION[option]) ?? FLAG_OF_MESSAGE.find(([pattern]) => pattern.test(text))?.[1];
+  return flag === undefined ? `invalid option value: ${text}` : `${flag}: ${text}`;
+}
