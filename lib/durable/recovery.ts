@@ -7,8 +7,10 @@
  *    segment files are deleted too.
  * 2. Only the LAST segment is scanned, to find where its good data ends; from the
  *    checkpoint's offset when the checkpoint points into it, so acknowledged data
- *    is not read. Everything after the last complete frame (a torn frame, zero
- *    fill after a power loss, garbage) is truncated and counted.
+ *    is not read. What follows the last complete frame is truncated and counted
+ *    when it is a torn write (a frame cut short, zero fill after a power loss);
+ *    when it is a whole record with a damaged header it is kept, with a seq of
+ *    its own, for the reader to report as corrupt.
  * 3. Reading resumes at the checkpoint: its offset is used when the frame there
  *    is the expected record, else the segment is read from its start (records
  *    below the checkpoint are skipped). No checkpoint: from the oldest segment.
@@ -20,8 +22,10 @@
  * reported by the reader, record by record, as it gets there.
  */
 import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import type { Checkpoint } from './checkpoint-file';
 import { FrameCursor } from './frame-cursor';
+import { FRAME_HEADER_BYTES, FRAME_MAGIC, newFrameHeader, readFrameHeader } from './record-frame';
 import { Segment } from './segment';
 import { listSegments } from './segment-file';
 
@@ -144,8 +148,30 @@ async function scanTail(tail: Segment, checkpoint: Checkpoint | undefined, chunk
         endOffset = cursor.offset;
       }
     }
+    if (endOffset < tail.writtenBytes && (await isDamagedFrame(handle, endOffset, tail.writtenBytes - endOffset))) {
+      // Not a torn write but a whole record with a damaged header: keep its bytes and its seq,
+      // so that the reader reports it as corrupt instead of the seq being silently reused.
+      return { endOffset: tail.writtenBytes, endSeq: lastSeq + 2 };
+    }
   } finally {
     await handle.close();
   }
   return { endOffset, endSeq: lastSeq + 1 };
+}
+
+/**
+ * Tells the bytes after the last good frame apart: a torn write (a frame cut
+ * short: its header is valid but the frame runs past the end of the file; or
+ * fewer bytes than a header; or zero fill) is truncated. A record whose header
+ * is damaged (at least 3 of the 4 magic bytes are there — one flipped bit leaves
+ * 3 — yet the header fails its checksum) is corruption.
+ */
+async function isDamagedFrame(handle: FileHandle, offset: number, length: number): Promise<boolean> {
+  if (length < FRAME_HEADER_BYTES) return false;
+  const head = Buffer.alloc(FRAME_HEADER_BYTES);
+  const { bytesRead } = await handle.read(head, 0, FRAME_HEADER_BYTES, offset);
+  if (bytesRead < FRAME_HEADER_BYTES || readFrameHeader(head, 0, newFrameHeader())) return false;
+  let magicBytes = 0;
+  for (let i = 0; i < FRAME_MAGIC.length; i++) if (head[i] === FRAME_MAGIC[i]) magicBytes++;
+  return magicBytes >= FRAME_MAGIC.length - 1;
 }
