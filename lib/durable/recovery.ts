@@ -26,7 +26,7 @@ import type { FileHandle } from 'node:fs/promises';
 import type { Checkpoint } from './checkpoint-file';
 import { FrameCursor } from './frame-cursor';
 import { FRAME_HEADER_BYTES, FRAME_MAGIC, newFrameHeader, readFrameHeader } from './record-frame';
-import { Segment } from './segment';
+import { plausibleSeq, Segment } from './segment';
 import { listSegments } from './segment-file';
 
 export interface Recovered {
@@ -143,7 +143,7 @@ async function scanTail(tail: Segment, checkpoint: Checkpoint | undefined, chunk
     for (;;) {
       const event = await cursor.next(tail.writtenBytes);
       if (event === 'end') break;
-      if (event === 'frame' && cursor.header.seq > lastSeq) {
+      if (event === 'frame' && cursor.header.seq > lastSeq && plausibleSeq(tail, cursor.header.seq, cursor.frameOffset)) {
         lastSeq = cursor.header.seq;
         endOffset = cursor.offset;
       }

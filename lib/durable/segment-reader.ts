@@ -17,7 +17,7 @@ import type { AckTracker } from './ack-tracker';
 import { DurableError, DurableErrorCodes } from './durable-errors';
 import { FrameCursor } from './frame-cursor';
 import { FRAME_HEADER_BYTES } from './record-frame';
-import type { Segment } from './segment';
+import { plausibleSeq, type Segment } from './segment';
 
 export interface ReadEntry {
   /** Sequence number; for a corrupt range, its first. Acknowledge the entry with `ack(seq)`. */
@@ -141,7 +141,7 @@ export class SegmentReader {
   private async onFrame(seg: Segment, cursor: FrameCursor, out: ReadEntry[]): Promise<void> {
     const seq = cursor.header.seq;
     const limit = seg.sealed ? seg.endSeq : this.options.durableSeq();
-    if (seq < seg.firstSeq || seq >= limit) {
+    if (!plausibleSeq(seg, seq, cursor.frameOffset) || seq >= limit) {
       // Not a record this segment can hold (e.g. a frame-shaped payload found while resynchronising).
       if (this.garbageOffset < 0) this.garbageOffset = cursor.frameOffset;
       this.garbageBytes += FRAME_HEADER_BYTES + cursor.header.length;

@@ -1,3 +1,5 @@
+import { FRAME_HEADER_BYTES } from './record-frame';
+
 /**
  * What the log knows about one segment file, shared by the writer (which grows
  * the newest one), the reader (which reads up to `readableBytes`) and the
@@ -19,4 +21,15 @@ export class Segment {
   ) {
     this.endSeq = firstSeq;
   }
+}
+
+/**
+ * Whether a frame found at `offset` of `seg` can really be record `seq`: seqs in
+ * a segment are consecutive from its first, and every record before it took at
+ * least a header's bytes, so record firstSeq + k starts at byte 24·k or later.
+ * A header that checks out but breaks this (a frame-shaped payload, a stale
+ * frame) must not be believed: its seq could send the log millions ahead.
+ */
+export function plausibleSeq(seg: Segment, seq: number, offset: number): boolean {
+  return seq >= seg.firstSeq && seq - seg.firstSeq <= offset / FRAME_HEADER_BYTES;
 }
