@@ -63,6 +63,15 @@ test('a second open in the same process fails with ERR_DURABLE_LOCKED naming thi
   await again.close();
 });
 
+test('two opens of one directory at the same time in one process: exactly one gets it, the other ERR_DURABLE_LOCKED', async () => {
+  const results = await Promise.allSettled([openLog(dir), openLog(dir), openLog(dir)]);
+  const opened = results.filter((r): r is PromiseFulfilledResult<SegmentLog> => r.status === 'fulfilled');
+  const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  expect(opened.length).toBe(1);
+  for (const r of refused) expect(isDurableError(r.reason, DurableErrorCodes.LOCKED)).toBe(true);
+  await opened[0]?.value.close();
+});
+
 test('a live holder in another process: ERR_DURABLE_LOCKED naming its pid', async () => {
   const child = await startHolder();
   const err = await openError();

@@ -169,6 +169,16 @@ describe('damage in the middle', () => {
 });
 
 describe('checkpoint', () => {
+  test('the checkpoint file is allocated whole (both slots) at open, so writing it later never needs disk space', async () => {
+    const log = await openLog(dir);
+    expect(fileSize(join(dir, CHECKPOINT_FILE))).toBe(1024);
+    await appendIds(log, range(0, 10));
+    for (const entry of await log.read(10)) log.ack(entry.seq);
+    await log.checkpointNow();
+    expect(fileSize(join(dir, CHECKPOINT_FILE))).toBe(1024);
+    await log.close();
+  });
+
   test('acknowledged records are not read again: damage inside them goes unnoticed, reading starts at the checkpoint', async () => {
     let log = await openLog(dir, { segmentBytes: 64 * 1024 });
     await appendIds(log, range(0, 100));

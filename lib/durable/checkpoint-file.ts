@@ -71,6 +71,11 @@ export class CheckpointFile {
     try {
       const both = Buffer.alloc(2 * SLOT_BYTES);
       const { bytesRead } = await rw.read(both, 0, both.length, 0);
+      if (bytesRead < both.length) {
+        // Allocate both slots now, so that writing a checkpoint later never needs new disk space:
+        // on a full disk the checkpoint is what lets acknowledged segments be deleted.
+        await preallocate(rw, both, bytesRead).catch(() => undefined);
+      }
       let best: { generation: number; checkpoint: Checkpoint } | undefined;
       for (let i = 0; i < 2; i++) {
         const found = decodeSlot(both.subarray(i * SLOT_BYTES, Math.min(bytesRead, (i + 1) * SLOT_BYTES)));
@@ -106,4 +111,11 @@ export class CheckpointFile {
   async close(): Promise<void> {
     await this.handle.close();
   }
+}
+
+/** Fills the file up to both slots (keeping the bytes already there) and syncs it. */
+async function preallocate(handle: FileHandle, both: Buffer, existing: number): Promise<void> {
+  let done = existing;
+  while (done < both.length) done += (await handle.write(both, done, both.length - done, done)).bytesWritten;
+  await handle.datasync();
 }

@@ -75,9 +75,9 @@ function parseOwner(text: string): LockOwner | undefined {
 }
 
 /** Whether the process that wrote `owner` is still running. */
-function isAlive(owner: LockOwner, lockPath: string): boolean {
-  // Our own pid, but not a lock this process took: a previous process that had our pid left it.
-  if (owner.pid === process.pid) return heldHere.has(lockPath);
+function isAlive(owner: LockOwner): boolean {
+  // Our own pid: this process does not hold it (checked before), so a previous process with our pid left it.
+  if (owner.pid === process.pid) return false;
   if (owner.boot !== undefined && bootId() !== undefined && owner.boot !== bootId()) return false;
   try {
     process.kill(owner.pid, 0);
@@ -123,15 +123,19 @@ export class DirLock {
     if (heldHere.has(lockPath)) {
       throw new DurableError(DurableErrorCodes.LOCKED, `log directory ${dir} is already open in this process (pid ${process.pid})`, { holderPid: process.pid });
     }
+    // Reserved before the first await: a concurrent open in this process fails at once instead of
+    // mistaking our fresh lock (our pid, not yet marked held) for a stale one.
+    heldHere.add(lockPath);
+    let taken = false;
     const content = `${JSON.stringify(describeOwner())}\n`;
     const tmp = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await fsp.writeFile(tmp, content);
     try {
+      await fsp.writeFile(tmp, content);
       // Bounded: each round either takes the lock, throws, or removed a stale lock.
       for (let round = 0; round < 8; round++) {
         try {
           await fsp.link(tmp, lockPath);
-          heldHere.add(lockPath);
+          taken = true;
           return new DirLock(lockPath, content);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -139,7 +143,7 @@ export class DirLock {
         const existing = await readIfExists(lockPath);
         if (existing === undefined) continue; // released meanwhile
         const owner = parseOwner(existing);
-        if (owner !== undefined && isAlive(owner, lockPath)) {
+        if (owner !== undefined && isAlive(owner)) {
           throw new DurableError(DurableErrorCodes.LOCKED, `log directory ${dir} is locked by process ${owner.pid}${owner.host === undefined ? '' : ` on ${owner.host}`} (${lockPath})`, {
             holderPid: owner.pid,
           });
@@ -148,6 +152,7 @@ export class DirLock {
       }
       throw new DurableError(DurableErrorCodes.LOCKED, `log directory ${dir}: could not take the lock ${lockPath} (it keeps changing hands)`);
     } finally {
+      if (!taken) heldHere.delete(lockPath);
       await unlinkIfExists(tmp);
     }
   }

@@ -21,7 +21,7 @@ export const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
 export class FrameCursor {
   /** File offset of the next byte not yet returned. */
   offset: number;
-  /** True once the file turned out shorter than a limit it was asked to read up to. */
+  /** True when the last `next()` found the file shorter than the limit it was given. */
   short = false;
 
   // Results of the last `next()` (reused: no allocation per frame beyond the payload view).
@@ -57,6 +57,7 @@ export class FrameCursor {
 
   /** Reads the next frame or garbage stretch that lies entirely below `limit`. */
   async next(limit: number): Promise<CursorEvent> {
+    this.short = false;
     const start = this.offset;
     if (start >= limit) return 'end';
     if (limit - start >= FRAME_HEADER_BYTES) {

@@ -76,6 +76,8 @@ export interface DurableLogStats {
   checkpointError: Error | null;
 }
 
+const CHECKPOINT_RETRY_MS = 200;
+
 interface SpaceWaiter {
   bytes: number;
   resolve: () => void;
@@ -375,7 +377,9 @@ export class SegmentLog {
 
   private scheduleCheckpoint(): void {
     if (this.checkpointTimer !== undefined || this.checkpointRun !== undefined || this.closed) return;
-    const wait = this.lastCheckpointAt + this.options.checkpointIntervalMs - Date.now();
+    // After a failed write, wait a little (it is retried even if no further ack comes).
+    const interval = this.checkpointError === null ? this.options.checkpointIntervalMs : Math.max(this.options.checkpointIntervalMs, CHECKPOINT_RETRY_MS);
+    const wait = this.lastCheckpointAt + interval - Date.now();
     const run = (): void => {
       this.checkpointTimer = undefined;
       this.checkpointRun = this.writeCheckpoint()
