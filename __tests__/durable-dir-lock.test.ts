@@ -5,7 +5,7 @@
  * without anyone deleting files.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DurableErrorCodes, isDurableError, type SegmentLog } from '../lib/durable';
 import { LOCK_FILE } from '../lib/durable/dir-lock';
@@ -119,3 +119,18 @@ async function appendAndCheck(log: SegmentLog): Promise<void> {
   await log.flush();
   expect(goodIds(await readAll(log))).toEqual([1]);
 }
+
+test('temporary files of openers killed while taking the lock are cleaned up by the next holder', async () => {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  children.push(child);
+  const dead = await new Promise<number>((resolve) => {
+    const gone = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    gone.on('exit', () => resolve(gone.pid as number));
+  });
+  writeFileSync(join(dir, `${LOCK_FILE}.${dead}.0badc0de.tmp`), 'x');
+  writeFileSync(join(dir, `${LOCK_FILE}.stale.${dead}.0badc0de`), 'x');
+  writeFileSync(join(dir, `${LOCK_FILE}.${child.pid as number}.0badc0de.tmp`), 'x'); // a live opener's: left alone
+  const log = await openLog(dir);
+  expect(readdirSync(dir).filter((name) => name.startsWith(`${LOCK_FILE}.`))).toEqual([`${LOCK_FILE}.${child.pid as number}.0badc0de.tmp`]);
+  await log.close();
+});

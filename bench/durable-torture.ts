@@ -7,7 +7,8 @@
  *   npm run torture -- --kills 1000                  one campaign of 1000 kills, random seed
  *   npm run torture -- --kills 200 --campaigns 10    ten campaigns, a fresh seed each
  *   npm run torture -- --seed 1234 --kills 300       replay a failure
- *   options: --no-faults (kills only), --segment-bytes N (default 2048), --max-bytes N (default 65536)
+ *   options: --no-faults (kills only), --segment-bytes N (default 2048), --max-bytes N (default 65536),
+ *            --trace (print every life's reports and every injected fault)
  *
  * Prints one line per campaign; on a failure, its seed, and exits 1.
  */
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
         segmentBytes: intOption('segment-bytes', 2048),
         maxBytes: intOption('max-bytes', 64 * 1024),
         progress: (line) => console.log(`  seed ${seed}: ${line}`),
+        ...(process.argv.includes('--trace') ? { trace: (line: string) => console.log(`    ${line}`) } : {}),
       });
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       console.log(

@@ -21,7 +21,8 @@
  *   (duplicates are at most what was delivered but not yet checkpointed);
  * - every corrupt seq reported is one the campaign damaged, and every damaged
  *   record not yet acknowledged in the checkpoint is reported;
- * - the drained log is empty: no record held, no segment file left.
+ * - the drained log is empty: no record held, nothing left in its directory but
+ *   the checkpoint (no segment, no lock, no temporary file of a killed opener).
  * Everything random comes from one seed, printed with any failure.
  */
 import { spawn } from 'node:child_process';
@@ -45,6 +46,8 @@ export interface TortureOptions {
   maxBytes?: number;
   /** Called with a line of progress now and then. */
   progress?: (line: string) => void;
+  /** Called with every life's reports and every injected fault (for debugging a failure). */
+  trace?: (line: string) => void;
 }
 
 export interface TortureResult {
@@ -230,6 +233,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     const life = await runLife(child, args(mode, index + 1), { fromStart, ms: fromStart ? between(0, 150) : between(0, 60) });
     if (!life.opened) result.killsBeforeOpen++;
     result.kills++;
+    options.trace?.(`life ${index + 1} ${mode} kill ${fromStart ? 'from start' : 'after open'}: ${life.lines.filter((l) => !l.startsWith('D ') && !l.startsWith('C ') && !l.startsWith('A ')).join(' | ')}`);
     absorb(life, index + 1, true);
     if (faults) await injectFault();
     if (index % 50 === 49) options.progress?.(`${index + 1}/${kills} kills · confirmed ${confirmed.size} · delivered ${result.delivered} · duplicates ${result.duplicates} · flips ${result.bitFlips}`);
@@ -239,6 +243,8 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
   absorb(drain, kills + 1, false);
   const end = drain.lines.find((l) => l.startsWith('E '));
   if (end !== 'E 0 0') fail(`the drained log is not empty: ${end ?? 'no E report'}`);
+  const left = readdirSync(dir).filter((name) => name !== 'checkpoint');
+  if (left.length > 0) fail(`files left in the drained log directory: ${left.join(', ')}`);
 
   const destroyed = new Set([...damaged.values()].map((d) => d.id));
   for (const id of confirmed) {
@@ -263,16 +269,21 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       // them. Usually with the seq that frame would really have; sometimes with an absurd one.
       const intact = intactFrames(readFileSync(tail));
       const firstSeq = Number(/(\d{20})\.seg$/.exec(tail)?.[1]);
-      const seq = random() < 0.7 ? (intact.length > 0 ? (intact[intact.length - 1] as FrameAt).seq + 1 : firstSeq) : 2 ** 40;
+      const next = intact.length > 0 ? (intact[intact.length - 1] as FrameAt).seq + 1 : firstSeq;
+      const seq = random() < 0.7 ? next : 2 ** 40;
       const frame = encodeFrame(seq, Buffer.from(`id=${TORN_ID};${'t'.repeat(between(0, 80))}`));
       appendFileSync(tail, frame.subarray(0, between(1, frame.length - 1)));
-      // Zero fill appended after it (another fault) may complete its length: then it is a whole
-      // frame whose payload fails its checksum, rightly reported corrupt. It was never confirmed.
-      if (!damaged.has(seq)) damaged.set(seq, { id: TORN_ID, mustReport: false });
+      // When no open has truncated it before the next fault, zero fill or a second torn frame may
+      // follow it. A real writer never appends to a recovered segment, so that cannot happen in
+      // life; here it may make a whole frame (payload failing its checksum) or a header-shaped
+      // stretch that recovery rightly reports as one corrupt record at \`next\`: never a confirmed one.
+      if (!damaged.has(next)) damaged.set(next, { id: TORN_ID, mustReport: false });
+      options.trace?.(`fault: torn frame seq ${seq} into ${tail}`);
       result.tornTails++;
     } else if (roll < 0.3) {
       // A power loss after the file grew but before its data blocks were written.
       appendFileSync(tail, Buffer.alloc(between(1, 3000)));
+      options.trace?.(`fault: zero fill into ${tail}`);
       result.zeroTails++;
     } else {
       // A bad disk: one bit of one intact record, anywhere in the log.
@@ -285,6 +296,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       bytes[bit >> 3] = (bytes[bit >> 3] as number) ^ (1 << (bit & 7));
       writeFileSync(path, bytes);
       damaged.set(frame.seq, { id: frame.id, mustReport: frame.seq >= (await checkpointOnDisk(dir)) });
+      options.trace?.(`fault: bit ${bit} flipped in seq ${frame.seq} (id ${frame.id}) in ${path}`);
       result.bitFlips++;
     }
   }

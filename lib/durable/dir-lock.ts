@@ -109,6 +109,19 @@ async function unlinkIfExists(path: string): Promise<void> {
   }
 }
 
+/** `LOCK.<pid>.<hex>.tmp` and `LOCK.stale.<pid>.<hex>`: what an opener killed halfway leaves. */
+const LEFTOVER = /^LOCK\.(?:stale\.)?(\d+)\.[0-9a-f]+(?:\.tmp)?$/;
+
+/** Removes the temporary files of openers that died while taking the lock (their pid is gone). */
+async function removeLeftovers(dir: string): Promise<void> {
+  for (const name of await fsp.readdir(dir).catch(() => [] as string[])) {
+    const match = LEFTOVER.exec(name);
+    if (match === null || Number(match[1]) === process.pid) continue;
+    if (isAlive({ pid: Number(match[1]) })) continue; // still taking (or releasing) it: not ours to touch
+    await unlinkIfExists(join(dir, name)).catch(() => undefined);
+  }
+}
+
 export class DirLock {
   private released = false;
 
@@ -136,9 +149,15 @@ export class DirLock {
         try {
           await fsp.link(tmp, lockPath);
           taken = true;
+          await removeLeftovers(dir);
           return new DirLock(lockPath, content);
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') {
+            await fsp.writeFile(tmp, content); // our temporary file was cleaned up by the holder: write it again
+            continue;
+          }
+          if (code !== 'EEXIST') throw err;
         }
         const existing = await readIfExists(lockPath);
         if (existing === undefined) continue; // released meanwhile

@@ -160,11 +160,15 @@ async function scanTail(tail: Segment, checkpoint: Checkpoint | undefined, chunk
 }
 
 /**
- * Tells the bytes after the last good frame apart: a torn write (a frame cut
- * short: its header is valid but the frame runs past the end of the file; or
- * fewer bytes than a header; or zero fill) is truncated. A record whose header
- * is damaged (at least 3 of the 4 magic bytes are there — one flipped bit leaves
- * 3 — yet the header fails its checksum) is corruption.
+ * Tells the bytes after the last good frame apart. A torn write (a frame cut
+ * short: its header is valid but the frame runs past the end of the file; fewer
+ * bytes than a header; zero fill) is truncated. A whole last record whose header
+ * took one flipped bit is corruption, recognisable because exactly one of its
+ * fields is off: its length field accounts for exactly the bytes left and 3 or 4
+ * of the 4 magic bytes are there (the bit is in the magic, seq or a CRC), or all
+ * 4 magic bytes are there and the length differs from the bytes left by one bit
+ * (the bit is in the length). Anything else is treated as torn, and counted in
+ * `truncatedBytes`.
  */
 async function isDamagedFrame(handle: FileHandle, offset: number, length: number): Promise<boolean> {
   if (length < FRAME_HEADER_BYTES) return false;
@@ -173,5 +177,12 @@ async function isDamagedFrame(handle: FileHandle, offset: number, length: number
   if (bytesRead < FRAME_HEADER_BYTES || readFrameHeader(head, 0, newFrameHeader())) return false;
   let magicBytes = 0;
   for (let i = 0; i < FRAME_MAGIC.length; i++) if (head[i] === FRAME_MAGIC[i]) magicBytes++;
-  return magicBytes >= FRAME_MAGIC.length - 1;
+  const claimed = head.readUInt32LE(4);
+  const left = length - FRAME_HEADER_BYTES;
+  if (claimed === left) return magicBytes >= FRAME_MAGIC.length - 1;
+  return magicBytes === FRAME_MAGIC.length && left <= 0xffff_ffff && isOneBit((claimed ^ left) >>> 0);
+}
+
+function isOneBit(x: number): boolean {
+  return x !== 0 && (x & (x - 1)) === 0;
 }
