@@ -7,8 +7,9 @@
  *
  * One entry per handed-out read entry (a record, or a corrupt range covering
  * several sequence numbers), in a ring of typed arrays: no allocation per ack.
- * The ring holds only what was read and not yet passed by the watermark, so its
- * size is bounded by the caller's read-ahead.
+ * The ring holds what was read and not yet passed by the watermark: 33 bytes per
+ * entry from the oldest unacknowledged one to the newest one read. A caller that
+ * keeps reading while one old entry stays unacknowledged grows it.
  */
 import { DurableError, DurableErrorCodes } from './durable-errors';
 

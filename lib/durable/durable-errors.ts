@@ -11,6 +11,8 @@ export const DurableErrorCodes = {
    * `seq`/`count` give the sequence range lost; the read entry's `payload` holds the raw bytes.
    */
   CORRUPT_RECORD: 'ERR_DURABLE_CORRUPT_RECORD',
+  /** A record is intact (its checksum holds) but the `decode` given to `read()` threw on it; `cause` holds why. */
+  DECODE_FAILED: 'ERR_DURABLE_DECODE_FAILED',
   /** No room for the record: `maxBytes` is reached, or the disk reported ENOSPC. `reason` says which. */
   FULL: 'ERR_DURABLE_FULL',
   /** A payload larger than the log can hold in one segment. */

@@ -6,7 +6,7 @@ export { SegmentLog } from './segment-log';
 export type { DurableLogStats, RecoveryReport } from './segment-log';
 export type { SegmentLogOptions } from './log-options';
 export { LOG_DEFAULTS } from './log-options';
-export type { ReadEntry } from './segment-reader';
+export type { CorruptEntry, Decode, GoodEntry, ReadEntry } from './segment-reader';
 export type { SyncMode } from './segment-writer';
 export { DurableError, DurableErrorCodes, isDurableError } from './durable-errors';
 export type { DurableErrorCode, FullReason } from './durable-errors';

@@ -19,21 +19,39 @@ import { FrameCursor } from './frame-cursor';
 import { FRAME_HEADER_BYTES } from './record-frame';
 import { plausibleSeq, type Segment } from './segment';
 
-export interface ReadEntry {
-  /** Sequence number; for a corrupt range, its first. Acknowledge the entry with `ack(seq)`. */
+/** A record handed out by `read()`. */
+export interface GoodEntry<T> {
+  /** Its sequence number: acknowledge it with `ack(seq)`. */
   seq: number;
-  /** 1 for a record; for a corrupt range, how many sequence numbers it covers. */
+  count: 1;
+  /** The record's bytes (a copy, the caller's to keep), or what `read()`'s `decode` made of them. */
+  payload: T;
+  error: null;
+}
+
+/** Records that cannot be handed out as they were written, with why. Acknowledge it by its `seq` too. */
+export interface CorruptEntry {
+  /** The first sequence number concerned. */
+  seq: number;
+  /** How many sequence numbers it covers (≥ 1). */
   count: number;
   /**
-   * The record's bytes. For a corrupt entry: the damaged bytes as found on disk
-   * (possibly empty — a missing file has none — or cut at `maxCorruptBytes`,
-   * then `error.rawTruncated` is true). A view into a read buffer: copy it if you
-   * keep it for long and care about the memory of its neighbours.
+   * The raw bytes as found on disk: possibly empty (a missing file has none) or
+   * cut at `maxCorruptBytes` (then `error.rawTruncated` is true).
    */
   payload: Buffer;
-  /** null for a good record; ERR_DURABLE_CORRUPT_RECORD for damage. */
-  error: DurableError | null;
+  /** ERR_DURABLE_CORRUPT_RECORD (damaged or missing), or ERR_DURABLE_DECODE_FAILED (intact bytes `decode` threw on; `cause` says why). */
+  error: DurableError;
 }
+
+export type ReadEntry<T = Buffer> = GoodEntry<T> | CorruptEntry;
+
+/**
+ * Turns a record's bytes into what `read()` hands out, synchronously. The view
+ * it gets is valid only during the call: this is what lets a replay decode
+ * straight from the read buffer, without a copy per record.
+ */
+export type Decode<T> = (payload: Buffer, seq: number) => T;
 
 export interface ReaderOptions {
   chunkBytes: number;
@@ -53,6 +71,8 @@ export class SegmentReader {
   recovered = 0;
   /** Sequence numbers handed out as corrupt. */
   corrupt = 0;
+  /** Intact records `decode` threw on. */
+  undecodable = 0;
   /** Bytes skipped that covered no missing record. */
   skippedBytes = 0;
 
@@ -62,6 +82,7 @@ export class SegmentReader {
   private garbageOffset = -1;
   private garbageBytes = 0;
   private maxThisRead = 0;
+  private decode: Decode<unknown> | undefined;
 
   constructor(
     private readonly segments: Segment[],
@@ -89,9 +110,10 @@ export class SegmentReader {
   }
 
   /** Up to `max` entries available now (possibly none), in order. */
-  async read(max: number): Promise<ReadEntry[]> {
-    const out: ReadEntry[] = [];
+  async read(max: number, decode?: Decode<unknown>): Promise<Array<ReadEntry<unknown>>> {
+    const out: Array<ReadEntry<unknown>> = [];
     this.maxThisRead = max;
+    this.decode = decode;
     this.busy = true;
     try {
       while (out.length < max) {
@@ -105,9 +127,12 @@ export class SegmentReader {
           this.startOffset = 0;
         }
         const cursor = this.cursor;
-        const event = await cursor.next(seg.readableBytes);
+        let event = cursor.tryNext(seg.readableBytes);
+        if (event === 'more') event = await cursor.next(seg.readableBytes);
         if (event === 'frame') {
-          await this.onFrame(seg, cursor, out);
+          // Synchronous unless records are missing before this one (their bytes are read for the report).
+          if (cursor.header.seq > this.readSeq && plausibleSeq(seg, cursor.header.seq, cursor.frameOffset)) await this.onGapBefore(seg, cursor, out);
+          else this.onFrame(seg, cursor, out);
         } else if (event === 'garbage') {
           if (this.garbageOffset < 0) this.garbageOffset = cursor.garbageOffset;
           this.garbageBytes += cursor.garbageBytes;
@@ -138,10 +163,30 @@ export class SegmentReader {
     await this.leaveSegment();
   }
 
-  private async onFrame(seg: Segment, cursor: FrameCursor, out: ReadEntry[]): Promise<void> {
+  /** A frame whose seq is ahead of `readSeq`: the records in between are missing; report them first. */
+  private async onGapBefore(seg: Segment, cursor: FrameCursor, out: Array<ReadEntry<unknown>>): Promise<void> {
     const seq = cursor.header.seq;
-    const limit = seg.sealed ? seg.endSeq : this.options.durableSeq();
-    if (!plausibleSeq(seg, seq, cursor.frameOffset) || seq >= limit) {
+    if (seq >= this.seqLimit(seg)) {
+      this.onFrame(seg, cursor, out); // not a real record: counted as garbage there
+      return;
+    }
+    const frameOffset = cursor.frameOffset;
+    await this.emitGap(seg, seq - this.readSeq, out);
+    if (out.length >= this.maxThisRead) {
+      cursor.seek(frameOffset); // the record itself goes out with the next read
+      return;
+    }
+    this.onFrame(seg, cursor, out);
+  }
+
+  /** Highest seq (exclusive) `seg` can hold right now. */
+  private seqLimit(seg: Segment): number {
+    return seg.sealed ? seg.endSeq : this.options.durableSeq();
+  }
+
+  private onFrame(seg: Segment, cursor: FrameCursor, out: Array<ReadEntry<unknown>>): void {
+    const seq = cursor.header.seq;
+    if (!plausibleSeq(seg, seq, cursor.frameOffset) || seq >= this.seqLimit(seg)) {
       // Not a record this segment can hold (e.g. a frame-shaped payload found while resynchronising).
       if (this.garbageOffset < 0) this.garbageOffset = cursor.frameOffset;
       this.garbageBytes += FRAME_HEADER_BYTES + cursor.header.length;
@@ -151,17 +196,31 @@ export class SegmentReader {
       this.dropGarbage(); // already handed out (or acknowledged before the restart)
       return;
     }
-    if (seq > this.readSeq) {
-      await this.emitGap(seg, seq - this.readSeq, out);
-      if (out.length >= this.maxThisRead) {
-        cursor.seek(cursor.frameOffset); // the record itself goes out with the next read
-        return;
-      }
-    } else {
-      this.dropGarbage();
-    }
+    this.dropGarbage(); // seq === readSeq here: bytes before it covered no missing record
     if (cursor.payloadOk) {
-      out.push({ seq, count: 1, payload: cursor.payload, error: null });
+      if (this.decode === undefined) {
+        out.push({ seq, count: 1, payload: Buffer.from(cursor.payload), error: null });
+      } else {
+        let value: unknown;
+        try {
+          value = this.decode(cursor.payload, seq);
+        } catch (err) {
+          const error = new DurableError(DurableErrorCodes.DECODE_FAILED, `record ${seq} in ${seg.path} is intact but could not be decoded: ${(err as Error).message}`, {
+            cause: err,
+            seq,
+            count: 1,
+            segment: seg.path,
+            offset: cursor.frameOffset,
+            rawTruncated: false,
+          });
+          out.push({ seq, count: 1, payload: Buffer.from(cursor.payload), error });
+          this.undecodable++;
+          this.tracker.push(seq, 1, seg.firstSeq, cursor.frameOffset);
+          this.readSeq = seq + 1;
+          return;
+        }
+        out.push({ seq, count: 1, payload: value, error: null });
+      }
       if (seq < this.options.recoveredBelow) this.recovered++;
     } else {
       const cap = this.options.maxCorruptBytes;
@@ -173,7 +232,7 @@ export class SegmentReader {
         offset: cursor.frameOffset,
         rawTruncated: truncated,
       });
-      out.push({ seq, count: 1, payload: truncated ? cursor.payload.subarray(0, cap) : cursor.payload, error });
+      out.push({ seq, count: 1, payload: Buffer.from(truncated ? cursor.payload.subarray(0, cap) : cursor.payload), error });
       this.corrupt++;
     }
     this.tracker.push(seq, 1, seg.firstSeq, cursor.frameOffset);
@@ -181,7 +240,7 @@ export class SegmentReader {
   }
 
   /** Hands out [readSeq, readSeq + count) as one corrupt entry, with the damaged bytes seen before it. */
-  private async emitGap(seg: Segment, count: number, out: ReadEntry[]): Promise<void> {
+  private async emitGap(seg: Segment, count: number, out: Array<ReadEntry<unknown>>): Promise<void> {
     const seq = this.readSeq;
     const offset = this.garbageOffset >= 0 ? this.garbageOffset : (this.cursor?.offset ?? 0);
     const cap = this.options.maxCorruptBytes;
@@ -207,7 +266,7 @@ export class SegmentReader {
   }
 
   /** Picks the segment holding `readSeq`; records missing before it become a corrupt entry. */
-  private pickSegment(out: ReadEntry[]): boolean {
+  private pickSegment(out: Array<ReadEntry<unknown>>): boolean {
     const next = this.segments.find((s) => !(s.sealed && s.endSeq <= this.readSeq));
     if (next === undefined) return false;
     this.seg = next;
