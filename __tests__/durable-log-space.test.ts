@@ -4,6 +4,8 @@
  * once acknowledged segments are deleted. Also: bad options and misuse get coded
  * errors, and every sync mode keeps what it was given across a close and reopen.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DurableErrorCodes, isDurableError, SegmentLog, type SyncMode } from '../lib/durable';
 import { appendIds, goodIds, idOf, openLog, range, readAll, recordOf, removeDir, segmentPaths, tempDir } from './helpers/durable-helpers';
 
@@ -99,6 +101,12 @@ test('bad options are refused with coded TypeError/RangeError naming the option'
     expect(err).toMatchObject({ code: DurableErrorCodes.INVALID_OPTION });
     expect((err as Error).message).toContain(`"${name}"`);
   }
+});
+
+test('a directory path that is a file: open rejects with ERR_DURABLE_IO_FAILED, not a raw system error', async () => {
+  const file = join(dir, 'not-a-dir');
+  writeFileSync(file, 'x');
+  await expect(SegmentLog.open({ dir: file })).rejects.toMatchObject({ code: DurableErrorCodes.IO_FAILED });
 });
 
 test('misuse gets coded errors: a non-Buffer payload, read(0), overlapping reads, anything after close', async () => {

@@ -74,7 +74,11 @@ export interface DurableLogStats {
   skippedBytes: number;
   /** 'enospc' while the disk is full, 'max-bytes' while not even an empty record fits, else null. */
   full: FullReason | null;
-  /** The last error writing the checkpoint (it is retried; only duplicates are at stake), if any. */
+  /**
+   * The last error writing the checkpoint or deleting a segment, cleared by the next
+   * successful checkpoint. Both are retried; until then only duplicates after a
+   * crash (and disk space) are at stake.
+   */
   checkpointError: Error | null;
 }
 
@@ -145,8 +149,15 @@ export class SegmentLog {
    */
   static async open(options: SegmentLogOptions): Promise<SegmentLog> {
     const resolved = resolveLogOptions(options);
-    await fsp.mkdir(resolved.dir, { recursive: true });
-    const lock = await DirLock.acquire(resolved.dir);
+    const ioFailed = (err: unknown): DurableError =>
+      err instanceof DurableError ? err : new DurableError(DurableErrorCodes.IO_FAILED, `durable log: opening ${resolved.dir} failed: ${(err as Error).message}`, { cause: err });
+    let lock: DirLock;
+    try {
+      await fsp.mkdir(resolved.dir, { recursive: true });
+      lock = await DirLock.acquire(resolved.dir);
+    } catch (err) {
+      throw ioFailed(err);
+    }
     let checkpoint: CheckpointFile | undefined;
     try {
       checkpoint = await CheckpointFile.open(resolved.dir);
@@ -155,8 +166,7 @@ export class SegmentLog {
     } catch (err) {
       await checkpoint?.close().catch(() => undefined);
       await lock.release().catch(() => undefined);
-      if (err instanceof DurableError) throw err;
-      throw new DurableError(DurableErrorCodes.IO_FAILED, `durable log: opening ${resolved.dir} failed: ${(err as Error).message}`, { cause: err });
+      throw ioFailed(err);
     }
   }
 
