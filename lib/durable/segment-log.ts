@@ -1,0 +1,488 @@
+/**
+ * SegmentLog: a crash-safe, bounded, append-only log of opaque records on disk,
+ * with acknowledgement. Records go in with `append`, are durable once `flush()`
+ * resolves (per the sync mode), come back out in order with `read`, and are gone
+ * once acknowledged with `ack` (whole segments are deleted when every record in
+ * them is acknowledged). After a crash, `open` on the same directory hands out
+ * again every record not acknowledged before it: at least once, in order, before
+ * anything appended after the restart.
+ *
+ * ```ts
+ * const log = await SegmentLog.open({ dir: '/var/lib/app/buffer' });
+ * const seq = log.append(Buffer.from('hello'));   // throws ERR_DURABLE_FULL when full: check canAppend()
+ * await log.flush();                              // 'hello' is on disk now
+ * for (const entry of await log.read(100)) {
+ *   if (entry.error === null) deliver(entry.payload); else deadLetter(entry.payload, entry.error);
+ *   log.ack(entry.seq);                            // in any order
+ * }
+ * await log.close();
+ * ```
+ *
+ * One process per directory (a lock file); see docs/durable-log.md for the
+ * on-disk format and the guarantees of each sync mode.
+ */
+import { promises as fsp } from 'node:fs';
+import { AckTracker } from './ack-tracker';
+import { CheckpointFile } from './checkpoint-file';
+import { DirLock } from './dir-lock';
+import { DurableError, DurableErrorCodes, invalidOption, type FullReason } from './durable-errors';
+import { resolveLogOptions, type ResolvedLogOptions, type SegmentLogOptions } from './log-options';
+import { FRAME_HEADER_BYTES } from './record-frame';
+import { recover, type Recovered } from './recovery';
+import type { Segment } from './segment';
+import { SegmentReader, type Decode, type ReadEntry } from './segment-reader';
+import { SegmentWriter } from './segment-writer';
+
+/** What `open` found and did. */
+export interface RecoveryReport {
+  /** Records on disk not yet acknowledged when the log was opened (good or corrupt): replayed first. */
+  recoveredOnOpen: number;
+  /** Bytes cut from the end of the last segment (a torn write, zero fill after a power loss). */
+  truncatedBytes: number;
+  /** Segment files deleted at open (fully acknowledged, or empty). */
+  deletedSegments: number;
+  /** Whether a valid checkpoint was found (false: reading starts at the oldest segment). */
+  checkpointFound: boolean;
+}
+
+export interface DurableLogStats {
+  /** Bytes in segment files (written; synced or not). */
+  bytesOnDisk: number;
+  /** Records appended and not acknowledged (including those not yet durable). */
+  itemsOnDisk: number;
+  /** Bytes appended and not yet written to a file. */
+  pendingBytes: number;
+  /** Segment files. */
+  segments: number;
+  /** The seq the next append gets. */
+  nextSeq: number;
+  /** Records below it are durable (and readable). */
+  durableSeq: number;
+  /** The next seq `read()` hands out. */
+  readSeq: number;
+  /** Records below it are acknowledged. */
+  ackedSeq: number;
+  /** Records below it are acknowledged in the checkpoint on disk (a restart resumes here). */
+  checkpointedSeq: number;
+  /** Good records handed out that were on disk when the log was opened. */
+  recovered: number;
+  /** Sequence numbers handed out as corrupt (damaged or missing records). */
+  corrupt: number;
+  /** Intact records the `decode` given to `read()` threw on (handed out as ERR_DURABLE_DECODE_FAILED entries). */
+  undecodable: number;
+  /** Bytes skipped while reading that covered no missing record. */
+  skippedBytes: number;
+  /** 'enospc' while the disk is full, 'max-bytes' while not even an empty record fits, else null. */
+  full: FullReason | null;
+  /**
+   * The last error writing the checkpoint or deleting a segment, cleared by the next
+   * successful checkpoint. Both are retried; until then only duplicates after a
+   * crash (and disk space) are at stake.
+   */
+  checkpointError: Error | null;
+}
+
+const CHECKPOINT_RETRY_MS = 200;
+
+interface SpaceWaiter {
+  bytes: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class SegmentLog {
+  /** What `open` found and did. */
+  readonly recovery: RecoveryReport;
+
+  private readonly segments: Segment[];
+  private readonly tracker: AckTracker;
+  private readonly reader: SegmentReader;
+  private readonly writer: SegmentWriter;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private checkpointedSeq: number;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private checkpointRun: Promise<void> | undefined;
+  private lastCheckpointAt = 0;
+  private checkpointError: Error | null = null;
+  private collecting: Promise<void> | undefined;
+  private collectAgain = false;
+  private reading: Promise<unknown> | undefined;
+  private readableWaiters: Array<() => void> = [];
+  private spaceWaiters: SpaceWaiter[] = [];
+  /** Sum of the segments' writtenBytes, kept current instead of summed on every append. */
+  private diskBytes = 0;
+
+  private constructor(
+    private readonly options: ResolvedLogOptions,
+    private readonly lock: DirLock,
+    private readonly checkpoint: CheckpointFile,
+    recovered: Recovered,
+  ) {
+    this.segments = recovered.segments;
+    for (const seg of this.segments) this.diskBytes += seg.writtenBytes;
+    this.tracker = new AckTracker(recovered.startSeq);
+    this.checkpointedSeq = recovered.startSeq;
+    this.writer = new SegmentWriter(options.dir, this.segments, options.sync, options.segmentBytes, recovered.nextSeq, {
+      onWritten: (bytes) => (this.diskBytes += bytes),
+      onProgress: () => this.onWriterProgress(),
+    });
+    this.reader = new SegmentReader(this.segments, this.tracker, recovered.startSeq, recovered.startSegment, recovered.startOffset, {
+      chunkBytes: options.readChunkBytes,
+      maxCorruptBytes: options.maxCorruptBytes,
+      recoveredBelow: recovered.nextSeq,
+      durableSeq: () => this.writer.durableSeq,
+    });
+    this.recovery = {
+      recoveredOnOpen: recovered.nextSeq - recovered.startSeq,
+      truncatedBytes: recovered.truncatedBytes,
+      deletedSegments: recovered.deletedSegments,
+      checkpointFound: checkpoint.recovered !== undefined,
+    };
+  }
+
+  /**
+   * Opens (creating when missing) the log in `options.dir`: takes the directory's
+   * lock (ERR_DURABLE_LOCKED if a live process holds it), then recovers what a
+   * previous process left (see recovery.ts). Rejects with a coded error; never
+   * because of damaged data.
+   */
+  static async open(options: SegmentLogOptions): Promise<SegmentLog> {
+    const resolved = resolveLogOptions(options);
+    const ioFailed = (err: unknown): DurableError =>
+      err instanceof DurableError ? err : new DurableError(DurableErrorCodes.IO_FAILED, `durable log: opening ${resolved.dir} failed: ${(err as Error).message}`, { cause: err });
+    let lock: DirLock;
+    try {
+      await fsp.mkdir(resolved.dir, { recursive: true });
+      lock = await DirLock.acquire(resolved.dir);
+    } catch (err) {
+      throw ioFailed(err);
+    }
+    let checkpoint: CheckpointFile | undefined;
+    try {
+      checkpoint = await CheckpointFile.open(resolved.dir);
+      const recovered = await recover(resolved.dir, checkpoint.recovered, resolved.readChunkBytes);
+      return new SegmentLog(resolved, lock, checkpoint, recovered);
+    } catch (err) {
+      await checkpoint?.close().catch(() => undefined);
+      await lock.release().catch(() => undefined);
+      throw ioFailed(err);
+    }
+  }
+
+  // ---------------------------------------------------------------- append side
+
+  /**
+   * Appends one record and returns its sequence number. It is durable once a
+   * later `flush()` resolves. The log keeps a reference to nothing: the bytes are
+   * copied. Throws ERR_DURABLE_FULL when it does not fit (see `canAppend`,
+   * `waitForSpace`), ERR_DURABLE_RECORD_TOO_LARGE, ERR_DURABLE_CLOSED, or the
+   * writer's ERR_DURABLE_IO_FAILED.
+   */
+  append(payload: Uint8Array): number {
+    if (!(payload instanceof Uint8Array)) throw invalidOption('type', 'payload', 'a Buffer or Uint8Array', payload);
+    this.assertOpen();
+    if (this.writer.failure !== undefined) throw this.writer.failure;
+    if (payload.length > this.options.maxPayloadBytes) throw this.tooLarge(payload.length);
+    if (!this.fits(payload.length)) {
+      const reason = this.writer.diskFull ? 'enospc' : 'max-bytes';
+      throw new DurableError(DurableErrorCodes.FULL, reason === 'enospc' ? 'the disk is full (ENOSPC): waiting for acknowledged segments to be deleted' : `maxBytes (${this.options.maxBytes}) reached`, { reason });
+    }
+    return this.writer.append(payload);
+  }
+
+  /** Resolves once every record appended so far is durable (per the sync mode). Waits through a full disk; rejects on I/O failure or close. */
+  flush(): Promise<void> {
+    return this.writer.flush();
+  }
+
+  /** Whether a record of `payloadBytes` can be appended now. */
+  canAppend(payloadBytes: number): boolean {
+    return !this.closed && this.writer.failure === undefined && payloadBytes <= this.options.maxPayloadBytes && this.fits(payloadBytes);
+  }
+
+  /**
+   * Resolves once a record of `payloadBytes` fits (acknowledged segments were
+   * deleted, or the full disk accepted a write again). Rejects when the log fails
+   * or closes, or when such a record can never fit (RECORD_TOO_LARGE).
+   */
+  waitForSpace(payloadBytes = 0): Promise<void> {
+    if (payloadBytes > this.options.maxPayloadBytes) return Promise.reject(this.tooLarge(payloadBytes));
+    if (this.closed) return Promise.reject(this.closedError());
+    if (this.writer.failure !== undefined) return Promise.reject(this.writer.failure);
+    if (this.fits(payloadBytes)) return Promise.resolve();
+    const waiting = new Promise<void>((resolve, reject) => this.spaceWaiters.push({ bytes: payloadBytes, resolve, reject }));
+    this.collect(); // a fully acknowledged active segment can be sealed and deleted now
+    return waiting;
+  }
+
+  /** Why appends are refused: 'enospc', 'max-bytes' (not even an empty record fits), or undefined. */
+  get full(): FullReason | undefined {
+    if (this.writer.diskFull) return 'enospc';
+    return this.fits(0) ? undefined : 'max-bytes';
+  }
+
+  // ------------------------------------------------------------------ read side
+
+  /**
+   * Up to `max` entries not yet handed out, oldest first (possibly none: see
+   * `readable` / `waitReadable`). Good records have `error === null`; damaged or
+   * missing ones come as corrupt entries (ERR_DURABLE_CORRUPT_RECORD, raw bytes in
+   * `payload`). Acknowledge each entry, good or corrupt, once done with it. One
+   * read at a time (ERR_DURABLE_READ_IN_PROGRESS).
+   *
+   * Without `decode`, a good record's payload is a copy of its bytes. With it,
+   * the payload is `decode(bytes)`, called synchronously on a view of the read
+   * buffer, so a replay does not copy every record (a record `decode` throws on
+   * comes out as an ERR_DURABLE_DECODE_FAILED entry with its raw bytes).
+   */
+  read(max: number): Promise<ReadEntry[]>;
+  read<T>(max: number, decode: Decode<T>): Promise<Array<ReadEntry<T>>>;
+  read<T>(max: number, decode?: Decode<T>): Promise<Array<ReadEntry<T | Buffer>>> {
+    if (!Number.isSafeInteger(max) || max < 1) return Promise.reject(invalidOption('range', 'max', 'an integer ≥ 1', max));
+    if (decode !== undefined && typeof decode !== 'function') return Promise.reject(invalidOption('type', 'decode', 'a function', decode));
+    if (this.closed) return Promise.reject(this.closedError());
+    if (this.reading !== undefined) return Promise.reject(new DurableError(DurableErrorCodes.READ_IN_PROGRESS, 'read() called while a previous read() has not settled'));
+    const reading = this.reader.read(max, decode).finally(() => {
+      this.reading = undefined;
+      this.collect(); // the reader may have left a segment the deleter was waiting for
+    });
+    this.reading = reading;
+    return reading as Promise<Array<ReadEntry<T | Buffer>>>;
+  }
+
+  /** True when `read()` has something to hand out right now. */
+  get readable(): boolean {
+    return this.reader.readSeq < this.writer.durableSeq;
+  }
+
+  /** Resolves when `readable` (or the log closed or failed). */
+  waitReadable(): Promise<void> {
+    if (this.readable || this.closed || this.writer.failure !== undefined) return Promise.resolve();
+    return new Promise((resolve) => this.readableWaiters.push(resolve));
+  }
+
+  /**
+   * Acknowledges the entry `seq` (a record, or a corrupt entry by its first seq):
+   * it is done and need not be replayed. Any order; twice is harmless. The
+   * contiguous acknowledged prefix is checkpointed (at most every
+   * `checkpointIntervalMs`) and whole segments below it are deleted.
+   */
+  ack(seq: number): void {
+    this.assertOpen();
+    if (this.tracker.ack(seq)) this.scheduleCheckpoint();
+  }
+
+  /**
+   * Writes the checkpoint now (not waiting for `checkpointIntervalMs`) and deletes
+   * the segments it covers. Resolves once both are done.
+   */
+  async checkpointNow(): Promise<void> {
+    this.assertOpen();
+    this.cancelCheckpointTimer();
+    await this.checkpointRun;
+    await this.writeCheckpoint();
+    this.collect();
+    while (this.collecting !== undefined) await this.collecting;
+  }
+
+  // -------------------------------------------------------------------- metrics
+
+  /** Bytes in segment files. */
+  get bytesOnDisk(): number {
+    return this.diskBytes;
+  }
+
+  /** Records appended and not acknowledged (including those not yet durable). */
+  get itemsOnDisk(): number {
+    return this.writer.nextSeq - this.tracker.watermark - this.tracker.ackedAhead;
+  }
+
+  /** Good records handed out that were on disk when the log was opened. */
+  get recovered(): number {
+    return this.reader.recovered;
+  }
+
+  /** Sequence numbers handed out as corrupt. */
+  get corrupt(): number {
+    return this.reader.corrupt;
+  }
+
+  stats(): DurableLogStats {
+    return {
+      bytesOnDisk: this.bytesOnDisk,
+      itemsOnDisk: this.itemsOnDisk,
+      pendingBytes: this.writer.pendingBytes,
+      segments: this.segments.length,
+      nextSeq: this.writer.nextSeq,
+      durableSeq: this.writer.durableSeq,
+      readSeq: this.reader.readSeq,
+      ackedSeq: this.tracker.watermark,
+      checkpointedSeq: this.checkpointedSeq,
+      recovered: this.reader.recovered,
+      corrupt: this.reader.corrupt,
+      undecodable: this.reader.undecodable,
+      skippedBytes: this.reader.skippedBytes,
+      full: this.full ?? null,
+      checkpointError: this.checkpointError,
+    };
+  }
+
+  // ---------------------------------------------------------------------- close
+
+  /**
+   * Commits what was appended (unless the disk is full or failed: those `flush()`
+   * calls reject with ERR_DURABLE_CLOSED), writes the final checkpoint, deletes
+   * fully acknowledged segments (all of them when everything was acknowledged),
+   * and releases the directory. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.closed = true;
+    await this.writer.close();
+    await this.reading?.catch(() => undefined);
+    this.cancelCheckpointTimer();
+    await this.checkpointRun;
+    await this.writeCheckpoint().catch(() => undefined);
+    await this.collecting;
+    await this.deleteAcknowledged();
+    await this.reader.close();
+    await this.checkpoint.close().catch(() => undefined);
+    await this.lock.release().catch(() => undefined);
+    const err = this.closedError();
+    for (const waiter of this.spaceWaiters.splice(0)) waiter.reject(err);
+    for (const wake of this.readableWaiters.splice(0)) wake();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private fits(payloadBytes: number): boolean {
+    return !this.writer.diskFull && this.diskBytes + this.writer.pendingBytes + FRAME_HEADER_BYTES + payloadBytes <= this.options.maxBytes;
+  }
+
+  private tooLarge(bytes: number): DurableError {
+    return new DurableError(DurableErrorCodes.RECORD_TOO_LARGE, `a record of ${bytes} bytes does not fit in a segment (at most ${this.options.maxPayloadBytes} bytes: segmentBytes − 24)`);
+  }
+
+  private closedError(): DurableError {
+    return new DurableError(DurableErrorCodes.CLOSED, 'the durable log is closed');
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw this.closedError();
+  }
+
+  private onWriterProgress(): void {
+    if (this.readable || this.writer.failure !== undefined) {
+      for (const wake of this.readableWaiters.splice(0)) wake();
+    }
+    this.wakeSpaceWaiters();
+    if (this.writer.diskFull) this.collect();
+  }
+
+  private wakeSpaceWaiters(): void {
+    if (this.spaceWaiters.length === 0) return;
+    const failure = this.writer.failure;
+    const still: SpaceWaiter[] = [];
+    for (const waiter of this.spaceWaiters) {
+      if (failure !== undefined) waiter.reject(failure);
+      else if (this.fits(waiter.bytes)) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.spaceWaiters = still;
+  }
+
+  private scheduleCheckpoint(): void {
+    if (this.checkpointTimer !== undefined || this.checkpointRun !== undefined || this.closed) return;
+    // After a failed write, wait a little (it is retried even if no further ack comes).
+    const interval = this.checkpointError === null ? this.options.checkpointIntervalMs : Math.max(this.options.checkpointIntervalMs, CHECKPOINT_RETRY_MS);
+    const wait = this.lastCheckpointAt + interval - Date.now();
+    const run = (): void => {
+      this.checkpointTimer = undefined;
+      this.checkpointRun = this.writeCheckpoint()
+        .catch((err: unknown) => {
+          this.checkpointError = err as Error;
+        })
+        .finally(() => {
+          this.checkpointRun = undefined;
+          if (this.tracker.watermark > this.checkpointedSeq) this.scheduleCheckpoint();
+        });
+    };
+    this.checkpointTimer = setTimeout(run, Math.max(0, wait));
+  }
+
+  private cancelCheckpointTimer(): void {
+    if (this.checkpointTimer !== undefined) clearTimeout(this.checkpointTimer);
+    this.checkpointTimer = undefined;
+  }
+
+  /** Persists the acknowledged prefix, then deletes the segments it covers. */
+  private async writeCheckpoint(): Promise<void> {
+    const acked = this.tracker.watermark;
+    if (acked <= this.checkpointedSeq) return;
+    const where = this.tracker.watermarkPosition() ?? this.reader.position();
+    this.lastCheckpointAt = Date.now();
+    await this.checkpoint.write({ ackedSeq: acked, segmentFirstSeq: where.segmentFirstSeq, offset: where.offset }, this.options.sync !== 'none');
+    this.checkpointError = null;
+    this.checkpointedSeq = acked;
+    this.collect();
+  }
+
+  /** Runs the deleter (one at a time; a request while it runs makes it run again). */
+  private collect(): void {
+    if (this.collecting !== undefined) {
+      this.collectAgain = true;
+      return;
+    }
+    this.collecting = (async () => {
+      do {
+        this.collectAgain = false;
+        await this.deleteAcknowledged();
+      } while (this.collectAgain && !this.closed);
+    })()
+      .catch((err: unknown) => {
+        this.checkpointError = err as Error;
+      })
+      .finally(() => {
+        this.collecting = undefined;
+      });
+  }
+
+  /**
+   * Deletes, oldest first, the segments whose every record is acknowledged in the
+   * checkpoint on disk — never before: a crash between the two then leaves files
+   * that the next open deletes, instead of a checkpoint pointing at a file that is
+   * gone. When space is short (or on close), a fully acknowledged active segment
+   * is sealed first so that it can go too.
+   */
+  private async deleteAcknowledged(): Promise<void> {
+    const upTo = this.checkpointedSeq;
+    const short = this.writer.diskFull || this.spaceWaiters.length > 0 || this.closed;
+    if (short && upTo >= this.writer.nextSeq) await this.writer.sealIfIdle();
+    let freed = false;
+    for (;;) {
+      const seg = this.segments[0];
+      if (seg === undefined || !seg.sealed || seg.endSeq > upTo) break;
+      if (!(await this.reader.release(seg))) break;
+      this.segments.shift();
+      try {
+        await fsp.unlink(seg.path);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+          this.segments.unshift(seg);
+          throw err;
+        }
+      }
+      this.diskBytes -= seg.writtenBytes;
+      freed = true;
+    }
+    if (freed) {
+      this.writer.retryNow();
+      this.wakeSpaceWaiters();
+    }
+  }
+}
