@@ -3,9 +3,12 @@ import { runCli, seqLines } from './helpers/cli';
 
 const SNAPSHOT: ProgressSnapshot = { lines: 12_345, state: 'critical', bufferSize: 8000, bufferUtilization: 0.8, dropped: 1_234, deadLettered: 56 };
 
+const ESC = String.fromCharCode(0x1b);
+const FRAME = new RegExp(`\r([^\r${ESC}]*)${ESC}\\[K`, 'g');
+
 /** The frames written: the text between each `\r` and the erase-to-end-of-line that follows it. */
 function frames(output: string): string[] {
-  return [...output.matchAll(/\r([^\r\x1b]*)\x1b\[K/g)].map((m) => m[1] as string);
+  return [...output.matchAll(FRAME)].map((m) => m[1] as string);
 }
 
 describe('progress line', () => {

@@ -99,13 +99,11 @@ export class IngestServer extends EventEmitter {
   readonly #maxBodyBytes: number;
   readonly #maxRetryAfter: number;
   readonly #meter: DrainRateMeter;
-  readonly #log: (line: string) => void;
   #closing = false;
 
   constructor(options: IngestServerOptions = {}) {
     super();
     const log = options.log ?? (() => {});
-    this.#log = log;
     const strategy = options.strategy ?? Strategy.BLOCK;
     const maxBufferSize = options.maxBufferSize ?? 10000;
     const capacity = options.capacity ?? 1000;

@@ -173,12 +173,16 @@ if (require.main === module) {
   const args = process.argv.slice(2);
   if (args[0] === '--serve') {
     const server = new IngestServer({ log: (line) => console.log(line) });
+    const fail = (err: Error): void => {
+      console.error(`ingest server: ${err.message}`);
+      process.exitCode = 1;
+    };
     server.listen(Number(args[1] ?? 8080)).then((url) => {
       console.log(`POST NDJSON to ${url}/events, GET ${url}/stats; Ctrl-C to stop`);
       process.once('SIGINT', () => {
-        server.close().then((m) => console.log(`drained: ${JSON.stringify(m)}`));
+        server.close().then((m) => console.log(`drained: ${JSON.stringify(m)}`), fail);
       });
-    });
+    }, fail);
   } else {
     run({ log: (line) => console.log(line) }).then(
       (result) => console.log(summarize(result)),

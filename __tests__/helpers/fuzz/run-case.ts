@@ -217,8 +217,6 @@ class CaseRun {
   #drainWaiters: (() => void)[] = [];
   #drainOwedSteps = 0;
   #idleBlockedSince = -1;
-  #sizeErrors = 0;
-  #handlerFailures = 0;
   #listenerCounts = new Map<string, number>();
   #lastProgressKey = '';
   #lastProgressAt = 0;
@@ -353,7 +351,6 @@ class CaseRun {
         if (!bad.has(item.id)) return item.size;
         const ledger = this.#ledger[item.id];
         if (ledger !== undefined) ledger.sizeRefused = true;
-        this.#sizeErrors++;
         if (badSizeMode === 'throw') throw new Error(`fuzz: sizeOf refuses item ${item.id}`);
         return badSizeMode === 'nan' ? Number.NaN : -1;
       };
@@ -791,7 +788,6 @@ class CaseRun {
     this.#log(`onDeadLetter [${ids.join(',')}] (${codeOf(error) ?? error.message}) -> ${fails ? 'fails' : 'ok'}${delay > 0 ? ` in ${delay} ms` : ''}`);
     if (c.deadLetter.mutates) items.length = 0;
     const markFailed = (): void => {
-      this.#handlerFailures++;
       for (const id of ids) (this.#ledger[id] as ItemLedger).dlHandlerFailed++;
     };
     if (delay === 0) {
