@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, runCli } from './helpers/cli';
+import { codeBlocks, readDoc, section } from './helpers/markdown';
 
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -40,9 +41,12 @@ describe('backpressure CLI: flags', () => {
     expect(r.stderr).toContain('usage: backpressure');
   });
 
-  test('the quick start: examples/events.ndjson to stdout, with --stats', async () => {
-    const input = readFileSync(join(ROOT, 'examples', 'events.ndjson'));
-    const r = await runCli(['--stats'], input);
+  test("the README's quick start, as written there: examples/events.ndjson to stdout, with --stats", async () => {
+    const quickStart = readmeQuickStart();
+    expect(quickStart.args).toEqual(['--stats']);
+    expect(quickStart.input).toBe('examples/events.ndjson');
+    const input = readFileSync(join(ROOT, quickStart.input));
+    const r = await runCli(quickStart.args, input);
     expect(r.code).toBe(0);
     const inputLines = input.toString('utf8').split('\n').filter((l) => l !== '');
     const valid = inputLines.filter((l) => {
@@ -65,6 +69,16 @@ describe('backpressure CLI: flags', () => {
     expect(r.stderr).toMatch(/line 97: invalid-json/);
     expect(r.stderr).toMatch(/line 211: invalid-json/);
     expect(r.stderr).not.toContain('\r'); // no progress line: stderr is not a TTY here
+
+    // What the README shows it printing is what it prints: the same report lines, the same summary keys in the
+    // same order and the same counts (only the timings differ from run to run).
+    const shown = quickStart.shownStderr.trim().split('\n');
+    const printed = r.stderr.trim().split('\n');
+    expect(printed.slice(0, -1)).toEqual(shown.slice(0, -1));
+    const shownStats = JSON.parse(shown[shown.length - 1] as string) as Record<string, unknown>;
+    expect(Object.keys(stats)).toEqual(Object.keys(shownStats));
+    const withoutTimings = ({ elapsedMs: _e, linesPerSecond: _l, ...rest }: Record<string, unknown>): Record<string, unknown> => rest;
+    expect(withoutTimings(stats)).toEqual(withoutTimings(shownStats));
   });
 
   test('--no-progress after --progress wins; neither prints a status line when off', async () => {
@@ -81,3 +95,16 @@ describe('backpressure CLI: flags', () => {
     expect(r.stdout).toBe('{"a":1}\n{"a":2}\n');
   });
 });
+
+/**
+ * The README's "Quick start (CLI)": its one shell command, split into the CLI's arguments and the file it
+ * redirects into stdin, and the stderr it shows that command printing.
+ */
+function readmeQuickStart(): { args: string[]; input: string; shownStderr: string } {
+  const blocks = codeBlocks('README.md', section(readDoc('README.md'), 'Quick start (CLI)'));
+  const command = blocks.find((b) => b.lang === 'sh')?.code.trim() ?? '';
+  const shownStderr = blocks.find((b) => b.lang === 'text')?.code ?? '';
+  const m = /^npx backpressure((?: [^<>\s]+)*) < (\S+) > \S+$/.exec(command);
+  if (m === null) throw new Error(`the README's quick start is not "npx backpressure [args] < input > output": ${command}`);
+  return { args: (m[1] as string).split(' ').filter((a) => a !== ''), input: m[2] as string, shownStderr };
+}

@@ -920,7 +920,7 @@ describe.each(STRATEGIES)("backpressure({ strategy: '%s' }) destroyed after rand
  * synchronously, #take starts a *later* batch (a lane is still free), and that batch reaches `flush`
  * first. Needs concurrency > 1, a buffer that is full with fewer than batchSize items (maxBufferBytes),
  * and a producer that wrote past write() === false — e.g. `for (…) w.write(x); w.end()`.
- * README promises "Batches enter flush in FIFO order". Expected [[0, 1, 2], [3]]; actual [[3], [0, 1, 2]].
+ * docs/writable.md promises "Batches enter flush in FIFO order". Expected [[0, 1, 2], [3]]; actual [[3], [0, 1, 2]].
  */
 test('FIFO into flush: concurrency 2 + maxBufferBytes + writes past false + end() sends the later batch first', async () => {
   const calls: number[][] = [];

@@ -19,7 +19,7 @@
  *
  * Producers: 'block' writes in a loop and awaits 'drain' whenever write() returns false (what
  * pipeline() does). The drop strategies never refuse a write, so their producer yields to the event
- * loop (setImmediate) every 1000 items — otherwise the sink's timers would never run (see README,
+ * loop (setImmediate) every 1000 items — otherwise the sink's timers would never run (see docs/strategies.md,
  * "a source that never yields"). The naive queue gets that same producer.
  * The naive queue is stopped when its producer is done (or at the RSS cap); it is not drained
  * (at SOAK_SINK_RATE that would take ITEMS / rate seconds more): the row says how many it still held.

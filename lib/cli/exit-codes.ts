@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 
 /**
  * The CLI's exit codes. Scripts branch on these, so they are part of the
- * public interface and documented in the README's "Exit codes" table.
+ * public interface and documented in docs/cli.md ("Shutdown and exit codes").
  */
 export const ExitCode = {
   /** Every valid record was delivered, or dropped by the chosen strategy (drops are reported, not failures). */

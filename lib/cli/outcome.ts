@@ -18,7 +18,7 @@ export interface RunEnding {
 
 /**
  * The closing stderr lines and the exit code of a run — the one place that
- * decides them, so that the README's exit-code table has a single source.
+ * decides them, so that the exit-code table in docs/cli.md has a single source.
  */
 export function outcomeOf(ending: RunEnding): { messages: string[]; exitCode: number } {
   const { summary } = ending;

@@ -1,7 +1,7 @@
 /** The one-line hint appended to every usage error. */
 export const USAGE_LINE = "usage: backpressure [options] < input.ndjson  (try 'backpressure --help')";
 
-/** Full `--help` text. Keep in step with the README's CLI flags table. */
+/** Full `--help` text. Keep in step with the flags tables in docs/cli.md and the README. */
 export const HELP_TEXT = `backpressure — pipe NDJSON from stdin to a sink with bounded memory and no silent data loss
 
 usage: backpressure [options] < input.ndjson
