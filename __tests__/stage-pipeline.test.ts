@@ -24,14 +24,18 @@ async function* fastSource(): AsyncGenerator<number> {
   for (let i = 0; i < TOTAL; i++) yield i;
 }
 
-/** A sink that takes a macrotask per item: much slower than the generator. */
+/**
+ * A sink that takes a 1 ms timer per item: much slower than the generator. (One that takes a single
+ * event-loop turn per item keeps up with a stage, which yields one turn whenever its hold starts to
+ * fill: see __tests__/stage-yields-one-turn.test.ts.)
+ */
 function slowSink(received: number[]): nodeStream.Writable {
   return new nodeStream.Writable({
     objectMode: true,
     highWaterMark: 1,
     write(item: number, _encoding, callback) {
       received.push(item);
-      setImmediate(callback);
+      setTimeout(callback, 1);
     },
   });
 }
