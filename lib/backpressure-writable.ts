@@ -397,12 +397,13 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#clearTimers();
     this.#heldCallback = null;
     const held = this.#takeAllHeld();
+    // Counted before 'state' (closed) fires, so that the account balances inside its listeners.
+    this.#eventsDeadLettered += held.length;
     this.#transition(BackpressureState.CLOSED);
     if (held.length === 0) {
       callback(error);
       return;
     }
-    this.#eventsDeadLettered += held.length;
     const reason = new BackpressureError(ErrorCodes.DESTROYED, `destroyed with ${held.length} undelivered item(s)`, {
       cause: error ?? undefined,
       ...(this.#o.onDeadLetter === undefined ? { items: held } : {}),
