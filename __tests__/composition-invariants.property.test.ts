@@ -20,6 +20,11 @@
  *     timed-out attempt that landed late or a failure reported without failedItems;
  *   - every item is at most one of acknowledged / dropped (with a reason the strategy can give, seen in a 'drop'
  *     event) / dead-lettered — and at the end exactly one (under 'block' never dropped);
+ *   - drops only when the sink is behind: a full-hold reason only while the writable is blocked, shedding on
+ *     arrival only while it is above normal; and after every step, before any nextTick could run, the stage
+ *     holds nothing while the writable is not blocked (items never wait for a later tick to move);
+ *   - the invariant holds inside every listener ('state', 'flush', 'retry', 'dead-letter', 'circuit', 'drop',
+ *     'error', 'close'), including those that run during destroy();
  *   - the writable's state is the one the documented hysteresis allows at its utilization (entered at a
  *     threshold, left below threshold − hysteresis), and every 'state' event is a transition the rules prescribe;
  *   - end() finishes, or fails with a coded error carrying the items, within drainTimeoutMs + flushTimeoutMs of
@@ -36,6 +41,7 @@ import { once } from 'node:events';
 import fc from 'fast-check';
 import { mulberry32 } from './helpers/seeded-random';
 import {
+  BACKPRESSURE_EVENTS,
   BackpressureWritable,
   DropReason,
   ErrorCodes,
@@ -78,6 +84,11 @@ const REASONS: Record<Strategy, readonly string[]> = {
   sample: [DropReason.SAMPLED_OUT, DropReason.OVERFLOW, DropReason.DESTROYED],
   priority: [DropReason.SHED_PRIORITY, DropReason.EVICTED_PRIORITY, DropReason.OVERFLOW, DropReason.DESTROYED],
 };
+
+/** Reasons that mean "the stage's hold was full". */
+const FULL_HOLD_REASONS: ReadonlySet<string> = new Set([DropReason.EVICTED_OLDEST, DropReason.REJECTED_NEWEST, DropReason.OVERFLOW, DropReason.EVICTED_PRIORITY]);
+/** Reasons that mean "shed on arrival under pressure". */
+const SHED_REASONS: ReadonlySet<string> = new Set([DropReason.SAMPLED_OUT, DropReason.SHED_PRIORITY]);
 
 /** Items are objects, so everything below is checked by identity, not by value. */
 interface Item {
@@ -173,6 +184,11 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'destroy' as const }) },
 );
 
+
+/** Lets microtasks run, and only them: a nextTick queued meanwhile waits until they are all done. */
+async function microtasksOnly(rounds = 30): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve();
+}
 
 /** Lets nextTicks and microtasks run (they are not faked). */
 async function settle(rounds = 8): Promise<void> {
@@ -310,6 +326,15 @@ class Harness {
     this.w.on('drain', () => (this.waitingForDrain = false));
     this.w.on('error', (err: unknown) => this.errors.push(err));
     this.w.on('close', () => (this.closedAt = Date.now()));
+    // The account balances inside every listener, also those that run during destroy().
+    for (const name of [...BACKPRESSURE_EVENTS, 'drop', 'error', 'close']) {
+      this.w.on(name, () => {
+        const m = this.w.getMetrics();
+        if (m.eventsAccepted !== m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight) {
+          this.violations.push(`unbalanced inside a '${name}' listener: ${JSON.stringify({ ...m, stage: undefined })}`);
+        }
+      });
+    }
   }
 
   get closed(): boolean {
@@ -368,6 +393,11 @@ class Harness {
 
   #onDrop({ item, reason }: DropEvent<Item>): void {
     if (!REASONS[this.config.strategy].includes(reason)) this.violations.push(`${this.config.strategy} dropped item ${item.id} as '${reason}'`);
+    // Drops only when the sink is behind: a full hold only while the writable is blocked, shedding
+    // on arrival only while it is above normal (never because items could not move between the parts).
+    const state = this.bw.state;
+    if (FULL_HOLD_REASONS.has(reason) && state !== 'blocked') this.violations.push(`item ${item.id} dropped as '${reason}' while the writable was ${state}`);
+    if (SHED_REASONS.has(reason) && state === 'normal') this.violations.push(`item ${item.id} dropped as '${reason}' while the writable was normal`);
     if (this.sent.has(item)) this.violations.push(`item ${item.id} dropped after it reached flush`);
     if (this.acked.has(item) || this.dropped.has(item) || this.deadLettered.has(item)) this.violations.push(`item ${item.id} dropped twice or after delivery`);
     this.dropped.set(item, reason);
@@ -499,6 +529,13 @@ class Harness {
         w.destroy();
         break;
     }
+    // Before any nextTick may run (a producer running as a chain of microtasks starves them): the
+    // stage already holds nothing the writable could take.
+    await microtasksOnly();
+    if (this.w instanceof StrategyWritable && !this.bw.destroyed) {
+      const held = this.w.stage.held;
+      if (held > 0 && this.bw.state !== 'blocked') this.violations.push(`after '${command.kind}', before any nextTick: the stage holds ${held} while the writable is ${this.bw.state}`);
+    }
     await settle();
   }
 
@@ -567,8 +604,10 @@ class Harness {
       const stageBound = c.strategy === 'drop-oldest' && c.capacity === 1 ? 2 : c.capacity;
       atMost('stage held', s.held, stageBound);
       eq('composition bufferSize vs stage held + writable bufferSize', m.bufferSize, s.held + wm.bufferSize);
+      // The stage holds items only while the writable cannot take them: nothing waits for a later tick.
+      if (s.held > 0 && bw.state !== 'blocked' && !bw.destroyed) failed.push(`stage holds ${s.held} while the writable is ${bw.state}`);
       atMost('composition bufferSize', m.bufferSize, stageBound + c.maxBufferSize);
-      // The stage feeds the writable through pipe(), which respects write() === false.
+      // The stage feeds the writable only while its write() says true.
       atMost('writable bufferSize behind a stage', wm.bufferSize, c.maxBufferSize);
     } else {
       eq('eventsDropped under block', m.eventsDropped, 0);
@@ -810,6 +849,12 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
     }
   });
   w.on('error', (err: unknown) => errors.push(err));
+  for (const name of [...BACKPRESSURE_EVENTS, 'drop', 'error', 'close']) {
+    w.on(name, () => {
+      const m = w.getMetrics();
+      if (m.eventsAccepted !== m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight) failed.push(`unbalanced inside a '${name}' listener`);
+    });
+  }
   let waitingForDrain = false;
   w.on('drain', () => (waitingForDrain = false));
   // Not events.once: it rejects on 'error', and an error is expected here.
