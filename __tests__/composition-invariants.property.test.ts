@@ -20,6 +20,8 @@
  *     timed-out attempt that landed late or a failure reported without failedItems;
  *   - every item is at most one of acknowledged / dropped (with a reason the strategy can give, seen in a 'drop'
  *     event) / dead-lettered — and at the end exactly one (under 'block' never dropped);
+ *   - a drop strategy never refuses a write: write() says false only when the item starts to fill the stage's
+ *     empty hold, and 'drain' follows within one event-loop turn (checked whenever timers advance);
  *   - drops only when the sink is behind: a full-hold reason only while the writable is blocked, shedding on
  *     arrival only while it is above normal; and after every step, before any nextTick could run, the stage
  *     holds nothing while the writable is not blocked (items never wait for a later tick to move);
@@ -275,6 +277,8 @@ class Harness {
   lastFreshId = -1;
   #checkedStateEvents = 0;
   waitingForDrain = false;
+  /** A drop strategy's write() said false (its stage's hold started to fill): 'drain' is due one turn later. */
+  yielding = false;
   ignoredBackpressure = false;
   ended = false;
   endedAt: number | undefined;
@@ -323,7 +327,10 @@ class Harness {
     });
     this.w.on('drop', (event: DropEvent<Item>) => this.#onDrop(event));
     this.w.on('dead-letter', (event: { items: Item[]; error: Error }) => this.#onDeadLetter(event.items, event.error));
-    this.w.on('drain', () => (this.waitingForDrain = false));
+    this.w.on('drain', () => {
+      this.waitingForDrain = false;
+      this.yielding = false;
+    });
     this.w.on('error', (err: unknown) => this.errors.push(err));
     this.w.on('close', () => (this.closedAt = Date.now()));
     // The account balances inside every listener, also those that run during destroy().
@@ -443,15 +450,23 @@ class Harness {
             if (respect) break;
             this.ignoredBackpressure = true;
           }
+          // A composition's one-turn yield: a producer that respects it waits for 'drain' (pipe() does).
+          if (this.yielding && respect) break;
           const id = this.#nextId++;
           const item: Item = { id, p: (id * 7 + (id >> 2)) % 4, size: 1 + ((id * 5) % MAX_ITEM_SIZE) };
           this.written.push(item);
+          const heldBefore = this.w instanceof StrategyWritable ? this.w.stage.held : 0;
           const ok = w.write(item);
           if (c.strategy === 'block') {
             if (ok !== (w.state !== 'blocked')) this.violations.push(`write() returned ${ok} in state ${w.state}`);
             if (!ok) this.waitingForDrain = true;
+          } else if (this.yielding) {
+            if (ok) this.violations.push(`a ${c.strategy} composition said true during its one-turn yield`);
           } else if (!ok) {
-            this.violations.push(`a ${c.strategy} composition refused a write`);
+            // Never refused: false only when the item starts to fill the stage's empty hold.
+            const heldAfter = this.w instanceof StrategyWritable ? this.w.stage.held : 0;
+            if (heldBefore !== 0 || heldAfter === 0) this.violations.push(`a ${c.strategy} composition said false with its stage holding ${heldBefore} → ${heldAfter}`);
+            this.yielding = true;
           }
         }
         break;
@@ -519,9 +534,13 @@ class Harness {
         }
         break;
       }
-      case 'advance':
+      case 'advance': {
+        const yielding = this.yielding;
         await jest.advanceTimersByTimeAsync(command.ms);
+        // The yield lasts one event-loop turn (a setImmediate), whatever the sink does.
+        if (yielding && this.yielding && this.open) this.violations.push("no 'drain' after the composition's one-turn yield, timers advanced");
         break;
+      }
       case 'end':
         if (this.open) this.#end();
         break;
@@ -856,7 +875,11 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
     });
   }
   let waitingForDrain = false;
-  w.on('drain', () => (waitingForDrain = false));
+  let yielding = false;
+  w.on('drain', () => {
+    waitingForDrain = false;
+    yielding = false;
+  });
   // Not events.once: it rejects on 'error', and an error is expected here.
   const closed = new Promise<void>((resolve) => w.once('close', resolve));
 
@@ -883,10 +906,13 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
       const item: Item = { id, p: id % 3, size: 1 };
       id++;
       written.push(item);
-      // 'block': a producer that respects write() === false; the others never refuse.
+      // 'block': a producer that respects write() === false. The others never refuse: false only when
+      // the item starts to fill the stage's empty hold (a one-turn yield, ignored by this producer).
+      const heldBefore = w instanceof StrategyWritable ? w.stage.held : 0;
       if (!w.write(item)) {
         if (c.strategy === 'block') waitingForDrain = true;
-        else failed.push(`${c.strategy} refused a write`);
+        else if (!yielding && (heldBefore !== 0 || (w as StrategyWritable<Item>).stage.held === 0)) failed.push(`${c.strategy} said false with its stage holding ${heldBefore}`);
+        else yielding = true;
       }
     }
     checkBalance(`after a burst of ${burst.count}`);

@@ -144,6 +144,10 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
     // stage then holds is dropped as 'destroyed' when the whole is destroyed.
     this.stage.attachOutlet((item) => writable.write(item) && !writable.destroyed);
     this.stage.on('drop', (event: DropEvent<T>) => this.emit('drop', event));
+    // The stage's one-turn yield is ours: our write() returned its false.
+    this.stage.on('drain', () => {
+      if (!this.destroyed) this.emit('drain');
+    });
     for (const name of BACKPRESSURE_EVENTS) writable.on(name, (payload: unknown) => this.emit(name, payload));
     // After the forwarding listener, so users see the state change before anything moves.
     writable.on('state', this.#onWritableState);
@@ -193,9 +197,9 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
       return super.write(chunk, encoding, callback);
     }
     if (typeof encoding === 'function') callback = encoding;
-    this.stage.write(chunk);
+    const ok = this.stage.write(chunk);
     if (typeof callback === 'function') process.nextTick(callback, null);
-    return true;
+    return ok;
   }
 
   override _write(item: T, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

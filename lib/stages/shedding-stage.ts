@@ -230,6 +230,8 @@ export abstract class SheddingStage<T> extends Duplex {
 
   override _final(callback: (error?: Error | null) => void): void {
     this.#finalCallback = callback;
+    // Nothing more can be written: a yield in progress has no writer left to wait for it.
+    this.#cancelYield();
     if (this.holdSize === 0) this.#endReadable();
     // Otherwise _read ends the readable side once the hold is empty.
   }
@@ -242,9 +244,11 @@ export abstract class SheddingStage<T> extends Duplex {
    * {@link resumeOutlet}. Each item is counted as passed *before* `write` is called, so listeners of
    * events the consumer emits inside `write` see both accounts balance.
    *
-   * The writer is never made to wait (no one-turn yield): the consumer being full is the real
-   * signal, and nothing between the stage and the consumer needs a later tick to move. The readable
-   * side is unused from then on: do not pipe or read an attached stage. Call it before the first write.
+   * The one-turn yield applies as without an outlet: when the consumer is full and the hold starts
+   * to fill, `write()` says false and `'drain'` follows on the next `setImmediate`. That turn lets a
+   * sink that needs the event loop (I/O, timers) catch up before the policy has to drop; a sink that
+   * is really behind gets no more. The readable side is unused from then on: do not pipe or read an
+   * attached stage. Call it before the first write.
    */
   attachOutlet(write: (item: T) => boolean): void {
     if (this.#outlet !== null || this.#written > 0) {
@@ -309,10 +313,7 @@ export abstract class SheddingStage<T> extends Duplex {
     // A pending `_final` callback is abandoned: a destroyed stream never finishes.
     this.#finalCallback = null;
     this.#outletOpen = false;
-    if (this.#yield !== null) {
-      clearImmediate(this.#yield);
-      this.#yield = null;
-    }
+    this.#cancelYield();
     callback(error);
   }
 
@@ -325,6 +326,12 @@ export abstract class SheddingStage<T> extends Duplex {
     else this.#holdItem(item);
   }
 
+  #cancelYield(): void {
+    if (this.#yield === null) return;
+    clearImmediate(this.#yield);
+    this.#yield = null;
+  }
+
   #handOut(item: T): void {
     this.#pushed++;
     this.#outletOpen = (this.#outlet as (item: T) => boolean)(item);
@@ -334,7 +341,7 @@ export abstract class SheddingStage<T> extends Duplex {
     const wasEmpty = this.holdSize === 0;
     this.hold(item);
     // The hold starts to fill: give the consumer one event-loop turn to take it (class comment).
-    if (wasEmpty && this.holdSize > 0 && this.#yield === null && this.#outlet === null) {
+    if (wasEmpty && this.holdSize > 0 && this.#yield === null) {
       this.#yield = setImmediate(this.#endYield);
     }
   }
