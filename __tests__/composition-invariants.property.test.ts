@@ -20,8 +20,9 @@
  *     timed-out attempt that landed late or a failure reported without failedItems;
  *   - every item is at most one of acknowledged / dropped (with a reason the strategy can give, seen in a 'drop'
  *     event) / dead-lettered — and at the end exactly one (under 'block' never dropped);
- *   - a drop strategy never refuses a write: write() says false only when the item starts to fill the stage's
- *     empty hold, and 'drain' follows within one event-loop turn (checked whenever timers advance);
+ *   - a drop strategy never refuses a write: write() says false exactly when the item starts to fill the stage's
+ *     empty hold or (sample, priority) takes the writable above normal, and until 'drain', which follows within
+ *     one event-loop turn (checked whenever timers advance);
  *   - drops only when the sink is behind: a full-hold reason only while the writable is blocked, shedding on
  *     arrival only while it is above normal; and after every step, before any nextTick could run, the stage
  *     holds nothing while the writable is not blocked (items never wait for a later tick to move);
@@ -279,6 +280,8 @@ class Harness {
   waitingForDrain = false;
   /** A drop strategy's write() said false (its stage's hold started to fill): 'drain' is due one turn later. */
   yielding = false;
+  /** The writable was above normal right after the previous write (what sample and priority yield on). */
+  wasUnderPressure = false;
   ignoredBackpressure = false;
   ended = false;
   endedAt: number | undefined;
@@ -460,13 +463,20 @@ class Harness {
           if (c.strategy === 'block') {
             if (ok !== (w.state !== 'blocked')) this.violations.push(`write() returned ${ok} in state ${w.state}`);
             if (!ok) this.waitingForDrain = true;
-          } else if (this.yielding) {
-            if (ok) this.violations.push(`a ${c.strategy} composition said true during its one-turn yield`);
-          } else if (!ok) {
-            // Never refused: false only when the item starts to fill the stage's empty hold.
+          } else {
+            // Never refused: false only when the item starts to fill the stage's empty hold, or (sample,
+            // priority: they read the writable's pressure) takes the writable above normal; then until 'drain'.
             const heldAfter = this.w instanceof StrategyWritable ? this.w.stage.held : 0;
-            if (heldBefore !== 0 || heldAfter === 0) this.violations.push(`a ${c.strategy} composition said false with its stage holding ${heldBefore} → ${heldAfter}`);
-            this.yielding = true;
+            const under = this.bw.state !== 'normal';
+            const rose = (c.strategy === 'sample' || c.strategy === 'priority') && under && !this.wasUnderPressure;
+            this.wasUnderPressure = under;
+            const starts = rose || (heldBefore === 0 && heldAfter > 0);
+            if (this.yielding) {
+              if (ok) this.violations.push(`a ${c.strategy} composition said true during its one-turn yield`);
+            } else if (ok === starts) {
+              this.violations.push(`a ${c.strategy} composition said ${ok} with its stage holding ${heldBefore} → ${heldAfter}, writable ${this.bw.state}`);
+            }
+            if (!ok) this.yielding = true;
           }
         }
         break;
@@ -876,6 +886,7 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
   }
   let waitingForDrain = false;
   let yielding = false;
+  let wasUnderPressure = false;
   w.on('drain', () => {
     waitingForDrain = false;
     yielding = false;
@@ -907,12 +918,18 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
       id++;
       written.push(item);
       // 'block': a producer that respects write() === false. The others never refuse: false only when
-      // the item starts to fill the stage's empty hold (a one-turn yield, ignored by this producer).
+      // the item starts to fill the stage's empty hold, or (sample, priority) takes the writable above
+      // normal — a one-turn yield, ignored by this producer.
       const heldBefore = w instanceof StrategyWritable ? w.stage.held : 0;
-      if (!w.write(item)) {
-        if (c.strategy === 'block') waitingForDrain = true;
-        else if (!yielding && (heldBefore !== 0 || (w as StrategyWritable<Item>).stage.held === 0)) failed.push(`${c.strategy} said false with its stage holding ${heldBefore}`);
-        else yielding = true;
+      const ok = w.write(item);
+      if (w instanceof StrategyWritable) {
+        const under = w.backpressureWritable.state !== 'normal';
+        const rose = (c.strategy === 'sample' || c.strategy === 'priority') && under && !wasUnderPressure;
+        wasUnderPressure = under;
+        if (!ok && !yielding && !rose && (heldBefore !== 0 || w.stage.held === 0)) failed.push(`${c.strategy} said false with its stage holding ${heldBefore}`);
+        if (!ok) yielding = true;
+      } else if (!ok) {
+        waitingForDrain = true;
       }
     }
     checkBalance(`after a burst of ${burst.count}`);

@@ -34,7 +34,7 @@ interface Observed {
  * false only when its hold starts to fill, until 'drain' one event-loop turn later); then ends it
  * and checks conservation and order. Returns what happened for stage-specific checks.
  */
-async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, ops: Op[]): Promise<Observed> {
+async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, ops: Op[], readsPressure = false): Promise<Observed> {
   const sink = new ManualSink<Item>();
   const written: Item[] = [];
   const droppedIds = new Set<number>();
@@ -51,6 +51,7 @@ async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, o
   });
   // The one-turn yield: after write() said false, 'drain' comes on the next event-loop turn.
   let yielding = false;
+  let wasUnderPressure = false;
   stage.on('drain', () => (yielding = false));
   stage.pipe(sink.stream);
   await settle();
@@ -62,11 +63,16 @@ async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, o
           lastWritten = { id: nextId++, p };
           written.push(lastWritten);
           const heldBefore = stage.getMetrics().held;
-          // Never refused: false only from the write that starts to fill an empty hold until 'drain'.
-          if (!stage.write(lastWritten) && !yielding) {
-            if (heldBefore !== 0 || stage.getMetrics().held === 0) throw new Error(`write() said false with held ${heldBefore} → ${stage.getMetrics().held}`);
+          const ok = stage.write(lastWritten);
+          // Never refused: false only from the write that starts to fill an empty hold, or (for a stage
+          // that reads the pressure) the first write that finds it above normal, until 'drain'.
+          const rose = readsPressure && pressure.state !== 'normal' && !wasUnderPressure;
+          if (!ok && !yielding) {
+            if (!rose && (heldBefore !== 0 || stage.getMetrics().held === 0)) throw new Error(`write() said false with held ${heldBefore} → ${stage.getMetrics().held}`);
             yielding = true;
           }
+          if (ok && (rose || (heldBefore === 0 && stage.getMetrics().held > 0))) throw new Error('the hold started to fill or the pressure rose, and write() did not yield');
+          wasUnderPressure = pressure.state !== 'normal';
         }
         break;
       case 'release':
@@ -136,7 +142,7 @@ test('sample: conserved, bounded, ordered; keeps exactly ceil(arrived under pres
     fc.asyncProperty(schedules, fc.integer({ min: 1, max: 6 }), async ([capacity, ops], rate) => {
       const pressure = new FakePressure();
       const stage = sample<Item>({ capacity, rate, pressure });
-      const observed = await runSchedule(stage, pressure, ops);
+      const observed = await runSchedule(stage, pressure, ops, true);
       const m = stage.getMetrics();
       const sampledOut = m.droppedByReason[DropReason.SAMPLED_OUT] ?? 0;
       expect(m.arrivedUnderPressure - sampledOut).toBe(Math.ceil(m.arrivedUnderPressure / rate));
@@ -155,7 +161,7 @@ test('shedByPriority: conserved, bounded, ordered; the least important go first'
     fc.asyncProperty(schedules, async ([capacity, ops]) => {
       const pressure = new FakePressure();
       const stage = shedByPriority<Item>({ capacity, priority: (i) => i.p, pressure });
-      const observed = await runSchedule(stage, pressure, ops);
+      const observed = await runSchedule(stage, pressure, ops, true);
       for (const d of observed.drops) {
         const others = d.heldBefore.filter((i) => i !== d.item && i !== d.lastWritten);
         switch (d.reason) {

@@ -47,6 +47,35 @@ describe.each(pipelines)('an async generator into a sink that keeps up (pipeline
     expect(delivered).toEqual(range(TOTAL));
   });
 
+  test.each(strategies)("%s: a source that pushes synchronously (Readable.from(array)) loses nothing to an instant sink", async (strategy) => {
+    const delivered: number[] = [];
+    const bp = backpressure<number>({ strategy, flush: async (batch) => void delivered.push(...batch), priority: (i) => i % 4 });
+    await new Promise<void>((resolve, reject) =>
+      pipeline(nodeStream.Readable.from(range(TOTAL)), bp, (error) => (error ? reject(error) : resolve())),
+    );
+    expect(bp.getMetrics()).toMatchObject({ eventsAccepted: TOTAL, eventsFlushed: TOTAL, eventsDropped: 0 });
+    expect(delivered).toEqual(range(TOTAL));
+  });
+
+  test.each(strategies)('%s: a sink that never answers does not hold the producer back: it drops, and end() is bounded', async (strategy) => {
+    const dead: number[] = [];
+    const bp = backpressure<number>({
+      strategy,
+      flush: () => new Promise<void>(() => {}),
+      onDeadLetter: (items) => void dead.push(...items),
+      drainTimeoutMs: 50,
+      priority: (i) => i % 4,
+    });
+    let drops = 0;
+    bp.on('drop', () => drops++);
+    await run(pipeline, bp);
+    const m = bp.getMetrics();
+    expect(m.eventsAccepted).toBe(TOTAL);
+    expect(drops).toBeGreaterThan(0);
+    expect(m).toMatchObject({ eventsDropped: drops, eventsDeadLettered: dead.length, eventsFlushed: 0, bufferSize: 0, inFlight: 0 });
+    expect(drops + dead.length).toBe(TOTAL);
+  });
+
   const stages: [string, (writable: BackpressureWritable<number>) => SheddingStage<number>][] = [
     ['dropOldest', () => dropOldest<number>()],
     ['dropNewest', () => dropNewest<number>()],
@@ -102,9 +131,11 @@ test.each(strategies)('%s: once the writable leaves blocked, held items move int
     minFlushIntervalMs: 0,
   }) as StrategyWritable<number>;
   await settle();
-  // 0, 1 in flight; 2–5 fill the writable (blocked); 6–11 wait in the stage. From 6 on, write() says
-  // false: the stage's hold started to fill, so the writer is asked to wait one event-loop turn.
-  expect(range(12).map((i) => bp.write(i))).toEqual(range(12).map((i) => i < 6));
+  // 0, 1 in flight; 2–5 fill the writable (blocked); 6–11 wait in the stage. write() says false from
+  // 6 on (the stage's hold starts to fill) — for sample and priority, which read the writable's
+  // pressure, from 3 on (3 takes the writable above normal): the writer is asked to wait one turn.
+  const firstYield = strategy === 'sample' || strategy === 'priority' ? 3 : 6;
+  expect(range(12).map((i) => bp.write(i))).toEqual(range(12).map((i) => i < firstYield));
   expect(bp.state).toBe('blocked');
   expect(bp.getMetrics()).toMatchObject({ inFlight: 2, eventsDropped: 0, stage: { held: 6 } });
 

@@ -10,12 +10,21 @@ export const DEFAULT_STAGE_CAPACITY = 1000;
 export interface SheddingStageOptions {
   /**
    * How many items the stage holds while downstream does not want them. When the hold is full the
-   * stage's policy decides what to drop; it never makes its writer wait. Integer ≥ 1.
+   * stage's policy decides what to drop; it never makes its writer wait (beyond the one-turn yield,
+   * see {@link SheddingStage}). Integer ≥ 1.
    * At most one more item can sit in the stage's readable side (highWaterMark 1) when its consumer
    * reads in paused mode; `held` counts it too.
    * @default 1000
    */
   capacity?: number | undefined;
+  /**
+   * Downstream pressure (e.g. the `BackpressureWritable` the stage feeds). The sample and priority
+   * stages shed by it; every stage also yields one event-loop turn when it rises above `normal`
+   * (see {@link SheddingStage}), so that a sink that only needs the event loop can catch up before
+   * anything is shed.
+   * @default undefined (no pressure source: only the hold starting to fill makes the stage yield)
+   */
+  pressure?: PressureSource | undefined;
 }
 
 /** A stage's account of every item written to it. */
@@ -51,12 +60,15 @@ export interface SheddingStage<T> {
  * `push()` while the readable side wants data and nothing is held (order is preserved that way);
  * otherwise into the policy's bounded hold, which `_read` empties.
  *
- * When the hold starts to fill, `write()` returns `false` and `'drain'` follows on the next
- * `setImmediate`, whether or not the consumer has read anything. A producer that runs as a chain of
- * microtasks (an async generator in `pipeline()`) would otherwise never let Node's `pipe()` resume
- * its flow (scheduled with `process.nextTick`), and the hold would fill and drop while the consumer
- * sat idle. One turn is all it waits: a consumer that is really behind gets no more, and the policy
- * drops. A writer that ignores `false` is never refused.
+ * When the hold starts to fill, or the `pressure` source rises above `normal`, `write()` returns
+ * `false` and `'drain'` follows on the next `setImmediate`, whether or not the consumer has read
+ * anything. A producer that runs as a chain of microtasks (an async generator in `pipeline()`) would
+ * otherwise never let Node's `pipe()` resume its flow (scheduled with `process.nextTick`), and one
+ * that pushes synchronously (`Readable.from(array)`) would never let the consumer's flush settle: the
+ * hold would fill, or sampling start, while the consumer sat idle. One turn is all it waits: a
+ * consumer that is really behind gets no more, and the policy drops. Under sustained pressure it does
+ * not yield again until the hold has emptied or the pressure fell back to `normal`. A writer that
+ * ignores `false` is never refused.
  *
  * A policy (subclass) supplies the hold and two decisions: `admit` (shed on arrival, e.g. sampling)
  * and `hold` (what to do when the hold is full). Every item written is, at every moment, exactly one
@@ -97,6 +109,9 @@ export abstract class SheddingStage<T> extends Duplex {
     this.#yield = null;
     if (!this.destroyed) this.emit('drain');
   };
+  readonly #pressure: PressureSource | undefined;
+  /** The pressure source was above normal after the previous item: a rise is what makes the stage yield. */
+  #underPressure = false;
   /** See {@link attachOutlet}: where items go instead of the readable side. */
   #outlet: ((item: T) => boolean) | null = null;
   /** The outlet's last answer was true: an item may go straight to it when nothing is held. */
@@ -120,6 +135,7 @@ export abstract class SheddingStage<T> extends Duplex {
       throw new RangeError(`capacity must be an integer ≥ 1, got ${String(capacity)}`);
     }
     this.capacity = capacity;
+    this.#pressure = options.pressure;
     this.on('pause', this.#onPause);
     for (const reason of reasons) this.#droppedByReason[reason] = 0;
     this.#droppedByReason[DropReason.DESTROYED] = 0;
@@ -324,6 +340,18 @@ export abstract class SheddingStage<T> extends Duplex {
     else if (this.#wanted && this.holdSize === 0) this.#pushOut(item);
     else if (this.#outletOpen && this.holdSize === 0) this.#handOut(item);
     else this.#holdItem(item);
+    if (this.#pressure !== undefined) this.#watchPressure(this.#pressure);
+  }
+
+  /** Read after the item went downstream, so that the rise it caused pauses the writer before the next one. */
+  #watchPressure(pressure: PressureSource): void {
+    const under = pressure.state !== BackpressureState.NORMAL;
+    if (under && !this.#underPressure) this.#startYield();
+    this.#underPressure = under;
+  }
+
+  #startYield(): void {
+    if (this.#yield === null && !this.destroyed) this.#yield = setImmediate(this.#endYield);
   }
 
   #cancelYield(): void {
@@ -341,9 +369,7 @@ export abstract class SheddingStage<T> extends Duplex {
     const wasEmpty = this.holdSize === 0;
     this.hold(item);
     // The hold starts to fill: give the consumer one event-loop turn to take it (class comment).
-    if (wasEmpty && this.holdSize > 0 && this.#yield === null) {
-      this.#yield = setImmediate(this.#endYield);
-    }
+    if (wasEmpty && this.holdSize > 0) this.#startYield();
   }
 
   #inTransit(): number {
