@@ -90,6 +90,17 @@ describe.each(pipelines)('an async generator into a sink that keeps up (pipeline
     expect(stage.getMetrics()).toMatchObject({ written: TOTAL, passed: TOTAL, dropped: 0, held: 0 });
     expect(delivered).toEqual(range(TOTAL));
   });
+
+  test.each(stages)('%s on its own, fed by Readable.from(array), delivers every item, in order, and drops none', async (_stage, make) => {
+    const delivered: number[] = [];
+    const writable = new BackpressureWritable<number>({ flush: async (batch) => void delivered.push(...batch) });
+    const stage = make(writable);
+    await new Promise<void>((resolve, reject) =>
+      pipeline(nodeStream.Readable.from(range(TOTAL)), stage, writable, (error) => (error ? reject(error) : resolve())),
+    );
+    expect(stage.getMetrics()).toMatchObject({ written: TOTAL, passed: TOTAL, dropped: 0, held: 0 });
+    expect(delivered).toEqual(range(TOTAL));
+  });
 });
 
 /** A flush per call that settles only when the test says so. */
