@@ -69,7 +69,10 @@ export interface StrategyWritable<T> {
 
 /**
  * The result of `backpressure()` for a shedding strategy: one Writable made of a strategy stage and
- * a `BackpressureWritable`. Its `write()` never returns false: the stage never blocks.
+ * a `BackpressureWritable`. It never refuses an item and never makes its writer wait more than one
+ * event-loop turn: `write()` returns false only when the stage's hold starts to fill (or, for sample
+ * and priority, the writable rises above normal), and `'drain'` follows on the next `setImmediate`,
+ * whatever the sink does (see {@link SheddingStage}).
  *
  * How items move: while the writable takes writes (its `write()` said true: not `blocked`) and the
  * stage holds nothing, an item goes straight into the writable, in the same call. Only while the
@@ -133,7 +136,8 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
   };
 
   constructor(strategy: Exclude<Strategy, 'block'>, options: BackpressureOptions<T>) {
-    // Same high-water mark as the stage: our _write calls back synchronously, so write() is always true.
+    // Same high-water mark as the stage: Node's own write() path (end(item)) never reports us full,
+    // because _write calls back synchronously.
     super({ objectMode: true, highWaterMark: 16 });
     this.strategy = strategy;
     const writable = new BackpressureWritable<T>(options);
