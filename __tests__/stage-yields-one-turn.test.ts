@@ -6,7 +6,7 @@
  */
 import * as nodeStream from 'node:stream';
 import { DropReason, dropNewest, dropOldest, sample, shedByPriority, type SheddingStage } from '../lib/stages';
-import { isBalanced, macrotask, settle } from './helpers/stage-helpers';
+import { FakePressure, isBalanced, macrotask, settle } from './helpers/stage-helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const readableStream = require('readable-stream') as typeof nodeStream;
@@ -59,6 +59,36 @@ describe.each(makers)('%s on its own', (_name, make) => {
     } finally {
       jest.useRealTimers();
     }
+  });
+});
+
+describe.each([
+  ['sample', (pressure: FakePressure) => sample<number>({ rate: 2, pressure })],
+  ['shedByPriority', (pressure: FakePressure) => shedByPriority<number>({ priority: (i) => i % 2, pressure })],
+] as const)('%s with a pressure source', (_name, make) => {
+  test('yields one turn when the pressure rises above normal, not again while it stays up', async () => {
+    const pressure = new FakePressure('normal');
+    const stage = make(pressure);
+    stage.on('data', () => {}); // a consumer that keeps up: the hold never fills
+    await settle();
+    let drains = 0;
+    stage.on('drain', () => drains++);
+    const returned = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => stage.write(from + i));
+    expect(returned(0, 4)).toEqual([true, true, true, true]);
+    pressure.set('elevated');
+    expect(returned(4, 6)).toEqual([false, false]); // the first write under pressure starts the yield
+    await macrotask();
+    expect(drains).toBe(1);
+    pressure.set('critical');
+    expect(returned(6, 10)).toEqual([true, true, true, true]); // still above normal: no second yield
+    pressure.set('normal');
+    expect(returned(10, 11)).toEqual([true]);
+    pressure.set('blocked');
+    expect(returned(11, 12)).toEqual([false]); // a new rise
+    await macrotask();
+    expect(drains).toBe(2);
+    expect(stage.getMetrics()).toMatchObject({ written: 12, held: 0 });
+    stage.destroy();
   });
 });
 

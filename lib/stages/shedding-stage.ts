@@ -268,7 +268,7 @@ export abstract class SheddingStage<T> extends Duplex {
    */
   attachOutlet(write: (item: T) => boolean): void {
     if (this.#outlet !== null || this.#written > 0) {
-      throw new Error('attachOutlet() must be called once, before the first write');
+      throw Object.assign(new Error('attachOutlet() must be called once, before the first write'), { code: 'ERR_INVALID_STATE' });
     }
     this.#outlet = write;
     this.#outletOpen = true;
