@@ -110,4 +110,31 @@ describe.each(strategies)('%s composition', (strategy) => {
     expect(o.dropped.size).toBe(0);
     expect(o.bp.getMetrics()).toMatchObject({ eventsAccepted: 4, eventsDeadLettered: 4, bufferSize: 0, inFlight: 0 });
   });
+
+  test('a writable destroyed while blocked destroys the whole at once; what the stage held is dropped as destroyed', async () => {
+    const dead: number[] = [];
+    const bp = backpressure<number>({
+      strategy,
+      maxBufferSize: 2,
+      batchSize: 1,
+      flush: () => new Promise<void>(() => {}),
+      onDeadLetter: (items) => void dead.push(...items),
+      priority: () => 1,
+      sampleRate: 1,
+    });
+    const dropped: number[] = [];
+    bp.on('drop', ({ item }: DropEvent<number>) => dropped.push(item));
+    bp.on('error', () => {});
+    for (let id = 0; id < 6; id++) bp.write(id); // 0 in flight, 1–2 buffered (blocked), 3–5 in the stage
+    expect(bp.state).toBe('blocked');
+    bp.backpressureWritable.destroy(new Error('gone'));
+    expect(bp.destroyed).toBe(true); // at once, not on a later tick
+    let refused: Error | null | undefined;
+    bp.write(6, (error?: Error | null) => (refused = error));
+    await settle();
+    expect((refused as NodeJS.ErrnoException | undefined)?.code).toBe('ERR_STREAM_DESTROYED');
+    expect(dropped).toEqual([3, 4, 5]);
+    expect(dead).toEqual([0, 1, 2]);
+    expect(bp.getMetrics()).toMatchObject({ eventsAccepted: 6, eventsDropped: 3, eventsDeadLettered: 3, bufferSize: 0, inFlight: 0 });
+  });
 });

@@ -116,8 +116,11 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
     }
   };
   readonly #onWritableState = (change: StateChange): void => {
-    if (change.from === BackpressureState.BLOCKED) this.#schedulePump();
-    else if (change.to === BackpressureState.CLOSED && this.backpressureWritable.destroyed) this.#onPartGone(this.backpressureWritable);
+    if (change.to === BackpressureState.CLOSED) {
+      if (this.backpressureWritable.destroyed) this.#onPartGone(this.backpressureWritable);
+    } else if (change.from === BackpressureState.BLOCKED) {
+      this.#schedulePump();
+    }
   };
   readonly #onWritableFinish = (): void => {
     this.#writableFinished = true;
@@ -132,6 +135,7 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
     if (!this.#writableFinished) this.#onPartGone(this.backpressureWritable);
   };
   readonly #onStageClose = (): void => {
+    if (this.stage.errored === null && this.stage.writableFinished) return; // ended after end(): not a failure
     this.#onPartGone(this.stage);
   };
 
