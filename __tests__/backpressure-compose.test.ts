@@ -1,7 +1,7 @@
 import { BackpressureWritable } from '../lib/backpressure-writable';
 import { backpressure, StrategyWritable, type Strategy } from '../lib/backpressure';
 import { DropReason } from '../lib/stages';
-import { isConserved, settle } from './helpers/stage-helpers';
+import { isConserved, macrotask, settle } from './helpers/stage-helpers';
 
 /** A flush that never settles until `open()` is called; then every pending and later flush resolves. */
 function gate() {
@@ -42,7 +42,7 @@ test('backpressure() rejects an unknown strategy and a priority strategy without
 });
 
 describe.each(['drop-oldest', 'drop-newest'] as const)('%s composed with a writable', (strategy) => {
-  test('drops nothing until both the stage and the writable are full, and never blocks the writer', async () => {
+  test('drops nothing until both the stage and the writable are full, and never makes the writer wait more than one turn', async () => {
     const sink = gate();
     const capacity = 10;
     const maxBufferSize = 20;
@@ -67,16 +67,25 @@ describe.each(['drop-oldest', 'drop-newest'] as const)('%s composed with a writa
     // Room: one batch in flight + the writable's buffer + the stage's hold.
     const room = batchSize + maxBufferSize + capacity;
     let refused = 0;
+    let drains = 0;
+    bp.on('drain', () => drains++);
     for (let i = 0; i < room; i++) {
-      if (!bp.write(i)) refused++;
+      if (!bp.write(i)) {
+        // Only the item that starts to fill the stage's hold: one event-loop turn, then 'drain'.
+        expect({ i, held: bp.getMetrics().stage.held }).toEqual({ i: batchSize + maxBufferSize, held: 1 });
+        refused++;
+        await macrotask();
+        expect(drains).toBe(refused);
+      }
       await settle();
     }
+    expect(refused).toBe(1);
     expect(drops).toEqual([]);
     expect(bp.state).toBe('blocked');
     expect(bp.getMetrics()).toMatchObject({ eventsAccepted: room, inFlight: batchSize, bufferSize: maxBufferSize + capacity, eventsDropped: 0 });
 
     for (let i = room; i < room + 7; i++) if (!bp.write(i)) refused++;
-    expect(refused).toBe(0);
+    expect(refused).toBe(1); // the stage holds items already: it is not starting to fill
     expect(drops).toEqual(strategy === 'drop-oldest' ? [25, 26, 27, 28, 29, 30, 31] : [35, 36, 37, 38, 39, 40, 41]);
     const m = bp.getMetrics();
     expect(m).toMatchObject({ eventsAccepted: room + 7, eventsDropped: 7, bufferSize: maxBufferSize + capacity });

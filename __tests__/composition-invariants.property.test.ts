@@ -20,6 +20,14 @@
  *     timed-out attempt that landed late or a failure reported without failedItems;
  *   - every item is at most one of acknowledged / dropped (with a reason the strategy can give, seen in a 'drop'
  *     event) / dead-lettered — and at the end exactly one (under 'block' never dropped);
+ *   - a drop strategy never refuses a write: write() says false exactly when the item starts to fill the stage's
+ *     empty hold or (sample, priority) takes the writable above normal, and until 'drain', which follows within
+ *     one event-loop turn (checked whenever timers advance);
+ *   - drops only when the sink is behind: a full-hold reason only while the writable is blocked, shedding on
+ *     arrival only while it is above normal; and after every step, before any nextTick could run, the stage
+ *     holds nothing while the writable is not blocked (items never wait for a later tick to move);
+ *   - the invariant holds inside every listener ('state', 'flush', 'retry', 'dead-letter', 'circuit', 'drop',
+ *     'error', 'close'), including those that run during destroy();
  *   - the writable's state is the one the documented hysteresis allows at its utilization (entered at a
  *     threshold, left below threshold − hysteresis), and every 'state' event is a transition the rules prescribe;
  *   - end() finishes, or fails with a coded error carrying the items, within drainTimeoutMs + flushTimeoutMs of
@@ -36,6 +44,7 @@ import { once } from 'node:events';
 import fc from 'fast-check';
 import { mulberry32 } from './helpers/seeded-random';
 import {
+  BACKPRESSURE_EVENTS,
   BackpressureWritable,
   DropReason,
   ErrorCodes,
@@ -78,6 +87,11 @@ const REASONS: Record<Strategy, readonly string[]> = {
   sample: [DropReason.SAMPLED_OUT, DropReason.OVERFLOW, DropReason.DESTROYED],
   priority: [DropReason.SHED_PRIORITY, DropReason.EVICTED_PRIORITY, DropReason.OVERFLOW, DropReason.DESTROYED],
 };
+
+/** Reasons that mean "the stage's hold was full". */
+const FULL_HOLD_REASONS: ReadonlySet<string> = new Set([DropReason.EVICTED_OLDEST, DropReason.REJECTED_NEWEST, DropReason.OVERFLOW, DropReason.EVICTED_PRIORITY]);
+/** Reasons that mean "shed on arrival under pressure". */
+const SHED_REASONS: ReadonlySet<string> = new Set([DropReason.SAMPLED_OUT, DropReason.SHED_PRIORITY]);
 
 /** Items are objects, so everything below is checked by identity, not by value. */
 interface Item {
@@ -174,6 +188,11 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
 );
 
 
+/** Lets microtasks run, and only them: a nextTick queued meanwhile waits until they are all done. */
+async function microtasksOnly(rounds = 30): Promise<void> {
+  for (let i = 0; i < rounds; i++) await Promise.resolve();
+}
+
 /** Lets nextTicks and microtasks run (they are not faked). */
 async function settle(rounds = 8): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => process.nextTick(resolve));
@@ -259,6 +278,10 @@ class Harness {
   lastFreshId = -1;
   #checkedStateEvents = 0;
   waitingForDrain = false;
+  /** A drop strategy's write() said false (its stage's hold started to fill): 'drain' is due one turn later. */
+  yielding = false;
+  /** The writable was above normal right after the previous write (what sample and priority yield on). */
+  wasUnderPressure = false;
   ignoredBackpressure = false;
   ended = false;
   endedAt: number | undefined;
@@ -307,9 +330,21 @@ class Harness {
     });
     this.w.on('drop', (event: DropEvent<Item>) => this.#onDrop(event));
     this.w.on('dead-letter', (event: { items: Item[]; error: Error }) => this.#onDeadLetter(event.items, event.error));
-    this.w.on('drain', () => (this.waitingForDrain = false));
+    this.w.on('drain', () => {
+      this.waitingForDrain = false;
+      this.yielding = false;
+    });
     this.w.on('error', (err: unknown) => this.errors.push(err));
     this.w.on('close', () => (this.closedAt = Date.now()));
+    // The account balances inside every listener, also those that run during destroy().
+    for (const name of [...BACKPRESSURE_EVENTS, 'drop', 'error', 'close']) {
+      this.w.on(name, () => {
+        const m = this.w.getMetrics();
+        if (m.eventsAccepted !== m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight) {
+          this.violations.push(`unbalanced inside a '${name}' listener: ${JSON.stringify({ ...m, stage: undefined })}`);
+        }
+      });
+    }
   }
 
   get closed(): boolean {
@@ -368,6 +403,11 @@ class Harness {
 
   #onDrop({ item, reason }: DropEvent<Item>): void {
     if (!REASONS[this.config.strategy].includes(reason)) this.violations.push(`${this.config.strategy} dropped item ${item.id} as '${reason}'`);
+    // Drops only when the sink is behind: a full hold only while the writable is blocked, shedding
+    // on arrival only while it is above normal (never because items could not move between the parts).
+    const state = this.bw.state;
+    if (FULL_HOLD_REASONS.has(reason) && state !== 'blocked') this.violations.push(`item ${item.id} dropped as '${reason}' while the writable was ${state}`);
+    if (SHED_REASONS.has(reason) && state === 'normal') this.violations.push(`item ${item.id} dropped as '${reason}' while the writable was normal`);
     if (this.sent.has(item)) this.violations.push(`item ${item.id} dropped after it reached flush`);
     if (this.acked.has(item) || this.dropped.has(item) || this.deadLettered.has(item)) this.violations.push(`item ${item.id} dropped twice or after delivery`);
     this.dropped.set(item, reason);
@@ -413,15 +453,30 @@ class Harness {
             if (respect) break;
             this.ignoredBackpressure = true;
           }
+          // A composition's one-turn yield: a producer that respects it waits for 'drain' (pipe() does).
+          if (this.yielding && respect) break;
           const id = this.#nextId++;
           const item: Item = { id, p: (id * 7 + (id >> 2)) % 4, size: 1 + ((id * 5) % MAX_ITEM_SIZE) };
           this.written.push(item);
+          const heldBefore = this.w instanceof StrategyWritable ? this.w.stage.held : 0;
           const ok = w.write(item);
           if (c.strategy === 'block') {
             if (ok !== (w.state !== 'blocked')) this.violations.push(`write() returned ${ok} in state ${w.state}`);
             if (!ok) this.waitingForDrain = true;
-          } else if (!ok) {
-            this.violations.push(`a ${c.strategy} composition refused a write`);
+          } else {
+            // Never refused: false only when the item starts to fill the stage's empty hold, or (sample,
+            // priority: they read the writable's pressure) takes the writable above normal; then until 'drain'.
+            const heldAfter = this.w instanceof StrategyWritable ? this.w.stage.held : 0;
+            const under = this.bw.state !== 'normal';
+            const rose = (c.strategy === 'sample' || c.strategy === 'priority') && under && !this.wasUnderPressure;
+            this.wasUnderPressure = under;
+            const starts = rose || (heldBefore === 0 && heldAfter > 0);
+            if (this.yielding) {
+              if (ok) this.violations.push(`a ${c.strategy} composition said true during its one-turn yield`);
+            } else if (ok === starts) {
+              this.violations.push(`a ${c.strategy} composition said ${ok} with its stage holding ${heldBefore} → ${heldAfter}, writable ${this.bw.state}`);
+            }
+            if (!ok) this.yielding = true;
           }
         }
         break;
@@ -489,15 +544,26 @@ class Harness {
         }
         break;
       }
-      case 'advance':
+      case 'advance': {
+        const yielding = this.yielding;
         await jest.advanceTimersByTimeAsync(command.ms);
+        // The yield lasts one event-loop turn (a setImmediate), whatever the sink does.
+        if (yielding && this.yielding && this.open) this.violations.push("no 'drain' after the composition's one-turn yield, timers advanced");
         break;
+      }
       case 'end':
         if (this.open) this.#end();
         break;
       case 'destroy':
         w.destroy();
         break;
+    }
+    // Before any nextTick may run (a producer running as a chain of microtasks starves them): the
+    // stage already holds nothing the writable could take.
+    await microtasksOnly();
+    if (this.w instanceof StrategyWritable && !this.bw.destroyed) {
+      const held = this.w.stage.held;
+      if (held > 0 && this.bw.state !== 'blocked') this.violations.push(`after '${command.kind}', before any nextTick: the stage holds ${held} while the writable is ${this.bw.state}`);
     }
     await settle();
   }
@@ -567,8 +633,10 @@ class Harness {
       const stageBound = c.strategy === 'drop-oldest' && c.capacity === 1 ? 2 : c.capacity;
       atMost('stage held', s.held, stageBound);
       eq('composition bufferSize vs stage held + writable bufferSize', m.bufferSize, s.held + wm.bufferSize);
+      // The stage holds items only while the writable cannot take them: nothing waits for a later tick.
+      if (s.held > 0 && bw.state !== 'blocked' && !bw.destroyed) failed.push(`stage holds ${s.held} while the writable is ${bw.state}`);
       atMost('composition bufferSize', m.bufferSize, stageBound + c.maxBufferSize);
-      // The stage feeds the writable through pipe(), which respects write() === false.
+      // The stage feeds the writable only while its write() says true.
       atMost('writable bufferSize behind a stage', wm.bufferSize, c.maxBufferSize);
     } else {
       eq('eventsDropped under block', m.eventsDropped, 0);
@@ -810,8 +878,19 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
     }
   });
   w.on('error', (err: unknown) => errors.push(err));
+  for (const name of [...BACKPRESSURE_EVENTS, 'drop', 'error', 'close']) {
+    w.on(name, () => {
+      const m = w.getMetrics();
+      if (m.eventsAccepted !== m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight) failed.push(`unbalanced inside a '${name}' listener`);
+    });
+  }
   let waitingForDrain = false;
-  w.on('drain', () => (waitingForDrain = false));
+  let yielding = false;
+  let wasUnderPressure = false;
+  w.on('drain', () => {
+    waitingForDrain = false;
+    yielding = false;
+  });
   // Not events.once: it rejects on 'error', and an error is expected here.
   const closed = new Promise<void>((resolve) => w.once('close', resolve));
 
@@ -838,10 +917,19 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
       const item: Item = { id, p: id % 3, size: 1 };
       id++;
       written.push(item);
-      // 'block': a producer that respects write() === false; the others never refuse.
-      if (!w.write(item)) {
-        if (c.strategy === 'block') waitingForDrain = true;
-        else failed.push(`${c.strategy} refused a write`);
+      // 'block': a producer that respects write() === false. The others never refuse: false only when
+      // the item starts to fill the stage's empty hold, or (sample, priority) takes the writable above
+      // normal — a one-turn yield, ignored by this producer.
+      const heldBefore = w instanceof StrategyWritable ? w.stage.held : 0;
+      const ok = w.write(item);
+      if (w instanceof StrategyWritable) {
+        const under = w.backpressureWritable.state !== 'normal';
+        const rose = (c.strategy === 'sample' || c.strategy === 'priority') && under && !wasUnderPressure;
+        wasUnderPressure = under;
+        if (!ok && !yielding && !rose && (heldBefore !== 0 || w.stage.held === 0)) failed.push(`${c.strategy} said false with its stage holding ${heldBefore}`);
+        if (!ok) yielding = true;
+      } else if (!ok) {
+        waitingForDrain = true;
       }
     }
     checkBalance(`after a burst of ${burst.count}`);

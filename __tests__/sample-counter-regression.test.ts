@@ -44,14 +44,13 @@ test('sample keeps 10 % ± 1 % of what arrives under sustained pressure from a r
   await settle();
 
   let underPressureSeen = 0;
-  let refused = 0;
   for (let i = 0; i < 20_000; i++) {
     if (writable.state !== 'normal') underPressureSeen++;
-    if (!stage.write(i)) refused++;
+    stage.write(i); // a writer that ignores false (the one-turn yield when the hold starts to fill)
     if (i % 100 === 99) await settle(); // let the pipe move kept items into the writable
   }
-  expect(refused).toBe(0); // the writer was never blocked
   const m = stage.getMetrics();
+  expect(m.written).toBe(20_000); // nothing was refused
   expect(writable.state).not.toBe('normal'); // the pressure was sustained to the end
   expect(m.arrivedUnderPressure).toBe(underPressureSeen);
   expect(m.arrivedUnderPressure).toBeGreaterThan(15_000);

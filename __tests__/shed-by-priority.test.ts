@@ -123,7 +123,7 @@ test('shedByPriority under a sink ten times slower: never blocks, bounded, order
   }, () => {
     maxHeld = Math.max(maxHeld, stage.getMetrics().held);
   });
-  expect(returned.every((r) => r)).toBe(true);
+  expect(returned.filter((r) => !r).length).toBeGreaterThan(0); // one-turn yields only (the helper checks)
   expect(maxHeld).toBe(capacity);
   await drainToEnd(stage, sink);
 

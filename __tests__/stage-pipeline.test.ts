@@ -20,18 +20,34 @@ const makers: [string, () => SheddingStage<number>][] = [
 
 const TOTAL = 5000;
 
+/** Lets the sink go on once the whole input has been written. */
+let sourceDone: () => void = () => {};
+
 async function* fastSource(): AsyncGenerator<number> {
   for (let i = 0; i < TOTAL; i++) yield i;
+  sourceDone();
 }
 
-/** A sink that takes a macrotask per item: much slower than the generator. */
+/**
+ * A sink that is really behind: after its first item it takes nothing more until the source is done,
+ * then a macrotask per item. (One that takes a single event-loop turn per item from the start keeps
+ * up with a stage, which yields one turn whenever its hold starts to fill: see
+ * __tests__/stage-yields-one-turn.test.ts; a timer per item might too, on a loaded machine.)
+ */
 function slowSink(received: number[]): nodeStream.Writable {
+  let done = false;
+  let stalled: (() => void) | null = null;
+  sourceDone = () => {
+    done = true;
+    stalled?.();
+  };
   return new nodeStream.Writable({
     objectMode: true,
     highWaterMark: 1,
     write(item: number, _encoding, callback) {
       received.push(item);
-      setImmediate(callback);
+      if (done) setImmediate(callback);
+      else stalled = () => setImmediate(callback);
     },
   });
 }

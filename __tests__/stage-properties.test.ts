@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { DropReason, dropNewest, dropOldest, sample, shedByPriority, type SheddingStage } from '../lib/stages';
 import type { BackpressureState } from '../lib/state';
-import { drainToEnd, FakePressure, isBalanced, ManualSink, settle } from './helpers/stage-helpers';
+import { drainToEnd, FakePressure, isBalanced, macrotask, ManualSink, settle } from './helpers/stage-helpers';
 
 /** Items carry an arrival id and a priority (used by the priority stage only). */
 interface Item {
@@ -30,10 +30,11 @@ interface Observed {
 
 /**
  * Runs a random schedule of arrivals, sink completions, pauses and pressure changes, checking after
- * every step that the stage balances, stays within capacity and never refuses a write; then ends it
+ * every step that the stage balances, stays within capacity and never refuses a write (write() says
+ * false only when its hold starts to fill, until 'drain' one event-loop turn later); then ends it
  * and checks conservation and order. Returns what happened for stage-specific checks.
  */
-async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, ops: Op[]): Promise<Observed> {
+async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, ops: Op[], readsPressure = false): Promise<Observed> {
   const sink = new ManualSink<Item>();
   const written: Item[] = [];
   const droppedIds = new Set<number>();
@@ -48,6 +49,10 @@ async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, o
     const m = stage.getMetrics();
     observed.drops.push({ item, reason, balanced: isBalanced(m), held: m.held, heldBefore, pressure: pressure.state, lastWritten });
   });
+  // The one-turn yield: after write() said false, 'drain' comes on the next event-loop turn.
+  let yielding = false;
+  let wasUnderPressure = false;
+  stage.on('drain', () => (yielding = false));
   stage.pipe(sink.stream);
   await settle();
   let nextId = 0;
@@ -57,7 +62,17 @@ async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, o
         for (const p of op.priorities) {
           lastWritten = { id: nextId++, p };
           written.push(lastWritten);
-          if (!stage.write(lastWritten)) throw new Error('a shedding stage refused a write');
+          const heldBefore = stage.getMetrics().held;
+          const ok = stage.write(lastWritten);
+          // Never refused: false only from the write that starts to fill an empty hold, or (for a stage
+          // that reads the pressure) the first write that finds it above normal, until 'drain'.
+          const rose = readsPressure && pressure.state !== 'normal' && !wasUnderPressure;
+          if (!ok && !yielding) {
+            if (!rose && (heldBefore !== 0 || stage.getMetrics().held === 0)) throw new Error(`write() said false with held ${heldBefore} → ${stage.getMetrics().held}`);
+            yielding = true;
+          }
+          if (ok && (rose || (heldBefore === 0 && stage.getMetrics().held > 0))) throw new Error('the hold started to fill or the pressure rose, and write() did not yield');
+          wasUnderPressure = pressure.state !== 'normal';
         }
         break;
       case 'release':
@@ -74,6 +89,8 @@ async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, o
     if (!isBalanced(m)) throw new Error(`unbalanced after ${op.kind}: ${JSON.stringify(m)}`);
     if (m.held > stage.capacity) throw new Error(`held ${m.held} > capacity ${stage.capacity}`);
   }
+  await macrotask();
+  if (yielding) throw new Error("no 'drain' within one event-loop turn of write() saying false");
   await drainToEnd(stage, sink);
   const m = stage.getMetrics();
   expect(isBalanced(m)).toBe(true);
@@ -125,7 +142,7 @@ test('sample: conserved, bounded, ordered; keeps exactly ceil(arrived under pres
     fc.asyncProperty(schedules, fc.integer({ min: 1, max: 6 }), async ([capacity, ops], rate) => {
       const pressure = new FakePressure();
       const stage = sample<Item>({ capacity, rate, pressure });
-      const observed = await runSchedule(stage, pressure, ops);
+      const observed = await runSchedule(stage, pressure, ops, true);
       const m = stage.getMetrics();
       const sampledOut = m.droppedByReason[DropReason.SAMPLED_OUT] ?? 0;
       expect(m.arrivedUnderPressure - sampledOut).toBe(Math.ceil(m.arrivedUnderPressure / rate));
@@ -144,7 +161,7 @@ test('shedByPriority: conserved, bounded, ordered; the least important go first'
     fc.asyncProperty(schedules, async ([capacity, ops]) => {
       const pressure = new FakePressure();
       const stage = shedByPriority<Item>({ capacity, priority: (i) => i.p, pressure });
-      const observed = await runSchedule(stage, pressure, ops);
+      const observed = await runSchedule(stage, pressure, ops, true);
       for (const d of observed.drops) {
         const others = d.heldBefore.filter((i) => i !== d.item && i !== d.lastWritten);
         switch (d.reason) {

@@ -1,6 +1,7 @@
 /**
  * npm run bench (after core.bench) — issue 3's figure: items/s through
- *   pipeline(source, dropOldest(), BackpressureWritable)          (ours)
+ *   pipeline(source, dropOldest(), BackpressureWritable)          (ours: a stage on its own)
+ *   pipeline(source, backpressure({ strategy: 'drop-oldest' }))   (ours: the composition)
  * vs
  *   pipeline(source, core PassThrough, core Writable with _writev) (baseline)
  * both with the same source and an instant sink, interleaved in one process, median of ROUNDS runs
@@ -16,6 +17,7 @@
  */
 import { PassThrough as CorePassThrough, Readable as CoreReadable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { backpressure } from '../lib/backpressure';
 import { BackpressureWritable } from '../lib/backpressure-writable';
 import { dropOldest } from '../lib/stages';
 import { formatRate, machine, measureInterleaved, countingCoreWritable } from './harness';
@@ -61,6 +63,22 @@ async function throughDropOldest(): Promise<number> {
   return delivered;
 }
 
+async function throughComposition(): Promise<number> {
+  let delivered = 0;
+  const output = backpressure<{ id: number }>({
+    strategy: 'drop-oldest',
+    batchSize: 1000,
+    flush: async (batch) => {
+      delivered += batch.length;
+    },
+  });
+  await pipeline(source(N), output);
+  const m = output.getMetrics();
+  if (delivered + m.eventsDropped !== N) throw new Error(`unaccounted items: ${delivered} delivered + ${m.eventsDropped} dropped of ${N}`);
+  stageDrops += m.eventsDropped;
+  return delivered;
+}
+
 async function throughCorePassThrough(): Promise<number> {
   const { sink, delivered } = countingCoreWritable();
   await pipeline(source(N), new CorePassThrough({ objectMode: true }), sink);
@@ -71,17 +89,20 @@ async function throughCorePassThrough(): Promise<number> {
 async function main(): Promise<void> {
   console.log(`# stages benchmark: ${N.toLocaleString('en-US')} items in chunks of ${CHUNK} × ${ROUNDS} interleaved rounds (median)`);
   console.log(`# ${machine()}`);
-  const [ours, core] = await measureInterleaved(
+  const [ours, composed, core] = await measureInterleaved(
     [
       { name: 'dropOldest() → BackpressureWritable (batchSize 1000, no-op async flush)', run: throughDropOldest },
+      { name: "backpressure({ strategy: 'drop-oldest' }) (batchSize 1000, no-op async flush)", run: throughComposition },
       { name: 'core PassThrough → core Writable with _writev', run: throughCorePassThrough },
     ],
     ROUNDS,
   );
-  if (ours === undefined || core === undefined) throw new Error('unreachable');
+  if (ours === undefined || composed === undefined || core === undefined) throw new Error('unreachable');
   console.log(`${ours.name}: ${formatRate(ours.median)}`);
+  console.log(`${composed.name}: ${formatRate(composed.median)}`);
   console.log(`${core.name}: ${formatRate(core.median)}`);
   console.log(`ratio dropOldest pipeline / core PassThrough pipeline: ${(ours.median / core.median).toFixed(2)} (target >= 1.00)`);
+  console.log(`ratio drop-oldest composition / core PassThrough pipeline: ${(composed.median / core.median).toFixed(2)} (target >= 1.00)`);
   console.log(`items dropped by the stage over all runs: ${stageDrops} (expected 0: the sink keeps up)`);
   if (stageDrops > 0) process.exitCode = 1;
 }

@@ -1,7 +1,9 @@
+import { BACKPRESSURE_EVENTS, type BackpressureEventMap, type BackpressureEventName } from './backpressure-events';
 import { BackpressureWritable, type BackpressureMetrics } from './backpressure-writable';
+import { BackpressureError, ErrorCodes } from './errors';
 import type { BackpressureWritableOptions } from './options';
-import type { BackpressureState, PressureSource } from './state';
-import { pipeline, Writable } from './stream-classes';
+import { BackpressureState, type PressureSource, type StateChange } from './state';
+import { Writable } from './stream-classes';
 import { dropNewest } from './stages/drop-newest';
 import type { DropEvent } from './stages/drop-reasons';
 import { dropOldest } from './stages/drop-oldest';
@@ -53,33 +55,115 @@ export interface StrategyMetrics extends BackpressureMetrics {
 }
 
 /**
- * The result of `backpressure()` for a shedding strategy: one Writable in front of a strategy stage
- * piped into a `BackpressureWritable`. Its `write()` never returns false (the stage never blocks).
+ * Typed events of a composition: the writable's ({@link BACKPRESSURE_EVENTS}), forwarded, and the
+ * stage's `'drop'`; the `Writable` events as for every stream.
+ */
+export interface StrategyWritable<T> {
+  on<E extends BackpressureEventName>(event: E, listener: (payload: BackpressureEventMap<T>[E]) => void): this;
+  on(event: 'drop', listener: (event: DropEvent<T>) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once<E extends BackpressureEventName>(event: E, listener: (payload: BackpressureEventMap<T>[E]) => void): this;
+  once(event: 'drop', listener: (event: DropEvent<T>) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/**
+ * The result of `backpressure()` for a shedding strategy: one Writable made of a strategy stage and
+ * a `BackpressureWritable`. It never refuses an item and never makes its writer wait more than one
+ * event-loop turn: `write()` returns false only when the stage's hold starts to fill (or, for sample
+ * and priority, the writable rises above normal), and `'drain'` follows on the next `setImmediate`,
+ * whatever the sink does (see {@link SheddingStage}).
  *
- * Events: `'drop'` (DropEvent, from the stage), `'state'`, `'flush'`, `'retry'`, `'dead-letter'`
- * (from the writable), and the Writable events. `'finish'` fires only once the writable has finished,
- * i.e. everything accepted was flushed, dropped or dead-lettered. Errors and `destroy()` propagate
- * both ways: an error in either part destroys the whole; destroying the whole destroys both parts
- * (what the stage holds was never shed by the strategy: it is handed to the writable, which
- * dead-letters it with its own; only if the writable is already gone does the stage drop it as `'destroyed'`).
+ * How items move: while the writable takes writes (its `write()` said true: not `blocked`) and the
+ * stage holds nothing, an item goes straight into the writable, in the same call. Only while the
+ * writable is blocked does an item go to the stage, whose policy holds or drops it; when the
+ * writable leaves `blocked` (its `'state'` event, synchronous), the held items move into it, oldest
+ * first, on the next microtask, until it is full again. Nothing waits for a later tick or a
+ * macrotask, so a producer that runs as a chain of microtasks (an async generator in `pipeline()`)
+ * is dropped from only when the sink is really behind. Order is kept across both parts: an item
+ * goes straight through only when nothing is held.
+ *
+ * Events: `'drop'` (DropEvent, from the stage) and every event in {@link BACKPRESSURE_EVENTS}
+ * (`'state'`, `'flush'`, `'retry'`, `'dead-letter'`, `'circuit'`, from the writable), plus the
+ * Writable events. `getMetrics()` balances inside every one of them. `'finish'` fires only once the
+ * writable has finished, i.e. everything accepted was flushed, dropped or dead-lettered. Errors and
+ * `destroy()` propagate both ways: an error in either part destroys the whole; destroying the whole
+ * destroys both parts (what the stage holds was never shed by the strategy: it is handed to the
+ * writable, which dead-letters it with its own; only if the writable is already gone does the stage
+ * drop it as `'destroyed'`, an event each).
+ *
+ * `cork()` does not delay acceptance: a corked item is accepted at once, like any other, so that
+ * `destroy()` accounts it (Node would otherwise keep it in its own queue and discard it).
  */
 export class StrategyWritable<T> extends Writable implements PressureSource {
   readonly strategy: Strategy;
   readonly backpressureWritable: BackpressureWritable<T>;
   readonly stage: SheddingStage<T>;
   #finalCallback: ((error?: Error | null) => void) | null = null;
+  #ending = false;
+  #writableFinished = false;
+  #pumpScheduled = false;
+
+  /** Moves held items into the writable once it has room; ends it once the stage is empty after end(). */
+  readonly #pump = (): void => {
+    this.#pumpScheduled = false;
+    const writable = this.backpressureWritable;
+    if (this.destroyed || writable.destroyed || writable.writableEnded) return;
+    if (writable.state !== BackpressureState.BLOCKED) this.stage.resumeOutlet();
+    if (this.#ending && this.stage.held === 0 && !writable.destroyed) {
+      this.stage.end();
+      writable.end();
+    }
+  };
+  readonly #onWritableState = (change: StateChange): void => {
+    if (change.to === BackpressureState.CLOSED) {
+      if (this.backpressureWritable.destroyed) this.#onPartGone(this.backpressureWritable);
+    } else if (change.from === BackpressureState.BLOCKED) {
+      this.#schedulePump();
+    }
+  };
+  readonly #onWritableFinish = (): void => {
+    this.#writableFinished = true;
+    const callback = this.#finalCallback;
+    this.#finalCallback = null;
+    callback?.();
+  };
+  readonly #onPartError = (error: Error): void => {
+    this.destroy(error);
+  };
+  readonly #onWritableClose = (): void => {
+    if (!this.#writableFinished) this.#onPartGone(this.backpressureWritable);
+  };
+  readonly #onStageClose = (): void => {
+    if (this.stage.errored === null && this.stage.writableFinished) return; // ended after end(): not a failure
+    this.#onPartGone(this.stage);
+  };
 
   constructor(strategy: Exclude<Strategy, 'block'>, options: BackpressureOptions<T>) {
-    // Same high-water mark as the stage: our _write calls back synchronously, so write() is always true.
+    // Same high-water mark as the stage: Node's own write() path (end(item)) never reports us full,
+    // because _write calls back synchronously.
     super({ objectMode: true, highWaterMark: 16 });
     this.strategy = strategy;
-    this.backpressureWritable = new BackpressureWritable<T>(options);
-    this.stage = createStage(strategy, options, this.backpressureWritable);
+    const writable = new BackpressureWritable<T>(options);
+    this.backpressureWritable = writable;
+    this.stage = createStage(strategy, options, writable);
+    // The writable can be destroyed inside its own write() (a bad sizeOf and no onDeadLetter): from
+    // then on nothing is written into it, so no item can vanish into a destroyed stream; what the
+    // stage then holds is dropped as 'destroyed' when the whole is destroyed.
+    this.stage.attachOutlet((item) => writable.write(item) && !writable.destroyed);
     this.stage.on('drop', (event: DropEvent<T>) => this.emit('drop', event));
-    for (const name of ['state', 'flush', 'retry', 'dead-letter'] as const) {
-      this.backpressureWritable.on(name, (payload: unknown) => this.emit(name, payload));
-    }
-    pipeline(this.stage, this.backpressureWritable, (error) => this.#onPartsDone(error));
+    // The stage's one-turn yield is ours: our write() returned its false.
+    this.stage.on('drain', () => {
+      if (!this.destroyed) this.emit('drain');
+    });
+    for (const name of BACKPRESSURE_EVENTS) writable.on(name, (payload: unknown) => this.emit(name, payload));
+    // After the forwarding listener, so users see the state change before anything moves.
+    writable.on('state', this.#onWritableState);
+    writable.on('finish', this.#onWritableFinish);
+    writable.on('error', this.#onPartError);
+    writable.on('close', this.#onWritableClose);
+    this.stage.on('error', this.#onPartError);
+    this.stage.on('close', this.#onStageClose);
   }
 
   /** The writable's watermark state (the stage in front of it never blocks). */
@@ -110,19 +194,20 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
   }
 
   /**
-   * Fast path, as in the stage: nothing ever waits in our Writable queue (we call back at once), so
-   * hand the item to the stage without Writable#write's per-item bookkeeping. Everything unusual —
-   * null, after end or destroy, corked — goes through Node's own write() and its errors.
+   * Fast path, as in the stage: nothing ever waits in our Writable queue (we call back at once, and
+   * accept corked items at once too), so hand the item to the stage without Writable#write's
+   * per-item bookkeeping. Everything unusual — null, after end or destroy — goes through Node's own
+   * write() and its errors.
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override write(chunk: any, encoding?: any, callback?: any): boolean {
-    if (chunk === null || this.destroyed || this.writableEnded || this.writableCorked > 0 || this.writableLength > 0 || this.stage.destroyed) {
+    if (chunk === null || this.destroyed || this.writableEnded || this.writableLength > 0 || this.stage.destroyed) {
       return super.write(chunk, encoding, callback);
     }
     if (typeof encoding === 'function') callback = encoding;
-    this.stage.write(chunk);
+    const ok = this.stage.write(chunk);
     if (typeof callback === 'function') process.nextTick(callback, null);
-    return true;
+    return ok;
   }
 
   override _write(item: T, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -135,11 +220,12 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
   }
 
   override _final(callback: (error?: Error | null) => void): void {
-    // Drain the stage into the writable, then the writable into the sink; #onPartsDone finishes us.
+    // Drain the stage into the writable, then the writable into the sink; the writable's 'finish' finishes us.
     this.#finalCallback = callback;
+    this.#ending = true;
     // The whole composition's end() is bounded by drainTimeoutMs, not just the writable's part of it.
     this.backpressureWritable.beginDrainDeadline();
-    this.stage.end();
+    this.#pump();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -163,14 +249,23 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
     writable.destroy(error ?? undefined);
   }
 
-  #onPartsDone(error: Error | null | undefined): void {
-    if (error) {
-      this.destroy(error);
-      return;
-    }
-    const callback = this.#finalCallback;
-    this.#finalCallback = null;
-    callback?.();
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    // A microtask, not the 'state' listener itself: the writable is in the middle of a transition.
+    // Not process.nextTick: a producer running as a microtask chain would starve it.
+    queueMicrotask(this.#pump);
+  }
+
+  /**
+   * A part was destroyed (or closed early) on its own: destroy the whole now, synchronously, so that
+   * no later write reaches a destroyed part. The part's error, if it has one yet, is ours; otherwise
+   * _destroy picks it up once the writable has closed.
+   */
+  #onPartGone(part: BackpressureWritable<T> | SheddingStage<T>): void {
+    if (this.destroyed) return;
+    const error = part.errored ?? (part === this.stage ? new BackpressureError(ErrorCodes.DESTROYED, 'the strategy stage was destroyed') : undefined);
+    this.destroy(error);
   }
 }
 

@@ -1,5 +1,7 @@
 export { BackpressureWritable } from './backpressure-writable';
 export type { BackpressureMetrics, DeadLetterEvent, FlushEvent, RetryEvent } from './backpressure-writable';
+export { BACKPRESSURE_EVENTS } from './backpressure-events';
+export type { BackpressureEventMap, BackpressureEventName } from './backpressure-events';
 export type {
   BackpressureWritableOptions,
   DeadLetterHandler,

@@ -101,6 +101,11 @@ export function recordDrops<T>(stage: SheddingStage<T>): DropRecord<T>[] {
 /**
  * Producer ten times faster than the sink: writes `total` items 0..total-1, completing one sink write
  * after every `ratio` writes and letting the streams settle in between. Returns what each write() returned.
+ *
+ * It waits for 'drain' after `false`, as `pipe()` and `pipeline()` do, and checks the stage's contract
+ * on the way: `write()` says false when the item started to fill an empty hold (and may when the
+ * stage's pressure source rose above normal), and 'drain' follows within one event-loop turn
+ * although the sink completes nothing meanwhile.
  */
 export async function produceFasterThanSink<T>(
   stage: SheddingStage<T>,
@@ -111,9 +116,21 @@ export async function produceFasterThanSink<T>(
   ratio = 10,
 ): Promise<boolean[]> {
   const returned: boolean[] = [];
+  let drained = false;
+  stage.on('drain', () => (drained = true));
   for (let i = 0; i < total; i++) {
-    returned.push(stage.write(item(i)));
-    expectBalanced(stage.getMetrics());
+    const heldBefore = stage.getMetrics().held;
+    const ok = stage.write(item(i));
+    returned.push(ok);
+    const m = stage.getMetrics();
+    expectBalanced(m);
+    const startedToFill = heldBefore === 0 && m.held > 0;
+    if (ok && startedToFill) throw new Error(`write ${i} started to fill the hold (${heldBefore} → ${m.held}) but did not yield`);
+    if (!ok) {
+      drained = false;
+      await macrotask();
+      if (!drained) throw new Error(`no 'drain' within one event-loop turn after write ${i}`);
+    }
     onStep?.();
     if ((i + 1) % ratio === 0) {
       sink.release(1);

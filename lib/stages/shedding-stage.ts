@@ -10,12 +10,21 @@ export const DEFAULT_STAGE_CAPACITY = 1000;
 export interface SheddingStageOptions {
   /**
    * How many items the stage holds while downstream does not want them. When the hold is full the
-   * stage's policy decides what to drop; it never makes its writer wait. Integer ≥ 1.
+   * stage's policy decides what to drop; it never makes its writer wait (beyond the one-turn yield,
+   * see {@link SheddingStage}). Integer ≥ 1.
    * At most one more item can sit in the stage's readable side (highWaterMark 1) when its consumer
    * reads in paused mode; `held` counts it too.
    * @default 1000
    */
   capacity?: number | undefined;
+  /**
+   * Downstream pressure (e.g. the `BackpressureWritable` the stage feeds). The sample and priority
+   * stages shed by it; every stage also yields one event-loop turn when it rises above `normal`
+   * (see {@link SheddingStage}), so that a sink that only needs the event loop can catch up before
+   * anything is shed.
+   * @default undefined (no pressure source: only the hold starting to fill makes the stage yield)
+   */
+  pressure?: PressureSource | undefined;
 }
 
 /** A stage's account of every item written to it. */
@@ -47,9 +56,19 @@ export interface SheddingStage<T> {
 
 /**
  * The shared machinery of the strategy stages: an object-mode Duplex that never makes its writer
- * wait. `_write` always calls back before it returns, so `write()` returns `true` whatever happens
- * downstream. An item goes straight to `push()` while the readable side wants data and nothing is
- * held (order is preserved that way); otherwise into the policy's bounded hold, which `_read` empties.
+ * wait longer than one event-loop turn, whatever happens downstream. An item goes straight to
+ * `push()` while the readable side wants data and nothing is held (order is preserved that way);
+ * otherwise into the policy's bounded hold, which `_read` empties.
+ *
+ * When the hold starts to fill, or the `pressure` source rises above `normal`, `write()` returns
+ * `false` and `'drain'` follows on the next `setImmediate`, whether or not the consumer has read
+ * anything. A producer that runs as a chain of microtasks (an async generator in `pipeline()`) would
+ * otherwise never let Node's `pipe()` resume its flow (scheduled with `process.nextTick`), and one
+ * that pushes synchronously (`Readable.from(array)`) would never let the consumer's flush settle: the
+ * hold would fill, or sampling start, while the consumer sat idle. One turn is all it waits: a
+ * consumer that is really behind gets no more, and the policy drops. Under sustained pressure it does
+ * not yield again until the hold has emptied or the pressure fell back to `normal`. A writer that
+ * ignores `false` is never refused.
  *
  * A policy (subclass) supplies the hold and two decisions: `admit` (shed on arrival, e.g. sampling)
  * and `hold` (what to do when the hold is full). Every item written is, at every moment, exactly one
@@ -84,6 +103,19 @@ export abstract class SheddingStage<T> extends Duplex {
   /** Set once `_destroy` has taken over the readable side's items (to drop them). */
   #settled = false;
   #lostInTransit = 0;
+  /** The one-turn yield in progress: `write()` says false until it fires `'drain'`. */
+  #yield: ReturnType<typeof setImmediate> | null = null;
+  readonly #endYield = (): void => {
+    this.#yield = null;
+    if (!this.destroyed) this.emit('drain');
+  };
+  readonly #pressure: PressureSource | undefined;
+  /** The pressure source was above normal after the previous item: a rise is what makes the stage yield. */
+  #underPressure = false;
+  /** See {@link attachOutlet}: where items go instead of the readable side. */
+  #outlet: ((item: T) => boolean) | null = null;
+  /** The outlet's last answer was true: an item may go straight to it when nothing is held. */
+  #outletOpen = false;
 
   protected constructor(options: SheddingStageOptions, reasons: readonly DropReason[]) {
     super({
@@ -103,6 +135,7 @@ export abstract class SheddingStage<T> extends Duplex {
       throw new RangeError(`capacity must be an integer ≥ 1, got ${String(capacity)}`);
     }
     this.capacity = capacity;
+    this.#pressure = options.pressure;
     this.on('pause', this.#onPause);
     for (const reason of reasons) this.#droppedByReason[reason] = 0;
     this.#droppedByReason[DropReason.DESTROYED] = 0;
@@ -181,17 +214,23 @@ export abstract class SheddingStage<T> extends Duplex {
    * Fast path: while nothing is queued in the Writable machinery (it never is: we call back at
    * once), take the item directly instead of going through Writable#write's per-item bookkeeping,
    * which is most of the cost of a pass-through item (bench/stages.bench.ts). Everything unusual —
-   * null, after end or destroy, corked — goes through Node's own write() and its errors.
+   * null, after end or destroy — goes through Node's own write() and its errors.
+   *
+   * `cork()` does not delay acceptance: Node would keep corked items in its own queue, outside the
+   * stage's account, and discard them on `destroy()`. Batching writes buys a stage nothing, so a
+   * corked item is accepted at once like any other.
+   *
+   * Returns `false` only while the one-turn yield is in progress (see the class comment).
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   override write(chunk: any, encoding?: any, callback?: any): boolean {
-    if (chunk === null || this.destroyed || this.writableEnded || this.writableCorked > 0 || this.writableLength > 0) {
+    if (chunk === null || this.destroyed || this.writableEnded || this.writableLength > 0) {
       return super.write(chunk, encoding, callback);
     }
     if (typeof encoding === 'function') callback = encoding;
     this.#accept(chunk as T);
     if (typeof callback === 'function') process.nextTick(callback, null);
-    return true;
+    return this.#yield === null;
   }
 
   override _write(item: T, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -207,8 +246,48 @@ export abstract class SheddingStage<T> extends Duplex {
 
   override _final(callback: (error?: Error | null) => void): void {
     this.#finalCallback = callback;
+    // Nothing more can be written: a yield in progress has no writer left to wait for it.
+    this.#cancelYield();
     if (this.holdSize === 0) this.#endReadable();
     // Otherwise _read ends the readable side once the hold is empty.
+  }
+
+  /**
+   * Sends what the stage lets through to `write` instead of its readable side: for a composition
+   * that owns the consumer (`backpressure()` attaches its `BackpressureWritable` this way). An item
+   * goes straight to `write` while nothing is held and `write`'s last answer was `true`; once it
+   * answers `false` (the consumer is full), items wait in the hold, where the policy applies, until
+   * {@link resumeOutlet}. Each item is counted as passed *before* `write` is called, so listeners of
+   * events the consumer emits inside `write` see both accounts balance.
+   *
+   * The one-turn yield applies as without an outlet: when the consumer is full and the hold starts
+   * to fill, `write()` says false and `'drain'` follows on the next `setImmediate`. That turn lets a
+   * sink that needs the event loop (I/O, timers) catch up before the policy has to drop; a sink that
+   * is really behind gets no more. The readable side is unused from then on: do not pipe or read an
+   * attached stage. Call it before the first write.
+   */
+  attachOutlet(write: (item: T) => boolean): void {
+    if (this.#outlet !== null || this.#written > 0) {
+      throw Object.assign(new Error('attachOutlet() must be called once, before the first write'), { code: 'ERR_INVALID_STATE' });
+    }
+    this.#outlet = write;
+    this.#outletOpen = true;
+  }
+
+  /**
+   * The outlet has room again: hands it held items, in the policy's order, until it answers `false`
+   * or the hold is empty. Ends the readable side once the hold is empty after `end()`.
+   */
+  resumeOutlet(): void {
+    const outlet = this.#outlet;
+    if (outlet === null || this.destroyed) return;
+    this.#outletOpen = true;
+    while (this.#outletOpen && this.holdSize > 0) {
+      const item = this.release();
+      this.#pushed++;
+      this.#outletOpen = outlet(item);
+    }
+    if (this.#finalCallback !== null && this.holdSize === 0) this.#endReadable();
   }
 
   /**
@@ -249,6 +328,8 @@ export abstract class SheddingStage<T> extends Duplex {
     while (this.holdSize > 0) this.discard(this.release(), DropReason.DESTROYED);
     // A pending `_final` callback is abandoned: a destroyed stream never finishes.
     this.#finalCallback = null;
+    this.#outletOpen = false;
+    this.#cancelYield();
     callback(error);
   }
 
@@ -257,7 +338,38 @@ export abstract class SheddingStage<T> extends Duplex {
     const reason = this.admit(item);
     if (reason !== null) this.discard(item, reason);
     else if (this.#wanted && this.holdSize === 0) this.#pushOut(item);
-    else this.hold(item);
+    else if (this.#outletOpen && this.holdSize === 0) this.#handOut(item);
+    else this.#holdItem(item);
+    if (this.#pressure !== undefined) this.#watchPressure(this.#pressure);
+  }
+
+  /** Read after the item went downstream, so that the rise it caused pauses the writer before the next one. */
+  #watchPressure(pressure: PressureSource): void {
+    const under = pressure.state !== BackpressureState.NORMAL;
+    if (under && !this.#underPressure) this.#startYield();
+    this.#underPressure = under;
+  }
+
+  #startYield(): void {
+    if (this.#yield === null && !this.destroyed) this.#yield = setImmediate(this.#endYield);
+  }
+
+  #cancelYield(): void {
+    if (this.#yield === null) return;
+    clearImmediate(this.#yield);
+    this.#yield = null;
+  }
+
+  #handOut(item: T): void {
+    this.#pushed++;
+    this.#outletOpen = (this.#outlet as (item: T) => boolean)(item);
+  }
+
+  #holdItem(item: T): void {
+    const wasEmpty = this.holdSize === 0;
+    this.hold(item);
+    // The hold starts to fill: give the consumer one event-loop turn to take it (class comment).
+    if (wasEmpty && this.holdSize > 0) this.#startYield();
   }
 
   #inTransit(): number {
