@@ -1,4 +1,4 @@
-import { AdaptiveController } from '../lib/adaptive-controller';
+import { AdaptiveController } from '../lib/resilience/adaptive-controller';
 
 /**
  * The control loop on a simulated sink in virtual time (deterministic, no

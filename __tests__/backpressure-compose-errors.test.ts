@@ -1,7 +1,7 @@
-import { backpressure, type StrategyWritable } from '../lib/backpressure';
-import { ErrorCodes, isBackpressureError } from '../lib/errors';
+import { backpressure, type StrategyWritable } from '../lib/compose/backpressure';
+import { ErrorCodes, isBackpressureError } from '../lib/core/errors';
 import { DropReason } from '../lib/stages';
-import { pipeline, Readable } from '../lib/stream-classes';
+import { pipeline, Readable } from '../lib/util/stream-classes';
 import { isConserved, settle } from './helpers/stage-helpers';
 
 type Shedding = 'drop-oldest' | 'drop-newest' | 'sample' | 'priority';

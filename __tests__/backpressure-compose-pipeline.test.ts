@@ -1,5 +1,5 @@
 import * as nodeStream from 'node:stream';
-import { backpressure, type Strategy } from '../lib/backpressure';
+import { backpressure, type Strategy } from '../lib/compose/backpressure';
 import { isConserved } from './helpers/stage-helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports

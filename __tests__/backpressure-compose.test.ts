@@ -1,5 +1,5 @@
-import { BackpressureWritable } from '../lib/backpressure-writable';
-import { backpressure, StrategyWritable, type Strategy } from '../lib/backpressure';
+import { BackpressureWritable } from '../lib/core/backpressure-writable';
+import { backpressure, StrategyWritable, type Strategy } from '../lib/compose/backpressure';
 import { DropReason } from '../lib/stages';
 import { isConserved, macrotask, settle } from './helpers/stage-helpers';
 

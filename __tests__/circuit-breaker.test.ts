@@ -1,5 +1,5 @@
 import { BackpressureWritable, type CircuitChange } from '../lib';
-import { CircuitBreaker } from '../lib/circuit-breaker';
+import { CircuitBreaker } from '../lib/resilience/circuit-breaker';
 import { ControlledSink, dispose, expectConserved, range, settle } from './helpers/core-helpers';
 
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] }));

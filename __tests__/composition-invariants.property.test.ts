@@ -198,7 +198,7 @@ async function settle(rounds = 8): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => process.nextTick(resolve));
 }
 
-// ---- The documented watermark rules, restated independently of lib/watermark-state.ts (the test oracle).
+// ---- The documented watermark rules, restated independently of lib/pressure/watermark-state.ts (the test oracle).
 
 function thresholdOf(level: number, c: Config): number {
   return [0, c.lowWatermark, c.highWatermark, 1][level] as number;
@@ -1003,7 +1003,7 @@ describe.each(STRATEGIES)("backpressure({ strategy: '%s' }) destroyed after rand
 // ------------------------------------------------------------- regressions: minimal reproductions of fixed bugs
 
 /**
- * Was a bug (lib/backpressure-writable.ts, #startFlush): it called #onRoom() — which releases Node's withheld
+ * Was a bug (lib/core/backpressure-writable.ts, #startFlush): it called #onRoom() — which releases Node's withheld
  * `_write` callback — before #runAttempt(job). Node then hands the next queued item to `_write`
  * synchronously, #take starts a *later* batch (a lane is still free), and that batch reaches `flush`
  * first. Needs concurrency > 1, a buffer that is full with fewer than batchSize items (maxBufferBytes),
@@ -1027,7 +1027,7 @@ test('FIFO into flush: concurrency 2 + maxBufferBytes + writes past false + end(
 });
 
 /**
- * Was a bug (lib/backpressure.ts, StrategyWritable#_final): end() of a composition ended the stage and lets it
+ * Was a bug (lib/compose/backpressure.ts, StrategyWritable#_final): end() of a composition ended the stage and lets it
  * drain into the writable; the writable's own end() — which arms the drainTimeoutMs deadline — comes only
  * once the stage's hold is empty. With a stalled sink every batch the stage still holds first spends all its
  * attempts (retries + 1) × flushTimeoutMs plus backoff before it is dead-lettered and makes room for the next,

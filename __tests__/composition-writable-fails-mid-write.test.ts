@@ -4,8 +4,8 @@
  * the error's items, everything the stage held is dropped as 'destroyed' (an event each), and nothing
  * is written into the destroyed writable afterwards. Every id, exactly once.
  */
-import { backpressure, type StrategyWritable } from '../lib/backpressure';
-import { ErrorCodes, isBackpressureError } from '../lib/errors';
+import { backpressure, type StrategyWritable } from '../lib/compose/backpressure';
+import { ErrorCodes, isBackpressureError } from '../lib/core/errors';
 import type { DropEvent } from '../lib/stages';
 import { isConserved, settle } from './helpers/stage-helpers';
 

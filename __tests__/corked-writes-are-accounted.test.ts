@@ -4,8 +4,8 @@
  * nothing. Node would otherwise keep corked items in its own queue and discard them on destroy()
  * while write() had said true (issue 10, defect 4).
  */
-import { backpressure } from '../lib/backpressure';
-import { ErrorCodes, isBackpressureError } from '../lib/errors';
+import { backpressure } from '../lib/compose/backpressure';
+import { ErrorCodes, isBackpressureError } from '../lib/core/errors';
 import { DropReason, dropNewest, dropOldest, sample, shedByPriority, type DropEvent, type SheddingStage } from '../lib/stages';
 import { isConserved, settle } from './helpers/stage-helpers';
 

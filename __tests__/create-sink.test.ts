@@ -7,7 +7,7 @@ import { ExecSink } from '../lib/sinks/exec-sink';
 import { HttpSink } from '../lib/sinks/http-sink';
 import { isSinkError, SinkErrorCodes } from '../lib/sinks/sink-errors';
 import { StreamSink } from '../lib/sinks/stream-sink';
-import { PassThrough } from '../lib/stream-classes';
+import { PassThrough } from '../lib/util/stream-classes';
 
 const ctx = () => ({ signal: new AbortController().signal, attempt: 1 });
 

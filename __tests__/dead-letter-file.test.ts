@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DeadLetterFile, DeadLetterWriteError } from '../lib/pipeline/dead-letter-file';
+import { DeadLetterFile, DeadLetterWriteError } from '../lib/sinks/dead-letter-file';
 import { tempDir } from './helpers/cli';
 
 describe('DeadLetterFile', () => {

@@ -107,7 +107,7 @@ describe('documentation links', () => {
 });
 
 describe('repository paths named in the docs', () => {
-  // Paths written as code (`lib/options.ts`, `__tests__/block-pipeline.test.ts`) are repository-relative by
+  // Paths written as code (`lib/core/options.ts`, `__tests__/block-pipeline.test.ts`) are repository-relative by
   // convention. Globs and placeholders (`__tests__/example-*.test.ts`, `<dir>`) and build output are not checked.
   const PATH = /^(?:__tests__|lib|bench|examples|scripts|docs)\/[\w.\-/]*$/;
 

@@ -1,5 +1,5 @@
 import { DropReason, dropOldest } from '../lib/stages';
-import { Writable } from '../lib/stream-classes';
+import { Writable } from '../lib/util/stream-classes';
 import { drainToEnd, expectBalanced, ManualSink, produceFasterThanSink, recordDrops, settle } from './helpers/stage-helpers';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);

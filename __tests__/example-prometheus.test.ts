@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { backpressure, type StrategyMetrics, type StrategyWritable } from '../lib/backpressure';
+import { backpressure, type StrategyMetrics, type StrategyWritable } from '../lib/compose/backpressure';
 import type { FlushContext, FlushResult } from '../lib';
 import { bindPrometheusMetrics, type PrometheusBinding } from '../examples/prometheus/bind-prometheus-metrics';
 import { createMetricsServer } from '../examples/prometheus/metrics-server';

@@ -1,4 +1,4 @@
-import { fieldPriority, LOWEST_PRIORITY } from '../lib/pipeline/field-priority';
+import { fieldPriority, LOWEST_PRIORITY } from '../lib/ndjson/field-priority';
 
 describe('fieldPriority', () => {
   test('reads a numeric field by dotted path', () => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { checkJson, JsonCheck } from '../lib/pipeline/json-check';
+import { checkJson, JsonCheck } from '../lib/ndjson/json-check';
 
 function parses(text: string): boolean {
   try {

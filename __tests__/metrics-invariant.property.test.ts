@@ -138,7 +138,7 @@ function expectConserved(m: BackpressureMetrics): void {
   expect(m.eventsAccepted).toBe(m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight);
 }
 
-// ---- The documented watermark rules, restated independently of lib/watermark-state.ts (the test oracle).
+// ---- The documented watermark rules, restated independently of lib/pressure/watermark-state.ts (the test oracle).
 
 function thresholdOf(level: number, c: Config): number {
   return [0, c.lowWatermark, c.highWatermark, 1][level] as number;

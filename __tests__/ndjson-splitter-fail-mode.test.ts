@@ -1,6 +1,6 @@
 import { isNdjsonError, NdjsonErrorCodes } from '../lib/ndjson/ndjson-errors';
 import { NdjsonSplitter, type InvalidLine, type NdjsonRecord } from '../lib/ndjson/ndjson-splitter';
-import { PassThrough, pipeline, Readable, Writable } from '../lib/stream-classes';
+import { PassThrough, pipeline, Readable, Writable } from '../lib/util/stream-classes';
 
 function collector(): { stream: InstanceType<typeof Writable>; records: NdjsonRecord[] } {
   const records: NdjsonRecord[] = [];

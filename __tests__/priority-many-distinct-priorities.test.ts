@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { DropReason, shedByPriority, type ShedByPriorityStage } from '../lib/stages';
-import type { BackpressureState } from '../lib/state';
+import type { BackpressureState } from '../lib/pressure/state';
 import { FakePressure, isBalanced } from './helpers/stage-helpers';
 
 interface Item {

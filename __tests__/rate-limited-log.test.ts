@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { RateLimitedLog } from '../lib/pipeline/rate-limited-log';
+import { RateLimitedLog } from '../lib/cli/rate-limited-log';
 
 describe('RateLimitedLog', () => {
   afterEach(() => jest.useRealTimers());

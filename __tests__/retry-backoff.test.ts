@@ -1,5 +1,5 @@
 import { BackpressureWritable, type RetryEvent } from '../lib';
-import { backoffDelayMs } from '../lib/backoff';
+import { backoffDelayMs } from '../lib/resilience/backoff';
 import { ControlledSink, dispose, range, settle } from './helpers/core-helpers';
 
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] }));

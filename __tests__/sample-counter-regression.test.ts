@@ -1,6 +1,6 @@
-import { BackpressureWritable } from '../lib/backpressure-writable';
+import { BackpressureWritable } from '../lib/core/backpressure-writable';
 import { DropReason, sample } from '../lib/stages';
-import { pipeline } from '../lib/stream-classes';
+import { pipeline } from '../lib/util/stream-classes';
 import { settle } from './helpers/stage-helpers';
 
 /**

@@ -1,5 +1,5 @@
 import { DropReason, shedByPriority } from '../lib/stages';
-import type { BackpressureState } from '../lib/state';
+import type { BackpressureState } from '../lib/pressure/state';
 import { drainToEnd, expectBalanced, FakePressure, ManualSink, produceFasterThanSink, recordDrops, settle } from './helpers/stage-helpers';
 
 interface Item {

@@ -1,4 +1,4 @@
-import { sinkFlush } from '../lib/pipeline/sink-flush';
+import { sinkFlush } from '../lib/sinks/sink-flush';
 import type { NdjsonRecord } from '../lib/ndjson/ndjson-splitter';
 import type { LineSink, LineSinkResult } from '../lib/sinks/line-sink';
 import { SinkError, SinkErrorCodes } from '../lib/sinks/sink-errors';

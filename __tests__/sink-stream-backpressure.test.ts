@@ -1,7 +1,7 @@
 import { isSinkError, SinkErrorCodes } from '../lib/sinks/sink-errors';
 import { createStdoutSink } from '../lib/sinks/stdout-sink';
 import { createStreamSink } from '../lib/sinks/stream-sink';
-import { Writable } from '../lib/stream-classes';
+import { Writable } from '../lib/util/stream-classes';
 
 /** A Writable whose writes complete only when the test says so. */
 function gatedWritable(highWaterMark = 16) {

@@ -1,5 +1,5 @@
 import { DropReason, dropNewest, dropOldest, sample, shedByPriority, type SheddingStage } from '../lib/stages';
-import { pipeline, Readable } from '../lib/stream-classes';
+import { pipeline, Readable } from '../lib/util/stream-classes';
 import { FakePressure, ManualSink, recordDrops, settle } from './helpers/stage-helpers';
 
 const makers: [string, () => SheddingStage<number>][] = [

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DropReason, dropNewest, dropOldest, sample, shedByPriority, type SheddingStage } from '../lib/stages';
-import type { BackpressureState } from '../lib/state';
+import type { BackpressureState } from '../lib/pressure/state';
 import { drainToEnd, FakePressure, isBalanced, macrotask, ManualSink, settle } from './helpers/stage-helpers';
 
 /** Items carry an arrival id and a priority (used by the priority stage only). */

@@ -4,8 +4,8 @@
  * `process.nextTick` callbacks (with which Node's pipe() resumes its flow) run until it is done.
  */
 import * as nodeStream from 'node:stream';
-import { backpressure, type StrategyWritable } from '../lib/backpressure';
-import { BackpressureWritable } from '../lib/backpressure-writable';
+import { backpressure, type StrategyWritable } from '../lib/compose/backpressure';
+import { BackpressureWritable } from '../lib/core/backpressure-writable';
 import { dropNewest, dropOldest, sample, shedByPriority, type SheddingStage } from '../lib/stages';
 import { isConserved, settle } from './helpers/stage-helpers';
 

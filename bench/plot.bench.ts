@@ -20,10 +20,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { backpressure, Strategy, type StrategyWritable } from '../lib/backpressure';
-import type { BackpressureWritable } from '../lib/backpressure-writable';
+import { backpressure, Strategy, type StrategyWritable } from '../lib/compose/backpressure';
+import type { BackpressureWritable } from '../lib/core/backpressure-writable';
 import type { DropEvent, SampleMetrics } from '../lib/stages';
-import { BackpressureState, type StateChange } from '../lib/state';
+import { BackpressureState, type StateChange } from '../lib/pressure/state';
 import { machine } from './harness';
 import { AxisSide, formatCompact, niceTicks, renderChart, SeriesKind, type Panel, type Series, type Span, type XY } from './svg-chart';
 

@@ -19,7 +19,7 @@
  * BENCH_CAPACITY (default 2,000).
  */
 import { shedByPriority, type ShedByPriorityStage } from '../lib/stages';
-import type { PressureSource } from '../lib/state';
+import type { PressureSource } from '../lib/pressure/state';
 import { machine, median } from './harness';
 
 const ITEMS = positiveInt('BENCH_ITEMS', 200_000);

@@ -35,7 +35,7 @@ const SINK_RATE = positiveInt('SOAK_SINK_RATE', 100_000);
 const RSS_CAP_MB = positiveInt('SOAK_RSS_CAP_MB', 2048);
 const YIELD_EVERY = 1000;
 const SAMPLE_MS = 100;
-/** The library's defaults (lib/options.ts DEFAULTS, lib/stages/shedding-stage.ts): the stated bound is built from them. */
+/** The library's defaults (lib/core/options.ts DEFAULTS, lib/stages/shedding-stage.ts): the stated bound is built from them. */
 const DEFAULT_MAX_BUFFER_SIZE = 10_000;
 const DEFAULT_BATCH_SIZE = 100;
 const DEFAULT_CAPACITY = 1000;

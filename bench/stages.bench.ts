@@ -17,8 +17,8 @@
  */
 import { PassThrough as CorePassThrough, Readable as CoreReadable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { backpressure } from '../lib/backpressure';
-import { BackpressureWritable } from '../lib/backpressure-writable';
+import { backpressure } from '../lib/compose/backpressure';
+import { BackpressureWritable } from '../lib/core/backpressure-writable';
 import { dropOldest } from '../lib/stages';
 import { formatRate, machine, measureInterleaved, countingCoreWritable } from './harness';
 

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Writable as NodeWritable } from 'node:stream';
-import type { BackpressureState, PressureSource, StateChange } from '../../lib/state';
+import type { BackpressureState, PressureSource, StateChange } from '../../lib/pressure/state';
 import type { SheddingStage, StageMetrics } from '../../lib/stages';
-import { Writable } from '../../lib/stream-classes';
+import { Writable } from '../../lib/util/stream-classes';
 
 /** `written === passed + dropped + held`, and the reasons add up to `dropped`. */
 export function isBalanced(m: StageMetrics): boolean {

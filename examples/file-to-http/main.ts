@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { BackpressureWritable, type BackpressureMetrics } from '../../lib';
 import { NdjsonSplitter, type NdjsonRecord, type NdjsonSplitterMetrics } from '../../lib/ndjson/ndjson-splitter';
-import { sinkFlush } from '../../lib/pipeline/sink-flush';
+import { sinkFlush } from '../../lib/sinks/sink-flush';
 import { createHttpSink } from '../../lib/sinks/http-sink';
 import { sample, type DropEvent, type SampleMetrics } from '../../lib/stages';
 

@@ -2,7 +2,7 @@ import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { backpressure, Strategy, type BackpressureOptions, type StrategyWritable } from '../../lib/backpressure';
+import { backpressure, Strategy, type BackpressureOptions, type StrategyWritable } from '../../lib/compose/backpressure';
 import {
   BackpressureState,
   type BackpressureMetrics,

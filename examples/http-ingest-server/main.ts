@@ -13,7 +13,7 @@
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { BackpressureMetrics, FlushContext, FlushResult } from '../../lib';
-import type { Strategy } from '../../lib/backpressure';
+import type { Strategy } from '../../lib/compose/backpressure';
 import type { DropEvent } from '../../lib/stages';
 import { sendEvents } from './ingest-client';
 import { IngestServer, type IngestServerOptions, type IngestStats } from './ingest-server';

@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import { backpressure, type Strategy } from '../../lib/backpressure';
+import { backpressure, type Strategy } from '../../lib/compose/backpressure';
 import type { BackpressureMetrics } from '../../lib';
 import { bindPrometheusMetrics } from './bind-prometheus-metrics';
 import { createMetricsServer } from './metrics-server';

@@ -1,9 +1,9 @@
-import { backpressure, type StrategyWritable } from '../backpressure';
-import type { BackpressureWritable } from '../backpressure-writable';
+import { backpressure, type StrategyWritable } from '../compose/backpressure';
+import type { BackpressureWritable } from '../core/backpressure-writable';
 import type { NdjsonRecord } from '../ndjson/ndjson-splitter';
-import type { DeadLetterHandler, FlushFunction } from '../options';
-import { fieldPriority } from '../pipeline/field-priority';
-import { recordByteLength } from '../pipeline/record-size';
+import type { DeadLetterHandler, FlushFunction } from '../core/options';
+import { fieldPriority } from '../ndjson/field-priority';
+import { recordByteLength } from '../ndjson/record-size';
 import { effectiveBatchSize, UsageError, type CliOptions } from './parse-args';
 
 /** The stream the CLI writes records into: a plain `BackpressureWritable` (block) or a strategy composition. */

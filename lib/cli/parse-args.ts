@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULTS, MAX_TIMER_MS } from '../options';
+import { DEFAULTS, MAX_TIMER_MS } from '../core/options';
 
 /** The strategies the CLI can select; each maps to `backpressure({ strategy })`. */
 export const STRATEGIES = ['block', 'drop-oldest', 'drop-newest', 'sample', 'priority'] as const;

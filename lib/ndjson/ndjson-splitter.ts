@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { TransformCallback } from 'node:stream';
-import { checkJson, JsonCheck } from '../pipeline/json-check';
-import { Transform } from '../stream-classes';
+import { checkJson, JsonCheck } from './json-check';
+import { Transform } from '../util/stream-classes';
 import { InvalidReasons, NdjsonError, NdjsonErrorCodes, type InvalidReason } from './ndjson-errors';
 
 export { InvalidReasons, type InvalidReason } from './ndjson-errors';

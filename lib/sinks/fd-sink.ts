@@ -1,10 +1,10 @@
 import { writeSync } from 'node:fs';
-import { RingBuffer } from '../ring-buffer';
+import { RingBuffer } from '../util/ring-buffer';
 import type { LineSink, SinkWriteContext } from './line-sink';
 import { joinLines } from './line-sink';
 import { SinkError, SinkErrorCodes } from './sink-errors';
 import { abortedError, defaultStreamFailure, type SinkStream } from './stream-sink';
-import { finished } from '../stream-classes';
+import { finished } from '../util/stream-classes';
 
 export interface FdSinkOptions {
   /** Shown in logs and error messages; must already be redacted. @default 'fd' */

@@ -1,5 +1,5 @@
-import { finished } from '../stream-classes';
-import { RingBuffer } from '../ring-buffer';
+import { finished } from '../util/stream-classes';
+import { RingBuffer } from '../util/ring-buffer';
 import { joinLines, type LineSink, type SinkWriteContext } from './line-sink';
 import { SinkError, SinkErrorCodes } from './sink-errors';
 

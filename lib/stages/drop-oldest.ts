@@ -1,4 +1,4 @@
-import { RingBuffer } from '../ring-buffer';
+import { RingBuffer } from '../util/ring-buffer';
 import { DropReason } from './drop-reasons';
 import { SheddingStage, type SheddingStageOptions } from './shedding-stage';
 

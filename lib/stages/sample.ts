@@ -1,5 +1,5 @@
-import { RingBuffer } from '../ring-buffer';
-import { BackpressureState, pressureRank, type PressureSource } from '../state';
+import { RingBuffer } from '../util/ring-buffer';
+import { BackpressureState, pressureRank, type PressureSource } from '../pressure/state';
 import { DropReason } from './drop-reasons';
 import { keyHash } from './key-hash';
 import { SheddingStage, type SheddingStageOptions, type StageMetrics } from './shedding-stage';

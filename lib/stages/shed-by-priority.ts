@@ -1,4 +1,4 @@
-import { type PressureSource } from '../state';
+import { type PressureSource } from '../pressure/state';
 import { DropReason } from './drop-reasons';
 import { SheddingStage, type SheddingStageOptions } from './shedding-stage';
 

@@ -1,6 +1,6 @@
-import { RingBuffer } from '../ring-buffer';
-import { BackpressureState, pressureRank, type PressureSource } from '../state';
-import { Duplex } from '../stream-classes';
+import { RingBuffer } from '../util/ring-buffer';
+import { BackpressureState, pressureRank, type PressureSource } from '../pressure/state';
+import { Duplex } from '../util/stream-classes';
 import { DropReason, type DropEvent } from './drop-reasons';
 
 /** Default `capacity` of every stage: enough to ride out a short stall, small enough not to matter for memory. */

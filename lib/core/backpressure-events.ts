@@ -1,6 +1,6 @@
 import type { DeadLetterEvent, FlushEvent, RetryEvent } from './backpressure-writable';
-import type { CircuitChange } from './circuit-breaker';
-import type { StateChange } from './state';
+import type { CircuitChange } from '../resilience/circuit-breaker';
+import type { StateChange } from '../pressure/state';
 
 /** The events a `BackpressureWritable` emits besides the `Writable` ones, with their payloads. */
 export interface BackpressureEventMap<T> {

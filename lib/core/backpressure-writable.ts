@@ -1,16 +1,16 @@
-import { AdaptiveController } from './adaptive-controller';
-import { backoffDelayMs } from './backoff';
+import { AdaptiveController } from '../resilience/adaptive-controller';
+import { backoffDelayMs } from '../resilience/backoff';
 import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
-import { CircuitBreaker, CircuitState, type CircuitChange } from './circuit-breaker';
+import { CircuitBreaker, CircuitState, type CircuitChange } from '../resilience/circuit-breaker';
 import { FlushAttemptContext } from './flush-attempt-context';
 import { FlushJob } from './flush-job';
 import { interpretFlushResult } from './flush-outcome';
 import { resolveOptions, type BackpressureWritableOptions, type DeadLetterHandler, type ResolvedOptions } from './options';
-import { RingBuffer } from './ring-buffer';
+import { RingBuffer } from '../util/ring-buffer';
 import { measureItem } from './size-of';
-import { BackpressureState, type PressureSource, type StateChange } from './state';
-import { Writable } from './stream-classes';
-import { nextPressureState, type WatermarkThresholds } from './watermark-state';
+import { BackpressureState, type PressureSource, type StateChange } from '../pressure/state';
+import { Writable } from '../util/stream-classes';
+import { nextPressureState, type WatermarkThresholds } from '../pressure/watermark-state';
 
 /** `getMetrics()` of a `BackpressureWritable` (and of `backpressure()` compositions). */
 export interface BackpressureMetrics {

@@ -1,8 +1,8 @@
-import type { FlushContext, FlushFunction, FlushResult } from '../options';
-import { RingBuffer } from '../ring-buffer';
+import type { FlushContext, FlushFunction, FlushResult } from '../core/options';
+import { RingBuffer } from '../util/ring-buffer';
 import type { NdjsonRecord } from '../ndjson/ndjson-splitter';
-import type { LineSink } from '../sinks/line-sink';
-import { sinkFailureAction } from '../sinks/sink-errors';
+import type { LineSink } from './line-sink';
+import { sinkFailureAction } from './sink-errors';
 
 /** Options of `sinkFlush`. */
 export interface SinkFlushOptions {

@@ -1,15 +1,15 @@
-import { BACKPRESSURE_EVENTS, type BackpressureEventMap, type BackpressureEventName } from './backpressure-events';
-import { BackpressureWritable, type BackpressureMetrics } from './backpressure-writable';
-import { BackpressureError, ErrorCodes } from './errors';
-import type { BackpressureWritableOptions } from './options';
-import { BackpressureState, type PressureSource, type StateChange } from './state';
-import { Writable } from './stream-classes';
-import { dropNewest } from './stages/drop-newest';
-import type { DropEvent } from './stages/drop-reasons';
-import { dropOldest } from './stages/drop-oldest';
-import { sample, type SampleMode, type SampleThreshold } from './stages/sample';
-import { shedByPriority } from './stages/shed-by-priority';
-import type { SheddingStage, StageMetrics } from './stages/shedding-stage';
+import { BACKPRESSURE_EVENTS, type BackpressureEventMap, type BackpressureEventName } from '../core/backpressure-events';
+import { BackpressureWritable, type BackpressureMetrics } from '../core/backpressure-writable';
+import { BackpressureError, ErrorCodes } from '../core/errors';
+import type { BackpressureWritableOptions } from '../core/options';
+import { BackpressureState, type PressureSource, type StateChange } from '../pressure/state';
+import { Writable } from '../util/stream-classes';
+import { dropNewest } from '../stages/drop-newest';
+import type { DropEvent } from '../stages/drop-reasons';
+import { dropOldest } from '../stages/drop-oldest';
+import { sample, type SampleMode, type SampleThreshold } from '../stages/sample';
+import { shedByPriority } from '../stages/shed-by-priority';
+import type { SheddingStage, StageMetrics } from '../stages/shedding-stage';
 
 /** What `backpressure()` does when the sink cannot keep up. */
 export const Strategy = {

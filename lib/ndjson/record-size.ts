@@ -1,4 +1,4 @@
-import type { NdjsonRecord } from '../ndjson/ndjson-splitter';
+import type { NdjsonRecord } from './ndjson-splitter';
 
 /**
  * `sizeOf` for `BackpressureWritable<NdjsonRecord>` with `maxBufferBytes`: the

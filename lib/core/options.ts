@@ -1,6 +1,6 @@
-import type { ResolvedRetryOptions, RetryOptions } from './backoff';
-import type { AdaptiveOptions, ResolvedAdaptiveOptions } from './adaptive-controller';
-import { CIRCUIT_DEFAULTS, type CircuitBreakerOptions } from './circuit-breaker';
+import type { ResolvedRetryOptions, RetryOptions } from '../resilience/backoff';
+import type { AdaptiveOptions, ResolvedAdaptiveOptions } from '../resilience/adaptive-controller';
+import { CIRCUIT_DEFAULTS, type CircuitBreakerOptions } from '../resilience/circuit-breaker';
 import { defaultSizeOf as defaultSizeOfAny } from './size-of';
 
 /** What `flush` receives besides the batch. */
