@@ -1,6 +1,5 @@
 import { backpressure, type StrategyWritable } from '../lib/compose/backpressure';
 import { ErrorCodes, isBackpressureError } from '../lib/core/errors';
-import { DropReason } from '../lib/stages';
 import { pipeline, Readable } from '../lib/util/stream-classes';
 import { isConserved, settle } from './helpers/stage-helpers';
 

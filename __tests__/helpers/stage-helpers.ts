@@ -116,7 +116,7 @@ export async function produceFasterThanSink<T>(
   ratio = 10,
 ): Promise<boolean[]> {
   const returned: boolean[] = [];
-  let drained = false;
+  let drained: boolean;
   stage.on('drain', () => (drained = true));
   for (let i = 0; i < total; i++) {
     const heldBefore = stage.getMetrics().held;

@@ -55,19 +55,6 @@ export interface StrategyMetrics extends BackpressureMetrics {
 }
 
 /**
- * Typed events of a composition: the writable's ({@link BACKPRESSURE_EVENTS}), forwarded, and the
- * stage's `'drop'`; the `Writable` events as for every stream.
- */
-export interface StrategyWritable<T> {
-  on<E extends BackpressureEventName>(event: E, listener: (payload: BackpressureEventMap<T>[E]) => void): this;
-  on(event: 'drop', listener: (event: DropEvent<T>) => void): this;
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once<E extends BackpressureEventName>(event: E, listener: (payload: BackpressureEventMap<T>[E]) => void): this;
-  once(event: 'drop', listener: (event: DropEvent<T>) => void): this;
-  once(event: string | symbol, listener: (...args: any[]) => void): this;
-}
-
-/**
  * The result of `backpressure()` for a shedding strategy: one Writable made of a strategy stage and
  * a `BackpressureWritable`. It never refuses an item and never makes its writer wait more than one
  * event-loop turn: `write()` returns false only when the stage's hold starts to fill (or, for sample
@@ -138,6 +125,22 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
     if (this.stage.errored === null && this.stage.writableFinished) return; // ended after end(): not a failure
     this.#onPartGone(this.stage);
   };
+
+  // Typed events: the writable's ({@link BACKPRESSURE_EVENTS}), forwarded, and the stage's `'drop'`;
+  // the `Writable` events as for every stream.
+  override on<E extends BackpressureEventName>(event: E, listener: (payload: BackpressureEventMap<T>[E]) => void): this;
+  override on(event: 'drop', listener: (event: DropEvent<T>) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
+  override once<E extends BackpressureEventName>(event: E, listener: (payload: BackpressureEventMap<T>[E]) => void): this;
+  override once(event: 'drop', listener: (event: DropEvent<T>) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.once(event, listener);
+  }
 
   constructor(strategy: Exclude<Strategy, 'block'>, options: BackpressureOptions<T>) {
     // Same high-water mark as the stage: Node's own write() path (end(item)) never reports us full,

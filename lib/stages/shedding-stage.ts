@@ -44,17 +44,6 @@ export interface StageMetrics {
 }
 
 /**
- * The stages emit the usual Duplex events plus `'drop'` with a {@link DropEvent}, synchronously,
- * after the stage's counters already reflect the drop (so `getMetrics()` inside a listener balances).
- */
-export interface SheddingStage<T> {
-  on(event: 'drop', listener: (event: DropEvent<T>) => void): this;
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once(event: 'drop', listener: (event: DropEvent<T>) => void): this;
-  once(event: string | symbol, listener: (...args: any[]) => void): this;
-}
-
-/**
  * The shared machinery of the strategy stages: an object-mode Duplex that never makes its writer
  * wait longer than one event-loop turn, whatever happens downstream. An item goes straight to
  * `push()` while the readable side wants data and nothing is held (order is preserved that way);
@@ -116,6 +105,20 @@ export abstract class SheddingStage<T> extends Duplex {
   #outlet: ((item: T) => boolean) | null = null;
   /** The outlet's last answer was true: an item may go straight to it when nothing is held. */
   #outletOpen = false;
+
+  // The stages emit the usual Duplex events plus `'drop'` with a {@link DropEvent}, synchronously,
+  // after the stage's counters already reflect the drop (so `getMetrics()` inside a listener balances).
+  override on(event: 'drop', listener: (event: DropEvent<T>) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
+  override once(event: 'drop', listener: (event: DropEvent<T>) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.once(event, listener);
+  }
 
   protected constructor(options: SheddingStageOptions, reasons: readonly DropReason[]) {
     super({
