@@ -59,7 +59,7 @@ afterAll(() => {
   if (tmp !== undefined) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test('a fresh clone has no dist/, and its packed tarball carries the build that `prepare` made, the LICENSE and no sources', () => {
+test('a fresh clone has no dist/, and its packed tarball carries the build that `prepare` made, the docs the README links to, the LICENSE and no sources', () => {
   expect(builtBeforePack).toBe(false);
   expect(fs.existsSync(path.join(clone, 'dist', 'cli', 'main.js'))).toBe(true);
   expect(tarballFiles).toEqual(
@@ -67,13 +67,15 @@ test('a fresh clone has no dist/, and its packed tarball carries the build that 
       'package/package.json',
       'package/README.md',
       'package/LICENSE',
+      'package/docs/writable.md',
+      'package/docs/cli.md',
       'package/dist/index.js',
       'package/dist/index.mjs',
       'package/dist/index.d.ts',
       'package/dist/cli/main.js',
     ]),
   );
-  expect(tarballFiles.filter((f) => !/^package\/(dist\/|package\.json$|README\.md$|LICENSE$)/.test(f))).toEqual([]);
+  expect(tarballFiles.filter((f) => !/^package\/(dist\/|docs\/[\w-]+\.(md|svg)$|package\.json$|README\.md$|LICENSE$)/.test(f))).toEqual([]);
 });
 
 test('every shipped source map carries the sources it maps (lib/ is not in the package)', () => {
