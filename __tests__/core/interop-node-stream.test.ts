@@ -24,6 +24,8 @@ import {
   type BackpressureWritableOptions,
   type FlushFunction,
 } from '../../lib';
+import { expectConserved, range } from '../helpers/core-helpers';
+import { macrotask } from '../helpers/stage-helpers';
 
 // readable-stream ships no types; it mirrors node:stream's API.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -56,18 +58,6 @@ const impls: Impl[] = [
   },
 ];
 
-function expectConserved(m: BackpressureMetrics): void {
-  expect(m.eventsAccepted).toBe(m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight);
-}
-
-function range(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
-}
-
-/** Yields to the event loop: the sink is slower than any synchronous producer. */
-function macrotask(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 interface RecordingSink<T> {
   writable: BackpressureWritable<T>;

@@ -43,7 +43,7 @@
 import { once } from 'node:events';
 import fc from 'fast-check';
 import { mulberry32 } from '../helpers/seeded-random';
-import { settle } from '../helpers/settle';
+import { microtasks, settle } from '../helpers/settle';
 import { LEVELS, expectedLevel } from '../helpers/watermark-oracle';
 import {
   BACKPRESSURE_EVENTS,
@@ -188,11 +188,6 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'destroy' as const }) },
 );
 
-
-/** Lets microtasks run, and only them: a nextTick queued meanwhile waits until they are all done. */
-async function microtasksOnly(rounds = 30): Promise<void> {
-  for (let i = 0; i < rounds; i++) await Promise.resolve();
-}
 
 /** What happened to one flush attempt, as the sink saw it. */
 interface FlushCall {
@@ -537,7 +532,7 @@ class Harness {
     }
     // Before any nextTick may run (a producer running as a chain of microtasks starves them): the
     // stage already holds nothing the writable could take.
-    await microtasksOnly();
+    await microtasks();
     if (this.w instanceof StrategyWritable && !this.bw.destroyed) {
       const held = this.w.stage.held;
       if (held > 0 && this.bw.state !== 'blocked') this.violations.push(`after '${command.kind}', before any nextTick: the stage holds ${held} while the writable is ${this.bw.state}`);

@@ -22,6 +22,7 @@
  * dead-lettered exactly once (to onDeadLetter, or in the stream error's `items`), and no timer is left.
  */
 import fc from 'fast-check';
+import { expectConserved } from '../helpers/core-helpers';
 import { settle } from '../helpers/settle';
 import { LEVELS, expectedLevel } from '../helpers/watermark-oracle';
 import {
@@ -129,10 +130,6 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'end' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'destroy' as const }) },
 );
-
-function expectConserved(m: BackpressureMetrics): void {
-  expect(m.eventsAccepted).toBe(m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight);
-}
 
 /** Everything the test knows about one run, next to the stream under test. */
 class Harness {

@@ -7,6 +7,7 @@ import * as nodeStream from 'node:stream';
 import { backpressure, type StrategyWritable } from '../../lib/compose/backpressure';
 import { BackpressureWritable } from '../../lib/core/backpressure-writable';
 import { dropNewest, dropOldest, sample, shedByPriority, type SheddingStage } from '../../lib/stages';
+import { microtasks } from '../helpers/settle';
 import { isConserved, settle } from '../helpers/stage-helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -123,11 +124,6 @@ function gatedSink() {
   };
 }
 
-/** Lets microtasks run, and only microtasks: a nextTick queued before it has not run when it returns. */
-async function microtasks(rounds = 50): Promise<void> {
-  for (let i = 0; i < rounds; i++) await Promise.resolve();
-}
-
 test.each(strategies)('%s: once the writable leaves blocked, held items move into it within microtasks, oldest first', async (strategy) => {
   const sink = gatedSink();
   const bp = backpressure<number>({
@@ -153,7 +149,7 @@ test.each(strategies)('%s: once the writable leaves blocked, held items move int
   let tickRan = false;
   process.nextTick(() => (tickRan = true));
   sink.pending.shift()?.resolve();
-  await microtasks();
+  await microtasks(50);
   expect(tickRan).toBe(false); // nothing below needed a nextTick (or anything later) to happen
   // The flush of 0, 1 settled; 2, 3 went in flight; two held items (6, 7) moved in; blocked again.
   expect(sink.delivered).toEqual([0, 1]);
