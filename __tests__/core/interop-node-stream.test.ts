@@ -20,7 +20,6 @@ import {
   BackpressureWritable,
   ErrorCodes,
   isBackpressureError,
-  type BackpressureMetrics,
   type BackpressureWritableOptions,
   type FlushFunction,
 } from '../../lib';

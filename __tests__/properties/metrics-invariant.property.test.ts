@@ -29,7 +29,6 @@ import {
   BackpressureWritable,
   ErrorCodes,
   isBackpressureError,
-  type BackpressureMetrics,
   type BackpressureWritableOptions,
   type FlushContext,
   type FlushResult,
