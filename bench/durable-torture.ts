@@ -1,6 +1,6 @@
 /**
  * Long crash-torture campaigns of the durable log (the CI test runs a short slice of the same
- * campaign: __tests__/durable-log-crash-torture.test.ts, helpers/durable-torture.ts says what is
+ * campaign: __tests__/durable/durable-log-crash-torture.test.ts, helpers/durable-torture.ts says what is
  * checked). Each campaign SIGKILLs a child that appends and consumes through the log, restarts
  * it on the same directory, and injects torn tails, zero fill and bit flips between lives.
  *

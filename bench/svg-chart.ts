@@ -3,7 +3,7 @@
  *
  * Pure functions only: data series in, an SVG string out. No I/O, no clock, no randomness, so the
  * same input always gives the same bytes (docs/burst.svg diffs stay readable) and the generator can
- * be unit-tested on tiny inputs (__tests__/svg-chart.test.ts).
+ * be unit-tested on tiny inputs (__tests__/bench/svg-chart.test.ts).
  *
  * Each panel has a plot area with a left axis (e.g. buffer utilization, %) and a right axis (e.g.
  * items/s), lines or filled areas bound to either axis, and a thin coloured band under the plot

@@ -5,7 +5,7 @@
  * with `--write-known` it records which of them fail now (helpers/fuzz/known-failing.<mode>.json). Prints every failing seed with a
  * one-line reproduction (`npm run fuzz -- --seed <seed> --cases 1 --verbose`) and exits non-zero if
  * any case failed. The cases run through Jest (see jest.fuzz.config.js), exactly as the fixed seeds
- * of __tests__/adversarial.fuzz.test.ts do in CI.
+ * of __tests__/properties/adversarial.fuzz.test.ts do in CI.
  */
 'use strict';
 const { spawnSync } = require('node:child_process');

@@ -5,10 +5,9 @@ export function expectConserved(m: BackpressureMetrics): void {
   expect(m.eventsAccepted).toBe(m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight);
 }
 
-/** Lets queued nextTicks and microtasks run (they are not faked). */
-export async function settle(rounds = 5): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => process.nextTick(resolve));
-}
+import { settle } from './settle';
+
+export { settle };
 
 export function range(n: number, from = 0): number[] {
   return Array.from({ length: n }, (_, i) => from + i);

@@ -69,10 +69,9 @@ export class FakePressure extends EventEmitter implements PressureSource {
   }
 }
 
-/** Lets queued nextTicks and microtasks run. */
-export async function settle(rounds = 5): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => process.nextTick(resolve));
-}
+import { settle } from './settle';
+
+export { settle };
 
 /** Lets I/O callbacks and timers of 0 ms run too. */
 export function macrotask(): Promise<void> {

@@ -60,7 +60,7 @@ const NO_DRAIN_DEADLINE_MS = Infinity;
 /**
  * How much of what was last written to a pipe sink (stdout, exec:) is kept to be reported if the
  * reader dies: more than a Linux socket pair's buffers (~208 KiB each way) plus a batch, measured
- * in __tests__/fault-consumer-killed.test.ts.
+ * in __tests__/integration/fault-consumer-killed.test.ts.
  */
 const UNCONFIRMED_TAIL_BYTES = 1024 * 1024;
 

@@ -64,7 +64,7 @@ export interface SampleMetrics extends StageMetrics {
  *
  * The deterministic counter counts every item that arrives under pressure, kept or not. (A counter
  * of accepted items only would stop advancing at the first drop, once `accepted % rate !== 0`, and
- * drop 100 % from then on; see __tests__/sample-counter-regression.test.ts.) It is not reset when
+ * drop 100 % from then on; see __tests__/stages/sample-counter-regression.test.ts.) It is not reset when
  * pressure ends, so across many short bursts the kept share is still exactly 1 in `rate`.
  */
 export class SampleStage<T> extends SheddingStage<T> {

@@ -1,5 +1,5 @@
 /**
- * The seeds CI runs (__tests__/adversarial.fuzz.test.ts), and which of them fail on the current code.
+ * The seeds CI runs (__tests__/properties/adversarial.fuzz.test.ts), and which of them fail on the current code.
  *
  * FIXED_SEEDS: a broad range, plus seeds that reproduce each defect of issue 10 on its own (found by
  * `npm run fuzz -- --cases 2000 --seed 1`). Which seeds fail, and why, is recorded per stream

@@ -1,0 +1,42 @@
+import { buildOutput } from '../../lib/cli/build-output';
+import { CLI_DEFAULTS, UsageError, type CliOptions } from '../../lib/cli/parse-args';
+
+const base: CliOptions = {
+  strategy: 'block',
+  sink: 'stdout',
+  invalid: 'skip',
+  maxLineBytes: CLI_DEFAULTS.maxLineBytes,
+  drainTimeoutMs: CLI_DEFAULTS.drainTimeoutMs,
+  stats: false,
+};
+const flush = async (): Promise<void> => undefined;
+const onDeadLetter = (): void => undefined;
+
+function usageMessage(options: Partial<CliOptions>): string {
+  try {
+    buildOutput({ ...base, ...options }, flush, onDeadLetter, 1000).destroy();
+  } catch (err) {
+    expect(err).toBeInstanceOf(UsageError);
+    return (err as Error).message;
+  }
+  throw new Error('no usage error');
+}
+
+describe('buildOutput: what the library refuses is a usage error naming the flag', () => {
+  test.each([
+    [{ batchSize: 0 }, /^--batch-size: option "batchSize" must be an integer > 0 \(got 0\)$/],
+    [{ maxBuffer: 1.5 }, /^--max-buffer: option "maxBufferSize" must be an integer > 0/],
+    [{ retries: -1 }, /^--retries: option "retry.retries" must be an integer >= 0/],
+    [{ flushTimeoutMs: 0 }, /^--flush-timeout: option "flushTimeoutMs"/],
+    [{ strategy: 'sample', sampleRate: 0 }, /^--sample-rate: /],
+    [{ strategy: 'priority', priorityField: 'a..b' }, /^--priority-field: fieldPriority: invalid path 'a\.\.b'$/],
+  ] as const)('%j', (options, message) => {
+    expect(usageMessage(options as Partial<CliOptions>)).toMatch(message);
+  });
+
+  test('a small buffer alone shrinks the default batch; valid options build a stream', () => {
+    const output = buildOutput({ ...base, maxBuffer: 10 }, flush, onDeadLetter, 1000);
+    expect(output.getMetrics().state).toBe('normal');
+    output.destroy();
+  });
+});
