@@ -10,14 +10,14 @@
  */
 
 /** The `code` of an option error. */
-export const OptionErrorCodes = {
+export const OptionErrorCode = {
   /** The option has the wrong type (not a number, not a function, not an object…). A `TypeError`. */
   INVALID_TYPE: 'ERR_INVALID_ARG_TYPE',
   /** The option has the right type but a value outside what is allowed. A `RangeError`. */
   OUT_OF_RANGE: 'ERR_OUT_OF_RANGE',
 } as const;
 
-export type OptionErrorCode = (typeof OptionErrorCodes)[keyof typeof OptionErrorCodes];
+export type OptionErrorCode = (typeof OptionErrorCode)[keyof typeof OptionErrorCode];
 
 export type OptionError = (TypeError | RangeError) & { code: OptionErrorCode };
 
@@ -28,7 +28,7 @@ export type OptionError = (TypeError | RangeError) & { code: OptionErrorCode };
 export function invalidOption(kind: 'type' | 'range', owner: string, name: string, expected: string, value: unknown): OptionError {
   const message = optionMessage(owner, name, expected, value);
   const err = kind === 'type' ? new TypeError(message) : new RangeError(message);
-  return Object.assign(err, { code: kind === 'type' ? OptionErrorCodes.INVALID_TYPE : OptionErrorCodes.OUT_OF_RANGE });
+  return Object.assign(err, { code: kind === 'type' ? OptionErrorCode.INVALID_TYPE : OptionErrorCode.OUT_OF_RANGE });
 }
 
 /**
@@ -43,7 +43,7 @@ export function optionMessage(owner: string, name: string, expected: string, val
 export function isOptionError(err: unknown): err is OptionError {
   return (
     (err instanceof TypeError || err instanceof RangeError) &&
-    ((err as { code?: unknown }).code === OptionErrorCodes.INVALID_TYPE || (err as { code?: unknown }).code === OptionErrorCodes.OUT_OF_RANGE)
+    ((err as { code?: unknown }).code === OptionErrorCode.INVALID_TYPE || (err as { code?: unknown }).code === OptionErrorCode.OUT_OF_RANGE)
   );
 }
 
