@@ -48,7 +48,7 @@ export function isOptionError(err: unknown): err is OptionError {
 }
 
 /** A short, safe rendering of a bad value for a message (functions are not printed). */
-export function describeValue(value: unknown): string {
+function describeValue(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'symbol') return value.toString();
