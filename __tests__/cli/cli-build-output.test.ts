@@ -28,8 +28,8 @@ describe('buildOutput: what the library refuses is a usage error naming the flag
     [{ maxBuffer: 1.5 }, /^--max-buffer: option "maxBufferSize" must be an integer > 0/],
     [{ retries: -1 }, /^--retries: option "retry.retries" must be an integer >= 0/],
     [{ flushTimeoutMs: 0 }, /^--flush-timeout: option "flushTimeoutMs"/],
-    [{ strategy: 'sample', sampleRate: 0 }, /^--sample-rate: /],
-    [{ strategy: 'priority', priorityField: 'a..b' }, /^--priority-field: fieldPriority: invalid path 'a\.\.b'$/],
+    [{ strategy: 'sample', sampleRate: 0 }, /^--sample-rate: option "sampleRate" must be an integer >= 1 \(got 0\)$/],
+    [{ strategy: 'priority', priorityField: 'a..b' }, /^--priority-field: option "path" must be a dotted path of non-empty field names/],
   ] as const)('%j', (options, message) => {
     expect(usageMessage(options as Partial<CliOptions>)).toMatch(message);
   });

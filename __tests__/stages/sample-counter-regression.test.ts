@@ -4,12 +4,12 @@ import { pipeline } from '../../lib/util/stream-classes';
 import { settle } from '../helpers/stage-helpers';
 
 /**
- * The design reference's SAMPLE strategy: `if (eventsAccepted % sampleRate !== 0) drop`, where
+ * A naive SAMPLE strategy: `if (eventsAccepted % sampleRate !== 0) drop`, where
  * eventsAccepted only grows when an item is kept. Once it is not a multiple of the rate it never
  * changes again, so from the first drop on it drops 100 %. Kept here to show the bound below fails
  * for it, i.e. the test can fail.
  */
-function referenceSampler(rate: number): () => boolean {
+function naiveSampler(rate: number): () => boolean {
   let eventsAccepted = 0;
   return () => {
     if (eventsAccepted % rate !== 0) return false;
@@ -23,8 +23,8 @@ function keepsOneInTen(kept: number, arrived: number): boolean {
   return arrived > 0 && Math.abs(kept / arrived - 0.1) <= 0.01;
 }
 
-test('the reference sampler would fail this bound (it keeps 1 item, then nothing)', () => {
-  const keep = referenceSampler(10);
+test('the naive accepted-count sampler would fail this bound (it keeps 1 item, then nothing)', () => {
+  const keep = naiveSampler(10);
   let kept = 0;
   for (let i = 0; i < 10_000; i++) if (keep()) kept++;
   expect(kept).toBe(1);

@@ -4,6 +4,7 @@ import type { NdjsonRecord } from '../ndjson/ndjson-splitter';
 import type { DeadLetterHandler, FlushFunction } from '../core/options';
 import { fieldPriority } from '../ndjson/field-priority';
 import { recordByteLength } from '../ndjson/record-size';
+import { isOptionError } from '../util/validate';
 import { effectiveBatchSize, UsageError, type CliOptions } from './parse-args';
 
 /** The stream the CLI writes records into: a plain `BackpressureWritable` (block) or a strategy composition. */
@@ -21,16 +22,15 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   sampleRate: '--sample-rate',
 };
 
-/** Stage and helper errors name their option in their own words. */
-const FLAG_OF_MESSAGE: readonly (readonly [RegExp, string])[] = [
-  [/^rate /, '--sample-rate'],
-  [/^fieldPriority/, '--priority-field'],
-];
+/** Helpers whose errors name an argument rather than a library option. */
+const FLAG_OF_OWNER: Readonly<Record<string, string>> = {
+  'fieldPriority()': '--priority-field',
+};
 
 /**
  * Builds the CLI's stream from its options — before anything is opened, created or read, so that
  * a value the library refuses is a usage error (exit 2) with nothing to clean up. The library's
- * own validation is the last word: any TypeError/RangeError it throws becomes a one-line
+ * own validation is the last word: any coded option error it throws becomes a one-line
  * `UsageError` naming the flag.
  *
  * @param drainTimeoutMs the core's drain deadline at end of input (the CLI's own `--drain-timeout`
@@ -62,14 +62,17 @@ export function buildOutput(
       ...(options.priorityField !== undefined && { priority: fieldPriority(options.priorityField) }),
     });
   } catch (err) {
-    if (err instanceof RangeError || err instanceof TypeError) throw new UsageError(usageMessage(err));
+    if (isOptionError(err)) throw new UsageError(usageMessage(err));
     throw err;
   }
 }
 
+/** `--flag: option "name" must be …`: the library's message without its owner, behind the flag that set the option. */
 function usageMessage(err: Error): string {
-  const text = (err.message.split('\n', 1)[0] ?? '').replace(/^BackpressureWritable: /, '');
+  const line = err.message.split('\n', 1)[0] ?? '';
+  const owner = /^([\w.()]+): /.exec(line)?.[1];
+  const text = owner === undefined ? line : line.slice(owner.length + 2);
   const option = /option "([^"]+)"/.exec(text)?.[1];
-  const flag = (option === undefined ? undefined : FLAG_OF_OPTION[option]) ?? FLAG_OF_MESSAGE.find(([pattern]) => pattern.test(text))?.[1];
+  const flag = (owner === undefined ? undefined : FLAG_OF_OWNER[owner]) ?? (option === undefined ? undefined : FLAG_OF_OPTION[option]);
   return flag === undefined ? `invalid option value: ${text}` : `${flag}: ${text}`;
 }

@@ -1,28 +1,28 @@
 import { parseArgs } from 'node:util';
+import { Strategy } from '../compose/backpressure';
 import { DEFAULTS, MAX_TIMER_MS } from '../core/options';
+import { DEFAULT_MAX_LINE_BYTES, InvalidPolicies, type InvalidPolicy } from '../ndjson/ndjson-splitter';
 
-/** The strategies the CLI can select; each maps to `backpressure({ strategy })`. */
-export const STRATEGIES = ['block', 'drop-oldest', 'drop-newest', 'sample', 'priority'] as const;
-export type StrategyName = (typeof STRATEGIES)[number];
+/** The strategies the CLI can select: exactly the library's, each mapping to `backpressure({ strategy })`. */
+const STRATEGY_VALUES: readonly Strategy[] = Object.values(Strategy);
 
-export const INVALID_POLICIES = ['skip', 'fail'] as const;
-export type InvalidPolicy = (typeof INVALID_POLICIES)[number];
+/** `--invalid` takes exactly the splitter's `onInvalid` policies. */
+const INVALID_POLICY_VALUES: readonly InvalidPolicy[] = Object.values(InvalidPolicies);
 
 /** Defaults the CLI owns. Everything else falls through to the library's own defaults. */
 export const CLI_DEFAULTS = {
-  strategy: 'block' as StrategyName,
+  strategy: Strategy.BLOCK as Strategy,
   sink: 'stdout',
-  invalid: 'skip' as InvalidPolicy,
-  /** 1 MiB: far above any sane log record, far below what could exhaust memory on one line. */
-  maxLineBytes: 1024 * 1024,
+  invalid: InvalidPolicies.SKIP as InvalidPolicy,
+  /** The splitter's own default, named here because the CLI always passes it on. */
+  maxLineBytes: DEFAULT_MAX_LINE_BYTES,
   /** How long a signal-triggered shutdown waits for the sink before dead-lettering the rest. */
   drainTimeoutMs: 10_000,
 } as const;
 
-
 /** Flags after validation. Optional fields left unset mean "use the library's default". */
 export interface CliOptions {
-  strategy: StrategyName;
+  strategy: Strategy;
   maxBuffer?: number;
   maxBufferBytes?: number;
   batchSize?: number;
@@ -96,9 +96,9 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   if (values.version === true) return { command: 'version' };
 
   const options: CliOptions = {
-    strategy: oneOf('--strategy', values.strategy, STRATEGIES) ?? CLI_DEFAULTS.strategy,
+    strategy: oneOf('--strategy', values.strategy, STRATEGY_VALUES) ?? CLI_DEFAULTS.strategy,
     sink: nonEmpty('--sink', values.sink) ?? CLI_DEFAULTS.sink,
-    invalid: oneOf('--invalid', values.invalid, INVALID_POLICIES) ?? CLI_DEFAULTS.invalid,
+    invalid: oneOf('--invalid', values.invalid, INVALID_POLICY_VALUES) ?? CLI_DEFAULTS.invalid,
     maxLineBytes: integer('--max-line-bytes', values['max-line-bytes'], 1) ?? CLI_DEFAULTS.maxLineBytes,
     drainTimeoutMs: integer('--drain-timeout', values['drain-timeout'], 0, MAX_TIMER_MS) ?? CLI_DEFAULTS.drainTimeoutMs,
     stats: values.stats === true,

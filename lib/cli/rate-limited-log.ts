@@ -1,12 +1,23 @@
+import { MAX_TIMER_MS } from '../core/options';
+import { functionOption, integerOption, invalidOption } from '../util/validate';
+
+const OWNER = 'RateLimitedLog';
+
+function stringOption(name: string, value: unknown, fallback: string | undefined): string {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== 'string') throw invalidOption('type', OWNER, name, 'a string', value);
+  return value;
+}
+
 /** Options of `RateLimitedLog`. */
 export interface RateLimitedLogOptions {
   /** Where log lines go; each call gets one line, newline included. */
   write: (text: string) => void;
   /** What the summary calls the suppressed messages ("invalid lines", "dead-lettered batches"). */
   noun: string;
-  /** Messages printed one by one before the log switches to summaries. @default 10 */
+  /** Messages printed one by one before the log switches to summaries. Integer ≥ 0. @default 10 */
   burst?: number;
-  /** While messages are being suppressed, at most one summary line per this many ms. @default 1000 */
+  /** While messages are being suppressed, at most one summary line per this many ms. Integer in [1, MAX_TIMER_MS]. @default 1000 */
   summaryIntervalMs?: number;
   /** Prefix of every line. @default 'backpressure: ' */
   prefix?: string;
@@ -33,11 +44,15 @@ export class RateLimitedLog {
   readonly #onTick = (): void => this.#summarize();
 
   constructor(options: RateLimitedLogOptions) {
-    this.#write = options.write;
-    this.#noun = options.noun;
-    this.#burst = options.burst ?? 10;
-    this.#intervalMs = options.summaryIntervalMs ?? 1000;
-    this.#prefix = options.prefix ?? 'backpressure: ';
+    if (options === null || typeof options !== 'object') throw invalidOption('type', OWNER, 'options', 'an object', options);
+    this.#write = functionOption<(text: string) => void>(OWNER, 'write', options.write, true) as (text: string) => void;
+    this.#noun = stringOption('noun', options.noun, undefined);
+    this.#burst = integerOption(OWNER, 'burst', options.burst, 10, 0);
+    // It ends up in setTimeout, which would run anything above MAX_TIMER_MS after 1 ms.
+    const interval = integerOption(OWNER, 'summaryIntervalMs', options.summaryIntervalMs, 1000, 1);
+    if (interval > MAX_TIMER_MS) throw invalidOption('range', OWNER, 'summaryIntervalMs', `an integer in [1, ${MAX_TIMER_MS}]`, interval);
+    this.#intervalMs = interval;
+    this.#prefix = stringOption('prefix', options.prefix, 'backpressure: ');
   }
 
   /**

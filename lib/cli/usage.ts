@@ -1,34 +1,42 @@
+import { Strategy } from '../compose/backpressure';
+import { DEFAULTS, MAX_TIMER_MS } from '../core/options';
+import { InvalidPolicies } from '../ndjson/ndjson-splitter';
+import { CLI_DEFAULTS } from './parse-args';
+
 /** The one-line hint appended to every usage error. */
 export const USAGE_LINE = "usage: backpressure [options] < input.ndjson  (try 'backpressure --help')";
 
-/** Full `--help` text. Keep in step with the flags tables in docs/cli.md and the README. */
+/**
+ * Full `--help` text. Keep in step with the flags tables in docs/cli.md and the README. Values the
+ * library or the CLI defines (strategies, policies, defaults, limits) are read from there, not restated.
+ */
 export const HELP_TEXT = `backpressure — pipe NDJSON from stdin to a sink with bounded memory and no silent data loss
 
 usage: backpressure [options] < input.ndjson
 
 Strategy (what to do when the sink is slower than the input):
-  --strategy NAME         block | drop-oldest | drop-newest | sample | priority   (default: block)
+  --strategy NAME         ${Object.values(Strategy).join(' | ')}   (default: ${CLI_DEFAULTS.strategy})
                           block stops reading stdin while the sink is behind, so the pipe
                           pushes back on the producer; the others keep reading and count drops
   --sample-rate N         sample: keep 1 of every N records while under pressure
   --priority-field PATH   priority: dotted path to a numeric field (non-numeric = lowest)
 
 Buffering and delivery:
-  --max-buffer N          records held at most                         (library default: 10000)
+  --max-buffer N          records held at most                         (library default: ${DEFAULTS.maxBufferSize})
   --max-buffer-bytes N    bytes held at most                           (default: no byte bound)
-  --batch-size N          records per sink write, at most --max-buffer (library default: 100,
+  --batch-size N          records per sink write, at most --max-buffer (library default: ${DEFAULTS.batchSize},
                           or --max-buffer when that is smaller)
   --flush-interval MS     longest wait before a partial batch is sent
   --retries N             retries per batch before dead-lettering
-  --flush-timeout MS      abort a sink write still pending after MS    (default: 30000)
-  --drain-timeout MS      on SIGINT/SIGTERM/SIGHUP, how long to drain  (default: 10000)
-                          (MS values: 0 to 2147483647, the longest timer Node can set)
+  --flush-timeout MS      abort a sink write still pending after MS    (default: ${DEFAULTS.flushTimeoutMs})
+  --drain-timeout MS      on SIGINT/SIGTERM/SIGHUP, how long to drain  (default: ${CLI_DEFAULTS.drainTimeoutMs})
+                          (MS values: 0 to ${MAX_TIMER_MS}, the longest timer Node can set)
 
 Input and output:
   --sink SPEC             stdout | file:PATH | http://URL | https://URL | exec:COMMAND  (default: stdout)
   --dead-letter PATH      append undeliverable records and invalid lines here as JSON lines
-  --invalid POLICY        skip | fail: what an invalid line does       (default: skip)
-  --max-line-bytes N      longer lines are invalid                     (default: 1048576)
+  --invalid POLICY        ${Object.values(InvalidPolicies).join(' | ')}: what an invalid line does       (default: ${CLI_DEFAULTS.invalid})
+  --max-line-bytes N      longer lines are invalid                     (default: ${CLI_DEFAULTS.maxLineBytes})
 
 Reporting:
   --stats                 print one JSON summary line on stderr at exit

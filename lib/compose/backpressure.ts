@@ -7,9 +7,10 @@ import { Writable } from '../util/stream-classes';
 import { dropNewest } from '../stages/drop-newest';
 import type { DropEvent } from '../stages/drop-reasons';
 import { dropOldest } from '../stages/drop-oldest';
-import { sample, type SampleMode, type SampleThreshold } from '../stages/sample';
-import { shedByPriority } from '../stages/shed-by-priority';
-import type { SheddingStage, StageMetrics } from '../stages/shedding-stage';
+import { sample, sampleSettings, type SampleMode, type SampleOptionNames, type SampleThreshold } from '../stages/sample';
+import { priorityFloors, shedByPriority, type PriorityOptionNames } from '../stages/shed-by-priority';
+import { stageCapacity, type SheddingStage, type StageMetrics } from '../stages/shedding-stage';
+import { invalidOption, oneOfList } from '../util/validate';
 
 /** What `backpressure()` does when the sink cannot keep up. */
 export const Strategy = {
@@ -26,6 +27,8 @@ export const Strategy = {
 } as const;
 
 export type Strategy = (typeof Strategy)[keyof typeof Strategy];
+
+const STRATEGIES: readonly Strategy[] = Object.values(Strategy);
 
 /** Options of `backpressure()`: the writable's, plus the strategy and its stage's. */
 export interface BackpressureOptions<T> extends BackpressureWritableOptions<T> {
@@ -147,6 +150,8 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
     // because _write calls back synchronously.
     super({ objectMode: true, highWaterMark: 16 });
     this.strategy = strategy;
+    // The stage's options first, so a bad one is refused before the writable exists (nothing to tear down).
+    checkStageOptions(strategy, options);
     const writable = new BackpressureWritable<T>(options);
     this.backpressureWritable = writable;
     this.stage = createStage(strategy, options, writable);
@@ -272,6 +277,22 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
   }
 }
 
+/** How `backpressure()` spells the stage options, so that its errors name the option the caller wrote. */
+const OWNER = 'backpressure()';
+const SAMPLE_NAMES: SampleOptionNames = { rate: 'sampleRate', mode: 'sampleMode', key: 'sampleKey', threshold: 'sampleThreshold', random: 'random' };
+const PRIORITY_NAMES: PriorityOptionNames = { priority: 'priority', keepAtLeast: 'keepAtLeast' };
+
+/** Refuses a bad stage option in `backpressure()`'s words (`sampleRate`, not the stage's `rate`). */
+function checkStageOptions<T>(strategy: Exclude<Strategy, 'block'>, options: BackpressureOptions<T>): void {
+  if (options === null || typeof options !== 'object') throw invalidOption('type', OWNER, 'options', 'an object with a flush function', options);
+  stageCapacity(OWNER, 'capacity', options.capacity);
+  if (strategy === Strategy.SAMPLE) {
+    sampleSettings(OWNER, { rate: options.sampleRate, mode: options.sampleMode, key: options.sampleKey, threshold: options.sampleThreshold, random: options.random }, SAMPLE_NAMES);
+  } else if (strategy === Strategy.PRIORITY) {
+    priorityFloors(OWNER, options, PRIORITY_NAMES);
+  }
+}
+
 function createStage<T>(strategy: Exclude<Strategy, 'block'>, options: BackpressureOptions<T>, pressure: PressureSource): SheddingStage<T> {
   const capacity = options.capacity;
   switch (strategy) {
@@ -289,10 +310,8 @@ function createStage<T>(strategy: Exclude<Strategy, 'block'>, options: Backpress
         threshold: options.sampleThreshold,
         random: options.random,
       });
-    case Strategy.PRIORITY: {
-      if (typeof options.priority !== 'function') throw new TypeError("backpressure: strategy 'priority' needs a priority(item) function");
-      return shedByPriority<T>({ capacity, pressure, priority: options.priority, keepAtLeast: options.keepAtLeast });
-    }
+    case Strategy.PRIORITY:
+      return shedByPriority<T>({ capacity, pressure, priority: options.priority as (item: T) => number, keepAtLeast: options.keepAtLeast });
   }
 }
 
@@ -316,6 +335,6 @@ export function backpressure<T>(options: BackpressureOptions<T>): BackpressureWr
     case Strategy.PRIORITY:
       return new StrategyWritable<T>(strategy, options);
     default:
-      throw new RangeError(`backpressure: strategy must be one of ${Object.values(Strategy).join(', ')}; got ${String(strategy)}`);
+      throw invalidOption(typeof strategy === 'string' ? 'range' : 'type', OWNER, 'strategy', `one of ${oneOfList(STRATEGIES)}`, strategy);
   }
 }

@@ -2,6 +2,7 @@ import type { ResolvedRetryOptions, RetryOptions } from '../resilience/backoff';
 import type { AdaptiveOptions, ResolvedAdaptiveOptions } from '../resilience/adaptive-controller';
 import { CIRCUIT_DEFAULTS, type CircuitBreakerOptions } from '../resilience/circuit-breaker';
 import { defaultSizeOf as defaultSizeOfAny } from './size-of';
+import { invalidOption } from '../util/validate';
 
 /** What `flush` receives besides the batch. */
 export interface FlushContext {
@@ -185,16 +186,9 @@ export const DEFAULTS = {
   drainTimeoutMs: 30000,
 } as const;
 
+/** Every option error of the writable names it as its owner (its options are also `backpressure()`'s). */
 function invalid(kind: 'type' | 'range', name: string, expected: string, value: unknown): Error {
-  const message = `BackpressureWritable: option "${name}" must be ${expected} (got ${describe(value)})`;
-  const err = kind === 'type' ? new TypeError(message) : new RangeError(message);
-  return Object.assign(err, { code: kind === 'type' ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE' });
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'string') return JSON.stringify(value);
-  return String(value);
+  return invalidOption(kind, 'BackpressureWritable', name, expected, value);
 }
 
 function number(name: string, value: unknown, fallback: number): number {

@@ -1,3 +1,5 @@
+import { invalidOption } from '../util/validate';
+
 /**
  * Builds a `priority(item)` function for the priority strategy that reads a
  * numeric field of a parsed NDJSON record by dotted path (`"priority"`,
@@ -8,8 +10,11 @@
  * The path is split once here, not per record.
  */
 export function fieldPriority(path: string): (record: { value?: unknown }) => number {
+  if (typeof path !== 'string') throw invalidOption('type', 'fieldPriority()', 'path', 'a string', path);
   const keys = path.split('.');
-  if (keys.some((key) => key === '')) throw new RangeError(`fieldPriority: invalid path '${path}'`);
+  if (keys.some((key) => key === '')) {
+    throw invalidOption('range', 'fieldPriority()', 'path', 'a dotted path of non-empty field names (e.g. priority or meta.level)', path);
+  }
   return function priorityOf(record) {
     let current: unknown = record.value;
     for (let i = 0; i < keys.length; i++) {

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { TransformCallback } from 'node:stream';
 import { checkJson, JsonCheck } from './json-check';
 import { Transform } from '../util/stream-classes';
+import { oneOfList, optionMessage } from '../util/validate';
 import { InvalidReasons, NdjsonError, NdjsonErrorCodes, type InvalidReason } from './ndjson-errors';
 
 export { InvalidReasons, type InvalidReason } from './ndjson-errors';
@@ -51,6 +52,8 @@ export const InvalidPolicies = {
 } as const;
 
 export type InvalidPolicy = (typeof InvalidPolicies)[keyof typeof InvalidPolicies];
+
+const INVALID_POLICY_VALUES: readonly InvalidPolicy[] = Object.values(InvalidPolicies);
 
 export interface NdjsonSplitterOptions {
   /**
@@ -147,11 +150,11 @@ export class NdjsonSplitter extends Transform {
     super({ readableObjectMode: true, writableObjectMode: false });
     const max = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     if (!Number.isSafeInteger(max) || max < 1) {
-      throw new NdjsonError(NdjsonErrorCodes.INVALID_OPTION, `maxLineBytes must be an integer >= 1, got ${String(max)}`);
+      throw new NdjsonError(NdjsonErrorCodes.INVALID_OPTION, optionMessage('NdjsonSplitter', 'maxLineBytes', 'an integer >= 1', max));
     }
     const policy = options.onInvalid ?? InvalidPolicies.SKIP;
-    if (policy !== InvalidPolicies.SKIP && policy !== InvalidPolicies.FAIL) {
-      throw new NdjsonError(NdjsonErrorCodes.INVALID_OPTION, `onInvalid must be 'skip' or 'fail', got ${String(policy)}`);
+    if (!INVALID_POLICY_VALUES.includes(policy)) {
+      throw new NdjsonError(NdjsonErrorCodes.INVALID_OPTION, optionMessage('NdjsonSplitter', 'onInvalid', `one of ${oneOfList(INVALID_POLICY_VALUES)}`, policy));
     }
     this.#maxLineBytes = max;
     this.#keepValue = options.keepValue === true;
@@ -347,7 +350,7 @@ export class NdjsonSplitter extends Transform {
       return;
     }
     m.valid++;
-    this.push(this.#keepValue ? { line: lineNumber, bytes, value } : { line: lineNumber, bytes });
+    this.push({ line: lineNumber, bytes, value });
   }
 
   /** Rejects the current line as too long; it is counted now, its bytes are dropped. */

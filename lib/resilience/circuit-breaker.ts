@@ -58,10 +58,6 @@ export class CircuitBreaker {
     return this.#opens;
   }
 
-  get consecutiveFailures(): number {
-    return this.#failures;
-  }
-
   /**
    * 0 when a call may go now (taking the single probe slot when half-open);
    * otherwise how many ms to wait before asking again. A caller told to wait

@@ -5,18 +5,18 @@
  * that we do not follow, …) is permanent: the same bytes to the same URL will
  * be refused again, so retrying only delays the dead letter.
  */
-export const HttpOutcomes = {
+export const HttpOutcome = {
   SUCCESS: 'success',
   RETRYABLE: 'retryable',
   PERMANENT: 'permanent',
 } as const;
 
-export type HttpOutcome = (typeof HttpOutcomes)[keyof typeof HttpOutcomes];
+export type HttpOutcome = (typeof HttpOutcome)[keyof typeof HttpOutcome];
 
 export function classifyHttpStatus(status: number): HttpOutcome {
-  if (status >= 200 && status < 300) return HttpOutcomes.SUCCESS;
-  if (status === 408 || status === 429 || (status >= 500 && status < 600)) return HttpOutcomes.RETRYABLE;
-  return HttpOutcomes.PERMANENT;
+  if (status >= 200 && status < 300) return HttpOutcome.SUCCESS;
+  if (status === 408 || status === 429 || (status >= 500 && status < 600)) return HttpOutcome.RETRYABLE;
+  return HttpOutcome.PERMANENT;
 }
 
 const DELAY_SECONDS = /^\d+$/;

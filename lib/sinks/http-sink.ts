@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { joinLines, type LineSink, type SinkWriteContext } from './line-sink';
-import { classifyHttpStatus, HttpOutcomes, parseRetryAfter } from './http-classify';
+import { classifyHttpStatus, HttpOutcome, parseRetryAfter } from './http-classify';
 import { MIN_SCRUB_LENGTH, queryValues, redactUrl, safeDecode, scrubQueryParams } from './redact';
 import { SinkError, SinkErrorCodes } from './sink-errors';
 import { abortedError } from './stream-sink';
@@ -115,7 +115,7 @@ export class HttpSink implements LineSink {
     const req = this.#transport.request(this.#target, { method: 'POST', agent: this.#agent, headers, signal }, (res) => {
       const status = res.statusCode ?? 0;
       const outcome = classifyHttpStatus(status);
-      if (outcome === HttpOutcomes.SUCCESS) {
+      if (outcome === HttpOutcome.SUCCESS) {
         settled = true;
         // Drain so the keep-alive socket can be reused; the status is the server's acknowledgement.
         res.on('error', ignore);
@@ -128,7 +128,7 @@ export class HttpSink implements LineSink {
       let kept = 0;
       const done = (): void => {
         const excerpt = this.#scrub(Buffer.concat(chunks).toString('utf8').replace(NON_PRINTABLE, ' ').trim().slice(0, ERROR_BODY_CHARS));
-        const retryable = outcome === HttpOutcomes.RETRYABLE;
+        const retryable = outcome === HttpOutcome.RETRYABLE;
         const message = `${this.description}: HTTP ${status}${excerpt === '' ? '' : `: ${excerpt}`}`;
         const options = retryAfterMs === undefined ? { retryable, statusCode: status } : { retryable, statusCode: status, retryAfterMs };
         fail(new SinkError(SinkErrorCodes.HTTP_STATUS, message, options));

@@ -67,7 +67,7 @@ export function isSinkError(err: unknown, code?: SinkErrorCode): err is SinkErro
 }
 
 /** What a caller should do with a rejected `LineSink.write`. */
-export const SinkFailureActions = {
+export const SinkFailureAction = {
   /** Transient: let the core retry the batch (honouring `retryAfterMs` when set). */
   RETRY: 'retry',
   /** Permanent for this batch (HTTP 4xx other than 408/429): retrying cannot help, dead-letter it now. */
@@ -76,15 +76,15 @@ export const SinkFailureActions = {
   STOP: 'stop',
 } as const;
 
-export type SinkFailureAction = (typeof SinkFailureActions)[keyof typeof SinkFailureActions];
+export type SinkFailureAction = (typeof SinkFailureAction)[keyof typeof SinkFailureAction];
 
 /**
  * Classifies a rejection of `LineSink.write`. Errors that are not `SinkError`s
  * are treated as transient (`retry`): when in doubt, do not lose data.
  */
 export function sinkFailureAction(err: unknown): SinkFailureAction {
-  if (!isSinkError(err)) return SinkFailureActions.RETRY;
-  if (err.retryable) return SinkFailureActions.RETRY;
-  if (err.code === SinkErrorCodes.HTTP_STATUS) return SinkFailureActions.DEAD_LETTER;
-  return SinkFailureActions.STOP;
+  if (!isSinkError(err)) return SinkFailureAction.RETRY;
+  if (err.retryable) return SinkFailureAction.RETRY;
+  if (err.code === SinkErrorCodes.HTTP_STATUS) return SinkFailureAction.DEAD_LETTER;
+  return SinkFailureAction.STOP;
 }

@@ -3,6 +3,7 @@ import { RingBuffer } from '../util/ring-buffer';
 import type { NdjsonRecord } from '../ndjson/ndjson-splitter';
 import type { LineSink } from './line-sink';
 import { sinkFailureAction } from './sink-errors';
+import { functionOption, integerOption, invalidOption } from '../util/validate';
 
 /** Options of `sinkFlush`. */
 export interface SinkFlushOptions {
@@ -19,7 +20,7 @@ export interface SinkFlushOptions {
    * process): a write "succeeds" once the OS pipe has the bytes, so when the reader dies the last
    * records written may never have been read. Keep the most recent records, at least this many
    * bytes of them, and hand them to `onSinkGone` as `unconfirmed` (at-least-once: some of them
-   * may well have been read). 0 keeps nothing.
+   * may well have been read). An integer ≥ 0; 0 keeps nothing.
    * @default 0
    */
   unconfirmedTailBytes?: number;
@@ -41,8 +42,9 @@ export interface SinkFlushFunction extends FlushFunction<NdjsonRecord> {
  * came from, so that exactly those are retried or dead-lettered.
  */
 export function sinkFlush(sink: LineSink, options: SinkFlushOptions = {}): SinkFlushFunction {
-  const onSinkGone = options.onSinkGone;
-  const tailBytes = options.unconfirmedTailBytes ?? 0;
+  if (options === null || typeof options !== 'object') throw invalidOption('type', 'sinkFlush()', 'options', 'an object', options);
+  const onSinkGone = functionOption<SinkFlushOptions['onSinkGone']>('sinkFlush()', 'onSinkGone', options.onSinkGone, false);
+  const tailBytes = integerOption('sinkFlush()', 'unconfirmedTailBytes', options.unconfirmedTailBytes, 0, 0);
   const tail = new RingBuffer<NdjsonRecord>();
   let tailSize = 0;
   const takeUnconfirmed = (): NdjsonRecord[] => {

@@ -33,20 +33,12 @@ export function defaultStreamFailure(error: Error | undefined, description: stri
   return new SinkError(SinkErrorCodes.WRITE_FAILED, `${description}: write failed (${why})`, { retryable: false, cause: error });
 }
 
-const WriteStates = {
-  /** Queued behind another batch; not handed to the stream yet, so an abort can still cancel it. */
-  QUEUED: 0,
-  /** Handed to the stream: it will be delivered or fail, whatever the caller does. */
-  WRITING: 1,
-} as const;
-
 interface PendingWrite {
   readonly data: Buffer;
   readonly signal: AbortSignal;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
   readonly onAbort: () => void;
-  state: (typeof WriteStates)[keyof typeof WriteStates];
   /** The promise was already settled (aborted): when the write completes, only the queue moves on. */
   settled: boolean;
   written: boolean;
@@ -111,7 +103,6 @@ export class StreamSink implements LineSink {
         resolve,
         reject,
         onAbort: () => this.#abort(pending),
-        state: WriteStates.QUEUED,
         settled: false,
         written: false,
         needsDrain: false,
@@ -195,7 +186,6 @@ export class StreamSink implements LineSink {
       }
       if (next.settled) continue; // aborted while queued: never written
       this.#current = next;
-      next.state = WriteStates.WRITING;
       next.needsDrain = !this.#stream.write(next.data, (err?: Error | null) => this.#onWritten(next, err));
     }
   }

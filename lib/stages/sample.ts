@@ -3,6 +3,7 @@ import { BackpressureState, pressureRank, type PressureSource } from '../pressur
 import { DropReason } from './drop-reasons';
 import { keyHash } from './key-hash';
 import { SheddingStage, type SheddingStageOptions, type StageMetrics } from './shedding-stage';
+import { enumOption, functionOption, invalidOption } from '../util/validate';
 
 /** How a sample stage picks the 1 in `rate` items it keeps under pressure. */
 export const SampleMode = {
@@ -57,6 +58,44 @@ export interface SampleMetrics extends StageMetrics {
   arrivedUnderPressure: number;
 }
 
+/** What the sample options are called where they are given: the stage's own names, or `backpressure()`'s. */
+export interface SampleOptionNames {
+  rate: string;
+  mode: string;
+  key: string;
+  threshold: string;
+  random: string;
+}
+
+const SAMPLE_OPTION_NAMES: SampleOptionNames = { rate: 'rate', mode: 'mode', key: 'key', threshold: 'threshold', random: 'random' };
+
+const SAMPLE_MODES: readonly SampleMode[] = Object.values(SampleMode);
+const SAMPLE_THRESHOLDS: readonly SampleThreshold[] = [BackpressureState.ELEVATED, BackpressureState.CRITICAL, BackpressureState.BLOCKED];
+
+/**
+ * Validates the sampling options and fills in their defaults; throws the coded TypeError/RangeError
+ * of `invalidOption`, naming the option as `names` spells it (`backpressure()` calls this with
+ * `sampleRate`, `sampleMode`, … before it builds the stage).
+ */
+export function sampleSettings<T>(
+  owner: string,
+  options: Pick<SampleOptions<T>, 'rate' | 'mode' | 'key' | 'threshold' | 'random'>,
+  names: SampleOptionNames,
+): { rate: number; mode: SampleMode; threshold: SampleThreshold } {
+  const mode = enumOption(owner, names.mode, options.mode, SAMPLE_MODES, options.key === undefined ? SampleMode.COUNTER : SampleMode.KEY);
+  const rate = options.rate ?? 10;
+  const whole = mode !== SampleMode.RANDOM;
+  const expected = whole ? 'an integer >= 1' : 'a finite number >= 1';
+  if (typeof rate !== 'number') throw invalidOption('type', owner, names.rate, expected, rate);
+  if (whole ? !(Number.isSafeInteger(rate) && rate >= 1) : !(rate >= 1 && Number.isFinite(rate))) {
+    throw invalidOption('range', owner, names.rate, expected, rate);
+  }
+  functionOption(owner, names.key, options.key, mode === SampleMode.KEY, mode === SampleMode.KEY ? `a function (${names.mode} 'key' needs one)` : 'a function');
+  functionOption(owner, names.random, options.random, false);
+  const threshold = enumOption(owner, names.threshold, options.threshold, SAMPLE_THRESHOLDS, BackpressureState.ELEVATED);
+  return { rate, mode, threshold };
+}
+
 /**
  * Keeps 1 in `rate` items while downstream is under pressure, everything otherwise. Items it keeps
  * but cannot pass yet wait in a hold of `capacity`; when that is full the item is dropped as
@@ -81,21 +120,7 @@ export class SampleStage<T> extends SheddingStage<T> {
 
   constructor(options: SampleOptions<T> = {}) {
     super(options, [DropReason.SAMPLED_OUT, DropReason.OVERFLOW, DropReason.INVALID_KEY]);
-    const mode = options.mode ?? (options.key === undefined ? SampleMode.COUNTER : SampleMode.KEY);
-    const rate = options.rate ?? 10;
-    if (mode !== SampleMode.COUNTER && mode !== SampleMode.RANDOM && mode !== SampleMode.KEY) {
-      throw new RangeError(`mode must be 'counter', 'random' or 'key', got ${String(mode)}`);
-    }
-    if (mode === SampleMode.RANDOM ? !(rate >= 1 && Number.isFinite(rate)) : !(Number.isInteger(rate) && rate >= 1)) {
-      throw new RangeError(`rate must be ${mode === SampleMode.RANDOM ? 'a finite number' : 'an integer'} ≥ 1, got ${String(rate)}`);
-    }
-    if (mode === SampleMode.KEY && typeof options.key !== 'function') {
-      throw new TypeError("mode 'key' needs a key(item) function");
-    }
-    const threshold = options.threshold ?? BackpressureState.ELEVATED;
-    if (threshold !== BackpressureState.ELEVATED && threshold !== BackpressureState.CRITICAL && threshold !== BackpressureState.BLOCKED) {
-      throw new RangeError(`threshold must be 'elevated', 'critical' or 'blocked', got ${String(threshold)}`);
-    }
+    const { rate, mode, threshold } = sampleSettings(new.target.name, options, SAMPLE_OPTION_NAMES);
     this.rate = rate;
     this.mode = mode;
     this.#key = options.key;

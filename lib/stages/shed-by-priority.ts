@@ -1,6 +1,7 @@
 import { type PressureSource } from '../pressure/state';
 import { DropReason } from './drop-reasons';
 import { SheddingStage, type SheddingStageOptions } from './shedding-stage';
+import { functionOption, invalidOption } from '../util/validate';
 
 export interface ShedByPriorityOptions<T> extends SheddingStageOptions {
   /**
@@ -24,6 +25,39 @@ export interface ShedByPriorityOptions<T> extends SheddingStageOptions {
    * @default { elevated: (second-lowest class seen: only the lowest class is shed), critical: (highest class seen: only the top class is kept) }
    */
   keepAtLeast?: { elevated?: number | undefined; critical?: number | undefined } | undefined;
+}
+
+/** What the priority options are called where they are given: the stage's own names, or `backpressure()`'s. */
+export interface PriorityOptionNames {
+  priority: string;
+  keepAtLeast: string;
+}
+
+const PRIORITY_OPTION_NAMES: PriorityOptionNames = { priority: 'priority', keepAtLeast: 'keepAtLeast' };
+
+/**
+ * Validates `priority` (a function, required) and `keepAtLeast` (an object of finite numbers) and
+ * returns the floors; throws the coded TypeError/RangeError of `invalidOption`, naming the option as
+ * `names` spells it.
+ */
+export function priorityFloors<T>(
+  owner: string,
+  options: { priority?: ((item: T) => number) | undefined; keepAtLeast?: ShedByPriorityOptions<T>['keepAtLeast'] },
+  names: PriorityOptionNames,
+): { elevated: number | undefined; critical: number | undefined } {
+  functionOption(owner, names.priority, options.priority, true, 'a function (item) => number');
+  const keep: unknown = options.keepAtLeast;
+  if (keep === undefined) return { elevated: undefined, critical: undefined };
+  if (keep === null || typeof keep !== 'object') throw invalidOption('type', owner, names.keepAtLeast, 'an object { elevated?, critical? }', keep);
+  const floors = keep as { elevated?: unknown; critical?: unknown };
+  for (const level of ['elevated', 'critical'] as const) {
+    const value = floors[level];
+    if (value === undefined) continue;
+    const name = `${names.keepAtLeast}.${level}`;
+    if (typeof value !== 'number') throw invalidOption('type', owner, name, 'a finite number', value);
+    if (!Number.isFinite(value)) throw invalidOption('range', owner, name, 'a finite number', value);
+  }
+  return { elevated: floors.elevated as number | undefined, critical: floors.critical as number | undefined };
 }
 
 /** Slot index meaning "none" in the arrival list and the free list. */
@@ -81,11 +115,7 @@ export class ShedByPriorityStage<T> extends SheddingStage<T> {
 
   constructor(options: ShedByPriorityOptions<T>) {
     super(options, [DropReason.SHED_PRIORITY, DropReason.EVICTED_PRIORITY, DropReason.OVERFLOW, DropReason.INVALID_PRIORITY]);
-    if (typeof options.priority !== 'function') throw new TypeError('priority(item) must be a function');
-    const { elevated, critical } = options.keepAtLeast ?? {};
-    for (const [name, value] of [['elevated', elevated], ['critical', critical]] as const) {
-      if (value !== undefined && !Number.isFinite(value)) throw new RangeError(`keepAtLeast.${name} must be a finite number`);
-    }
+    const { elevated, critical } = priorityFloors(new.target.name, options, PRIORITY_OPTION_NAMES);
     this.#priority = options.priority;
     this.#pressure = options.pressure;
     this.#keepElevated = elevated;

@@ -2,9 +2,18 @@ import { RingBuffer } from '../util/ring-buffer';
 import { BackpressureState, pressureRank, type PressureSource } from '../pressure/state';
 import { Duplex } from '../util/stream-classes';
 import { DropReason, type DropEvent } from './drop-reasons';
+import { integerOption, invalidOption } from '../util/validate';
 
 /** Default `capacity` of every stage: enough to ride out a short stall, small enough not to matter for memory. */
 export const DEFAULT_STAGE_CAPACITY = 1000;
+
+/**
+ * A stage's `capacity`, validated: an integer >= 1, `DEFAULT_STAGE_CAPACITY` when unset. `owner` and
+ * `name` say who refuses it in the caller's words (`backpressure()` checks it before building a stage).
+ */
+export function stageCapacity(owner: string, name: string, value: unknown): number {
+  return integerOption(owner, name, value, DEFAULT_STAGE_CAPACITY, 1);
+}
 
 /** Options every stage shares. */
 export interface SheddingStageOptions {
@@ -133,11 +142,8 @@ export abstract class SheddingStage<T> extends Duplex {
       // although we call back synchronously. 16 is the object-mode default.
       writableHighWaterMark: 16,
     });
-    const capacity = options.capacity ?? DEFAULT_STAGE_CAPACITY;
-    if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new RangeError(`capacity must be an integer ≥ 1, got ${String(capacity)}`);
-    }
-    this.capacity = capacity;
+    if (options === null || typeof options !== 'object') throw invalidOption('type', new.target.name, 'options', 'an object', options);
+    this.capacity = stageCapacity(new.target.name, 'capacity', options.capacity);
     this.#pressure = options.pressure;
     this.on('pause', this.#onPause);
     for (const reason of reasons) this.#droppedByReason[reason] = 0;
