@@ -5,16 +5,16 @@
  * `backpressure()`, `rate` on the stage itself). The NDJSON splitter keeps its documented
  * ERR_NDJSON_INVALID_OPTION but words its message the same way.
  */
-import { BackpressureWritable } from '../lib/core/backpressure-writable';
-import { backpressure, type BackpressureOptions, type Strategy } from '../lib/compose/backpressure';
-import { dropNewest, dropOldest, sample, shedByPriority } from '../lib/stages';
-import { fieldPriority } from '../lib/ndjson/field-priority';
-import { NdjsonSplitter } from '../lib/ndjson/ndjson-splitter';
-import { NdjsonErrorCodes } from '../lib/ndjson/ndjson-errors';
-import { sinkFlush } from '../lib/sinks/sink-flush';
-import { RateLimitedLog } from '../lib/cli/rate-limited-log';
-import type { LineSink } from '../lib/sinks/line-sink';
-import { isOptionError } from '../lib/util/validate';
+import { BackpressureWritable } from '../../lib/core/backpressure-writable';
+import { backpressure, type BackpressureOptions, type Strategy } from '../../lib/compose/backpressure';
+import { dropNewest, dropOldest, sample, shedByPriority } from '../../lib/stages';
+import { fieldPriority } from '../../lib/ndjson/field-priority';
+import { NdjsonSplitter } from '../../lib/ndjson/ndjson-splitter';
+import { NdjsonErrorCodes } from '../../lib/ndjson/ndjson-errors';
+import { sinkFlush } from '../../lib/sinks/sink-flush';
+import { RateLimitedLog } from '../../lib/cli/rate-limited-log';
+import type { LineSink } from '../../lib/sinks/line-sink';
+import { isOptionError } from '../../lib/util/validate';
 
 const flush = async (): Promise<void> => {};
 const TYPE = { kind: TypeError, code: 'ERR_INVALID_ARG_TYPE' } as const;
