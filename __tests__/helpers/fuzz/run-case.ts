@@ -1358,6 +1358,17 @@ class CaseRun {
         fail('error-items', 'no-handler', `item ${id} was dead-lettered without onDeadLetter and no emitted error carries it: ${story}`);
       }
     }
+    // If onDeadLetter failed, its ERR_BACKPRESSURE_DEAD_LETTER_FAILED is the stream's one error, whatever
+    // else it was failing with (docs/writable.md, "Ending and destroying").
+    if (this.#ledger.some((l) => l.dlHandlerFailed > 0)) {
+      const codes = this.#errors.map((e) => codeOf(e) ?? String(e));
+      if (codes.length !== 1 || codes[0] !== ErrorCodes.DEAD_LETTER_FAILED) {
+        const userErrorWon = this.#errors.some((e) => this.#userErrors.has(e));
+        this.#fail('error-items', 'handler-failed-code', `onDeadLetter failed but the stream emitted [${codes.join(', ')}], not one ERR_BACKPRESSURE_DEAD_LETTER_FAILED`);
+        const f = this.#failures.get('error-items|handler-failed-code');
+        if (f !== undefined) f.hint = c.strategy !== 'block' && userErrorWon ? 'N1' : '#7';
+      }
+    }
     if (m !== undefined) {
       if (m.eventsAccepted !== this.#written) this.#fail('accepted', 'final', `eventsAccepted ${m.eventsAccepted} but ${this.#written} written`);
       if (m.bufferSize !== 0 || m.inFlight !== 0) this.#fail('bound', 'final', `ended with bufferSize ${m.bufferSize}, inFlight ${m.inFlight}`);
