@@ -38,3 +38,44 @@ test.each(STRATEGIES)("%s: destroy() inside the 'dead-letter' listener of a fail
   expectConserved(w.getMetrics());
   expect(w.getMetrics().eventsDeadLettered).toBe(2);
 });
+
+test.each(STRATEGIES.filter((s) => s !== 'block'))(
+  "%s: destroy() inside the 'dead-letter' listener of a drain timeout: the one error carries the writable's items and the stage's",
+  async (strategy) => {
+    const w = backpressure<number>({
+      strategy,
+      priority: () => 1,
+      sampleRate: 1, // sample keeps everything: nothing is shed on arrival
+      maxBufferSize: 2,
+      batchSize: 1,
+      capacity: 10,
+      drainTimeoutMs: 0,
+      flush: () => new Promise<void>(() => undefined),
+    });
+    const events: number[][] = [];
+    w.on('dead-letter', (event: DeadLetterEvent<number>) => {
+      events.push([...event.items]);
+      w.destroy();
+    });
+    const drops: number[] = [];
+    w.on('drop', ({ item }: { item: number }) => drops.push(item));
+    const errors: BackpressureError<number>[] = [];
+    w.on('error', (err: BackpressureError<number>) => errors.push(err));
+    const written = [0, 1, 2, 3, 4, 5];
+    for (const i of written) w.write(i);
+    expect(w.stage.held).toBeGreaterThan(0); // the writable is blocked: the stage holds the rest
+    w.end();
+    await settle(20);
+    await jest.advanceTimersByTimeAsync(1);
+    await settle(20);
+    expect(w.destroyed).toBe(true);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.code).toBe(ErrorCodes.DRAIN_TIMEOUT);
+    expect([...(errors[0]?.items ?? [])].sort()).toEqual(written);
+    expect(events.flat().sort()).toEqual(written);
+    expect(drops).toEqual([]); // the stage's items were never shed: handed over and dead-lettered
+    const m = w.getMetrics();
+    expectConserved(m);
+    expect(m.eventsDeadLettered).toBe(written.length);
+  },
+);

@@ -861,6 +861,18 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       this.destroy(error);
       return;
     }
+    const pending = this.#failure;
+    if (pending !== null) {
+      // Re-entered from a 'dead-letter' listener of the failure in progress (it wrote into the stream,
+      // or destroyed a composition, which hands its held items over), before that failure destroyed the
+      // stream: the stream ends with ONE error, so it must carry these items too. Not destroyed here:
+      // the outer #fail does that once its listeners return, so a composition being destroyed can
+      // still hand over everything its stage holds (dead-lettered here, rather than dropped).
+      const carried = pending.items as T[];
+      for (const item of all) carried.push(item);
+      this.emit('dead-letter', { items: all.slice(), error: pending } satisfies DeadLetterEvent<T>);
+      return;
+    }
     const error = new BackpressureError(code, message, { items: all, cause });
     this.#failure = error;
     this.emit('dead-letter', { items: all.slice(), error } satisfies DeadLetterEvent<T>);

@@ -33,6 +33,9 @@ export const DEFECT_SEEDS: Readonly<Record<string, readonly number[]>> = {
   N2: [217, 1583, 1904],
   // N3: the stream went on flushing after a destroy() made from a listener.
   N3: [1510],
+  // N4: no onDeadLetter, a composition destroyed from the 'dead-letter' listener of a drain timeout: the
+  // items its stage handed over made a second error, and the first one's items were in none.
+  N4: [104720],
 };
 
 const RANGE = 400;
