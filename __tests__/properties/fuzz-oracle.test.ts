@@ -100,3 +100,36 @@ it('a stream that never finishes after end() is reported, and the case still ter
   expect(kinds(result)).toEqual(expect.arrayContaining(['end-deadline', 'stall']));
   expect(result.outcome).toBe('gave-up');
 });
+
+it("a composition's write() that says false without 'drain' on the next turn is reported", async () => {
+  const result = await runCase(SAMPLE_SEED, {
+    create: (options) => {
+      const w = backpressure<FuzzItem>(options) as StrategyWritable<FuzzItem>;
+      const emit = w.emit.bind(w);
+      w.emit = (event: string | symbol, ...args: unknown[]): boolean => (event === 'drain' ? false : emit(event, ...args));
+      return w;
+    },
+  });
+  expect(result.failures.map((f) => `${f.kind} @${f.where}`)).toContain('write-return @drain');
+});
+
+it("a composition's write() that says false and refuses the item is reported", async () => {
+  const result = await runCase(SAMPLE_SEED, {
+    create: (options) => {
+      const w = backpressure<FuzzItem>(options) as StrategyWritable<FuzzItem>;
+      const write = w.write.bind(w) as (chunk: FuzzItem, ...rest: unknown[]) => boolean;
+      let refused = false;
+      (w as unknown as { write: typeof write }).write = (chunk, ...rest) => {
+        if (!refused && chunk.id > 0) {
+          refused = true;
+          setImmediate(() => w.emit('drain'));
+          return false;
+        }
+        return write(chunk, ...rest);
+      };
+      return w;
+    },
+  });
+  expect(result.failures.map((f) => `${f.kind} @${f.where}`)).toEqual(expect.arrayContaining(['write-return @write', 'accepted @step']));
+  expect(kinds(result)).toContain('lost');
+});

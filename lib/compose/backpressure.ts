@@ -1,6 +1,6 @@
 import { BACKPRESSURE_EVENTS, type BackpressureEventMap, type BackpressureEventName } from '../core/backpressure-events';
 import { BackpressureWritable, type BackpressureMetrics } from '../core/backpressure-writable';
-import { BackpressureError, ErrorCodes } from '../core/errors';
+import { BackpressureError, ErrorCodes, isBackpressureError } from '../core/errors';
 import type { BackpressureWritableOptions } from '../core/options';
 import { BackpressureState, type PressureSource, type StateChange } from '../pressure/state';
 import { Writable } from '../util/stream-classes';
@@ -118,6 +118,12 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
     this.#finalCallback = null;
     callback?.();
   };
+  /** The error the writable emitted, if any: its ERR_BACKPRESSURE_DEAD_LETTER_FAILED must reach the user (see _destroy). */
+  #writableError: Error | null = null;
+  readonly #onWritableError = (error: Error): void => {
+    this.#writableError = error;
+    this.destroy(error);
+  };
   readonly #onPartError = (error: Error): void => {
     this.destroy(error);
   };
@@ -168,7 +174,7 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
     // After the forwarding listener, so users see the state change before anything moves.
     writable.on('state', this.#onWritableState);
     writable.on('finish', this.#onWritableFinish);
-    writable.on('error', this.#onPartError);
+    writable.on('error', this.#onWritableError);
     writable.on('close', this.#onWritableClose);
     this.stage.on('error', this.#onPartError);
     this.stage.on('close', this.#onStageClose);
@@ -247,14 +253,26 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
     );
     this.stage.destroy(error ?? undefined);
     if (writable.closed) {
-      callback(error ?? writable.errored);
+      callback(this.#outcome(error));
       return;
     }
     // Wait for the writable to close: its dead-letter handling may be async, and when it has no
-    // handler its error (ERR_BACKPRESSURE_DESTROYED, with the items) must not be lost. The caller's
-    // own error, if any, wins; the items also went out in the forwarded 'dead-letter' event.
-    writable.once('close', () => callback(error ?? writable.errored));
+    // handler its error (ERR_BACKPRESSURE_DESTROYED, with the items) must not be lost.
+    writable.once('close', () => callback(this.#outcome(error)));
     writable.destroy(error ?? undefined);
+  }
+
+  /**
+   * The error the whole reports once the writable has closed, the writable's rule: if onDeadLetter
+   * failed, its ERR_BACKPRESSURE_DEAD_LETTER_FAILED (the only error that carries those items) wins
+   * over every other, the caller's own `destroy(err)` included (which stays in `errored`). Otherwise
+   * the caller's own error wins (the items went out in the forwarded 'dead-letter' event), then the
+   * writable's.
+   */
+  #outcome(error: Error | null): Error | null {
+    const emitted = this.#writableError;
+    if (isBackpressureError(emitted, ErrorCodes.DEAD_LETTER_FAILED)) return emitted;
+    return error ?? emitted ?? this.backpressureWritable.errored;
   }
 
   #schedulePump(): void {

@@ -140,6 +140,12 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   /** Every item whose onDeadLetter call failed, in order, each once: the stream's final error carries them all. */
   #deadLetterFailed: T[] | null = null;
   #deadLetterFailedCause: unknown = undefined;
+  /**
+   * The coded error #fail is about to destroy the stream with (no onDeadLetter: its `items` are the
+   * only way back). Set before the 'dead-letter' event, so that a listener calling destroy() without
+   * an error cannot make the stream end quietly with those items in no error.
+   */
+  #failure: BackpressureError<T> | null = null;
   /** _destroy's callback, called once every pending onDeadLetter call has settled. */
   #destroyCallback: (() => void) | null = null;
 
@@ -410,7 +416,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#heldCallback = null;
     const held = this.#takeAllHeld([]);
     this.#transition(BackpressureState.CLOSED);
-    let outcome = error;
+    let outcome = error ?? this.#failure;
     if (held.length > 0) {
       const withoutHandler = this.#o.onDeadLetter === undefined;
       const reason = new BackpressureError(ErrorCodes.DESTROYED, `destroyed with ${held.length} undelivered item(s)`, {
@@ -855,7 +861,20 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       this.destroy(error);
       return;
     }
+    const pending = this.#failure;
+    if (pending !== null) {
+      // Re-entered from a 'dead-letter' listener of the failure in progress (it wrote into the stream,
+      // or destroyed a composition, which hands its held items over), before that failure destroyed the
+      // stream: the stream ends with ONE error, so it must carry these items too. Not destroyed here:
+      // the outer #fail does that once its listeners return, so a composition being destroyed can
+      // still hand over everything its stage holds (dead-lettered here, rather than dropped).
+      const carried = pending.items as T[];
+      for (const item of all) carried.push(item);
+      this.emit('dead-letter', { items: all.slice(), error: pending } satisfies DeadLetterEvent<T>);
+      return;
+    }
     const error = new BackpressureError(code, message, { items: all, cause });
+    this.#failure = error;
     this.emit('dead-letter', { items: all.slice(), error } satisfies DeadLetterEvent<T>);
     this.destroy(error);
   }

@@ -112,7 +112,9 @@ export interface BackpressureWritableOptions<T> {
    * Without it, such items make the stream fail with an error whose `items` holds them.
    * It gets its own copy of the items. If it throws or rejects, the stream fails with
    * ERR_BACKPRESSURE_DEAD_LETTER_FAILED, whose `items` holds every item a failed call was
-   * given, each once, however many calls failed; that error waits for every pending call.
+   * given, each once, however many calls failed; that error waits for every pending call, and
+   * it is the stream's one `'error'` even when the stream was destroyed with another error (your
+   * own `destroy(err)` stays in `errored`).
    * @default undefined
    */
   onDeadLetter?: DeadLetterHandler<T>;

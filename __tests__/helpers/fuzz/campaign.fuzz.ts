@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { formatResult, runCase, type CaseResult } from './run-case';
-import { FIXED_SEEDS, knownFailingPath, streamMode } from './seeds';
+import { FIXED_SEEDS, knownFailingPath, knownFailure, streamMode } from './seeds';
 
 const start = Number(process.env['FUZZ_SEED'] ?? '1');
 /** --fixed: the seeds CI runs, instead of a range. */
@@ -37,7 +37,8 @@ it(`fuzz campaign: ${range}`, async () => {
     if (result.failures.length > 0) {
       failing.push(result);
       for (const hint of hints) byHint.set(hint, [...(byHint.get(hint) ?? []), seed]);
-      out(formatResult(result, verbose));
+      const known = fixed ? knownFailure(seed) : undefined;
+      out(`${formatResult(result, verbose)}${known === undefined ? '' : `\n  (known failing: ${known})`}`);
     } else if (verbose) out(formatResult(result, true));
     if ((i + 1) % 250 === 0) process.stderr.write(`fuzz: ${i + 1}/${cases} cases, ${failing.length} failing, ${Math.round((Date.now() - began) / 1000)} s\n`);
   }

@@ -216,6 +216,8 @@ class CaseRun {
   #waitingForDrain = false;
   #drainWaiters: (() => void)[] = [];
   #drainOwedSteps = 0;
+  /** A composition's write() said false at this virtual ms (the one-turn yield): 'drain' is owed before the clock moves on. */
+  #yieldOwedSince = -1;
   #idleBlockedSince = -1;
   #listenerCounts = new Map<string, number>();
   #lastProgressKey = '';
@@ -500,6 +502,7 @@ class CaseRun {
     if (c.strategy === 'block' && this.#waitingForDrain && m.state !== 'blocked' && w.writableCorked === 0 && !w.destroyed && !w.writableEnded) {
       if (++this.#drainOwedSteps >= 3) this.#fail('drain-owed', 'drain', `state is '${m.state}' but no 'drain' for a producer waiting since write() returned false`);
     } else this.#drainOwedSteps = 0;
+    this.#checkYield(now);
     // Full (by items or bytes) means flush now: full with nothing in flight leaves the sink idle while the producer waits.
     const inner = c.strategy === 'block' ? m : this.#bw.getMetrics();
     const corked = c.strategy === 'block' ? w.writableCorked > 0 : false;
@@ -536,6 +539,25 @@ class CaseRun {
     }
     this.#fail('stall', 'progress', `nothing happened for ${now - this.#lastProgressAt} ms (bufferSize ${m.bufferSize}, inFlight ${m.inFlight}, state ${m.state}, waiting for drain ${this.#waitingForDrain}, end() pending ${this.#endCalledAt >= 0})`);
     this.#giveUp('stalled');
+  }
+
+  /**
+   * The one-turn yield ends on the next setImmediate. Under the fake clock an immediate runs before
+   * any timer of a later virtual ms, so once the clock has moved past the moment write() said false,
+   * 'drain' must have been emitted — unless the stream was ended (nothing more can be written: the
+   * yield is cancelled) or destroyed since.
+   */
+  #checkYield(now: number): void {
+    if (this.#yieldOwedSince < 0) return;
+    const w = this.#w;
+    if (w.destroyed || w.writableEnded) {
+      this.#yieldOwedSince = -1;
+      return;
+    }
+    if (now > this.#yieldOwedSince) {
+      this.#fail('write-return', 'drain', `write() returned false at t=${this.#yieldOwedSince} (the one-turn yield) and no 'drain' followed by t=${now}`);
+      this.#yieldOwedSince = -1;
+    }
   }
 
   #settledCount(): number {
@@ -871,6 +893,7 @@ class CaseRun {
       if (change.to === 'open') this.#outerCircuitOpens++;
     });
     on('drain', () => {
+      this.#yieldOwedSince = -1;
       this.#waitingForDrain = false;
       for (const wake of this.#drainWaiters.splice(0)) wake();
     });
@@ -989,7 +1012,14 @@ class CaseRun {
             this.#fail('write-return', 'write', `write() returned ${result} in state '${w.state}'`);
           }
         } else if (!result) {
-          this.#fail('write-return', w.writableCorked > 0 ? 'write (corked)' : 'write', `a '${strategy}' composition's write() returned false${w.writableCorked > 0 ? ' [corked]' : ''}`);
+          // The one-turn yield (docs/strategies.md, "How each stage decides"): a composition may say
+          // false, corked or not, but it took the item all the same, and 'drain' is owed on the next
+          // setImmediate whatever the sink does (checked in #checkYield).
+          if (this.#yieldOwedSince < 0) this.#yieldOwedSince = this.#now();
+          const m = this.#metrics('write');
+          if (m !== undefined && m.eventsAccepted !== this.#written) {
+            this.#fail('write-return', w.writableCorked > 0 ? 'write (corked)' : 'write', `write() returned false and refused the item: eventsAccepted ${m.eventsAccepted}, ${this.#written} written${w.writableCorked > 0 ? ' [corked]' : ''}`);
+          }
         }
       }
       return result;
@@ -1326,6 +1356,17 @@ class CaseRun {
       }
       if (!hasHandler && l.dlEvents > 0 && l.errorItems === 0 && !userErrorWon) {
         fail('error-items', 'no-handler', `item ${id} was dead-lettered without onDeadLetter and no emitted error carries it: ${story}`);
+      }
+    }
+    // If onDeadLetter failed, its ERR_BACKPRESSURE_DEAD_LETTER_FAILED is the stream's one error, whatever
+    // else it was failing with (docs/writable.md, "Ending and destroying").
+    if (this.#ledger.some((l) => l.dlHandlerFailed > 0)) {
+      const codes = this.#errors.map((e) => codeOf(e) ?? String(e));
+      if (codes.length !== 1 || codes[0] !== ErrorCodes.DEAD_LETTER_FAILED) {
+        const userErrorWon = this.#errors.some((e) => this.#userErrors.has(e));
+        this.#fail('error-items', 'handler-failed-code', `onDeadLetter failed but the stream emitted [${codes.join(', ')}], not one ERR_BACKPRESSURE_DEAD_LETTER_FAILED`);
+        const f = this.#failures.get('error-items|handler-failed-code');
+        if (f !== undefined) f.hint = c.strategy !== 'block' && userErrorWon ? 'N1' : '#7';
       }
     }
     if (m !== undefined) {
