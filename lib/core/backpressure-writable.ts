@@ -10,7 +10,8 @@ import { RingBuffer } from '../util/ring-buffer';
 import { measureItem } from './size-of';
 import { BackpressureState, type PressureSource, type StateChange } from '../pressure/state';
 import { Writable } from '../util/stream-classes';
-import { nextPressureState, type WatermarkThresholds } from '../pressure/watermark-state';
+import { nextPressureState } from '../pressure/watermark-state';
+import { upperThreshold } from '../pressure/levels';
 
 /** `getMetrics()` of a `BackpressureWritable` (and of `backpressure()` compositions). */
 export interface BackpressureMetrics {
@@ -931,20 +932,6 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       if (timer !== null) clearTimeout(timer);
     }
     this.#flushTimer = this.#watchdog = this.#drainTimer = this.#blockTimer = this.#circuitTimer = null;
-  }
-}
-
-/** Utilization at which the state above `state` begins (Infinity when there is none). */
-function upperThreshold(state: BackpressureState, o: WatermarkThresholds): number {
-  switch (state) {
-    case BackpressureState.NORMAL:
-      return o.lowWatermark;
-    case BackpressureState.ELEVATED:
-      return o.highWatermark;
-    case BackpressureState.CRITICAL:
-      return 1;
-    default:
-      return Infinity;
   }
 }
 

@@ -2,6 +2,7 @@ import type { ResolvedRetryOptions, RetryOptions } from '../resilience/backoff';
 import type { AdaptiveOptions, ResolvedAdaptiveOptions } from '../resilience/adaptive-controller';
 import { CIRCUIT_DEFAULTS, type CircuitBreakerOptions } from '../resilience/circuit-breaker';
 import { defaultSizeOf as defaultSizeOfAny } from './size-of';
+import { DEFAULT_WATERMARKS } from '../pressure/levels';
 
 /** What `flush` receives besides the batch. */
 export interface FlushContext {
@@ -171,9 +172,9 @@ export const MAX_TIMER_MS = 2_147_483_647;
 
 export const DEFAULTS = {
   maxBufferSize: 10000,
-  highWatermark: 0.8,
-  lowWatermark: 0.5,
-  hysteresis: 0.05,
+  highWatermark: DEFAULT_WATERMARKS.highWatermark,
+  lowWatermark: DEFAULT_WATERMARKS.lowWatermark,
+  hysteresis: DEFAULT_WATERMARKS.hysteresis,
   batchSize: 100,
   minFlushIntervalMs: 100,
   maxFlushIntervalMs: 30000,
