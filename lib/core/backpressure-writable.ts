@@ -8,10 +8,10 @@ import { interpretFlushResult } from './flush-outcome';
 import { resolveOptions, type BackpressureWritableOptions, type DeadLetterHandler, type ResolvedOptions } from './options';
 import { RingBuffer } from '../util/ring-buffer';
 import { measureItem } from './size-of';
-import { BackpressureState, type PressureSource, type StateChange } from '../pressure/state';
+import { BackpressureState, type PressureSource } from '../pressure/state';
 import { Writable } from '../util/stream-classes';
-import { nextPressureState } from '../pressure/watermark-state';
-import { upperThreshold } from '../pressure/levels';
+import { PressureTracker } from '../pressure/pressure-tracker';
+import { HeldBuffer } from './held-buffer';
 
 /** `getMetrics()` of a `BackpressureWritable` (and of `backpressure()` compositions). */
 export interface BackpressureMetrics {
@@ -106,34 +106,22 @@ interface NodeWritableState {
 export class BackpressureWritable<T> extends Writable implements PressureSource {
   readonly #o: ResolvedOptions<T>;
 
-  // Accepted items, oldest first. `#buffer` is ours; `#queued` mirrors Node's
-  // write queue (items written while we withheld acceptance), so we can count,
-  // bound and report them too.
-  readonly #buffer = new RingBuffer<T>();
-  readonly #bufferSizes: RingBuffer<number> | undefined;
-  #bufferBytes = 0;
-  readonly #queued = new RingBuffer<T>();
-  readonly #queuedSizes: RingBuffer<number> | undefined;
-  #queuedBytes = 0;
+  /** Accepted items not in flight (our ring plus the mirror of Node's write queue). */
+  readonly #held: HeldBuffer<T>;
+  /** `#held.ring`, read directly by the fast path in write(). */
+  readonly #buffer: RingBuffer<T>;
+  /** The watermark state, its thresholds and the block timer. */
+  readonly #pressure: PressureTracker;
+  /** Node's state for this stream: its `destroyed` says closed before our state does (see #isClosed). */
+  readonly #ws: NodeWritableState;
   /** `_write` callback withheld while our buffer is full: this is BLOCK. */
   #heldCallback: WriteCallback | null = null;
-  /** Lower bound of the arrival time of the oldest item in `#buffer`. */
-  #oldestAt = 0;
-
-  #state: BackpressureState = BackpressureState.NORMAL;
-  /** Held items / bytes at which the state must be re-evaluated on the way up (see #updateState). */
-  #nextUpItems = 0;
-  #nextUpBytes = 0;
   /** A `write()` returned false and `'drain'` is owed. */
   #needDrain = false;
-  #ending = false;
   /** No sizes to measure, not ending, not past the drain deadline: the hot path in write() may apply. */
   #plainItems: boolean;
-  #closed = false;
   /** Set when the drain deadline passed and everything held was handed over: later arrivals are dead-lettered with it. */
   #abandonError: Error | null = null;
-  /** Items still in Node's queue when everything was handed over: already accounted when they reach _write. */
-  #handedOverInNodeQueue = 0;
   #drainDeadlineStarted = false;
   #finalCallback: WriteCallback | null = null;
   /** onDeadLetter calls not settled yet: 'finish' and the end of destroy() wait for them. */
@@ -161,7 +149,6 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   /** One watchdog for every running attempt's flushTimeoutMs (see #onWatchdog). */
   #watchdog: NodeJS.Timeout | null = null;
   #drainTimer: NodeJS.Timeout | null = null;
-  #blockTimer: NodeJS.Timeout | null = null;
 
   #eventsAccepted = 0;
   #eventsFlushed = 0;
@@ -197,7 +184,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     // earliest deadline still running, and never on a closed stream.
     if (this.#watchdog !== null) clearTimeout(this.#watchdog);
     this.#watchdog = null;
-    if (this.#closed || this.destroyed) return;
+    if (this.#isClosed()) return;
     let earliest = Infinity;
     for (const job of this.#jobs) {
       if (job.context !== null && job.startedAt + this.#o.flushTimeoutMs < earliest) earliest = job.startedAt + this.#o.flushTimeoutMs;
@@ -209,7 +196,6 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#abandon(ErrorCodes.DRAIN_TIMEOUT, `end() could not deliver everything within ${this.#o.drainTimeoutMs} ms`);
   };
   readonly #onBlockTimeout = (): void => {
-    this.#blockTimer = null;
     this.#fail(ErrorCodes.BLOCK_TIMEOUT, `writer blocked for ${this.#o.maxBlockTimeMs} ms without the sink making progress`, [], undefined);
   };
   readonly #onCircuitChange = (change: CircuitChange): void => {
@@ -224,11 +210,16 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   };
   readonly #runAttemptOf = (job: FlushJob<T>): void => this.#runAttempt(job);
   readonly #emitDrainIfOwed = (): void => {
-    if (this.#needDrain && this.#state !== BackpressureState.BLOCKED && !this.destroyed) {
+    if (this.#needDrain && this.#pressure.state !== BackpressureState.BLOCKED && !this.destroyed) {
       this.#needDrain = false;
       this.emit('drain');
     }
   };
+
+  readonly #onLeftBlocked = (): void => {
+    if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
+  };
+  readonly #utilization = (): number => this.#held.utilization();
 
   constructor(options: BackpressureWritableOptions<T>) {
     const resolved = resolveOptions(options);
@@ -236,6 +227,10 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     // says false too, so Node never buffers more than we account for.
     super({ objectMode: true, highWaterMark: 1 });
     this.#o = resolved;
+    this.#ws = (this as unknown as { _writableState: NodeWritableState })._writableState;
+    this.#held = new HeldBuffer<T>(resolved.maxBufferSize, resolved.maxBufferBytes, resolved.sizeOf !== undefined);
+    this.#buffer = this.#held.ring;
+    this.#pressure = new PressureTracker(resolved, this, this.#utilization, this.#onBlockTimeout, this.#onLeftBlocked);
     this.#plainItems = resolved.sizeOf === undefined;
     this.#currentIntervalMs = resolved.minFlushIntervalMs;
     this.#batchSize = resolved.batchSize;
@@ -250,23 +245,19 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       this.#batchSize = this.#adaptive.batchSize;
       this.#concurrency = this.#adaptive.concurrency;
     }
-    if (resolved.sizeOf !== undefined) {
-      this.#bufferSizes = new RingBuffer<number>();
-      this.#queuedSizes = new RingBuffer<number>();
-    }
   }
 
   /** The current watermark state. */
   get state(): BackpressureState {
-    return this.#state;
+    return this.#pressure.state;
   }
 
   getMetrics(): BackpressureMetrics {
     return {
-      state: this.#state,
-      bufferSize: this.#buffer.size + this.#queued.size,
-      bufferBytes: this.#bufferBytes + this.#queuedBytes,
-      bufferUtilization: this.#utilization(),
+      state: this.#pressure.state,
+      bufferSize: this.#held.size,
+      bufferBytes: this.#held.bytes,
+      bufferUtilization: this.#held.utilization(),
       maxBufferSize: this.#o.maxBufferSize,
       eventsAccepted: this.#eventsAccepted,
       eventsDropped: 0,
@@ -300,7 +291,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       const next = this.#buffer.size + 1;
       if (
         next > 1 &&
-        next < this.#nextUpItems &&
+        next < this.#pressure.nextUpItems &&
         next < this.#o.maxBufferSize &&
         (next < this.#batchSize || this.#jobs.size >= this.#concurrency) &&
         ws.length === 0 &&
@@ -310,7 +301,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       ) {
         this.#eventsAccepted++;
         this.#buffer.push(chunk as T);
-        if (this.#state === BackpressureState.BLOCKED) {
+        if (this.#pressure.state === BackpressureState.BLOCKED) {
           this.#needDrain = true;
           return false;
         }
@@ -318,7 +309,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       }
     }
     // Node's own errors (null item, write after end, write after destroy) stay Node's.
-    if (chunk === null || this.#ending || ws.ending || ws.destroyed) {
+    if (chunk === null || this.#pressure.ending || ws.ending || ws.destroyed) {
       return super.write(chunk, encoding, callback);
     }
     if (typeof encoding === 'function') callback = encoding;
@@ -338,24 +329,22 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
         this.#eventsAccepted++;
         if (typeof callback === 'function') process.nextTick(callback, null);
         this.#deadLetter([chunk as T], err as Error);
-        return this.#state !== BackpressureState.BLOCKED;
+        return this.#pressure.state !== BackpressureState.BLOCKED;
       }
     }
     this.#eventsAccepted++;
-    if (ws.length === 0 && ws.corked === 0 && !this.#isFull()) {
+    if (ws.length === 0 && ws.corked === 0 && !this.#held.isFull()) {
       // Fast path: Node's queue is empty and we have room, so Node's per-item
       // bookkeeping would only hand the item straight to _write anyway.
       this.#take(chunk as T, size);
       if (typeof callback === 'function') process.nextTick(callback, null);
     } else {
       // Full, corked, or Node still holds earlier items: queue behind them so order is kept.
-      this.#queued.push(chunk as T);
-      this.#queuedSizes?.push(size);
-      this.#queuedBytes += size;
+      this.#held.mirrorQueued(chunk as T, size);
       this.#updateStateOnGrowth();
       super.write(chunk, encoding, callback);
     }
-    if (this.#state === BackpressureState.BLOCKED) {
+    if (this.#pressure.state === BackpressureState.BLOCKED) {
       this.#needDrain = true;
       return false;
     }
@@ -372,25 +361,22 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     }
     // Node's end(item) bypasses our write(); route the last item through it.
     if (chunk !== null && chunk !== undefined) this.write(chunk);
-    if (!this.#ending && !this.destroyed && !this.writableEnded) this.#beginDraining();
+    if (!this.#pressure.ending && !this.destroyed && !this.writableEnded) this.#beginDraining();
     return super.end(callback);
   }
 
   override _write(chunk: T, _encoding: BufferEncoding, callback: WriteCallback): void {
-    if (this.#queued.size > 0) {
-      this.#queued.shift();
-      const size = this.#queuedSizes?.shift() ?? 0;
-      this.#queuedBytes -= size;
-      this.#take(chunk, size);
-    } else if (this.#handedOverInNodeQueue > 0) {
-      this.#handedOverInNodeQueue--; // dead-lettered (or handed back) when the stream gave up
+    if (this.#held.queuedSize > 0) {
+      this.#take(chunk, this.#held.shiftQueued());
+    } else if (this.#held.consumeHandedOver()) {
+      // dead-lettered (or handed back) when the stream gave up
     } else {
       // Not seen by write() (cannot happen through the public API); account it now.
       this.#eventsAccepted++;
       if (this.#abandonError !== null) this.#deadLetter([chunk], this.#abandonError);
       else this.#take(chunk, this.#o.sizeOf === undefined ? 0 : measureItem(this.#o.sizeOf, chunk));
     }
-    if (this.#isBufferFull()) this.#heldCallback = callback;
+    if (this.#held.isRingFull()) this.#heldCallback = callback;
     else callback();
   }
 
@@ -406,11 +392,12 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
    * carrying every item whose dead-lettering failed, each once.
    */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#closed = true;
+    // Closed from here on (#isClosed reads Node's destroyed flag); the state says so only once
+    // everything held has been counted, so that the 'state' → closed event sees it empty.
     this.#clearTimers();
     this.#heldCallback = null;
     const held = this.#takeAllHeld([]);
-    this.#transition(BackpressureState.CLOSED);
+    this.#pressure.transition(BackpressureState.CLOSED);
     let outcome = error;
     if (held.length > 0) {
       const withoutHandler = this.#o.onDeadLetter === undefined;
@@ -433,17 +420,9 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
 
   /** Puts an accepted item into our buffer and starts a flush if one is due. */
   #take(item: T, size: number): void {
-    if (this.#buffer.size === 0) {
-      this.#oldestAt = Date.now();
-      this.#flushTimer?.ref(); // buffered items keep the process alive until flushed
-    }
-    this.#buffer.push(item);
-    if (this.#bufferSizes !== undefined) {
-      this.#bufferSizes.push(size);
-      this.#bufferBytes += size;
-    }
+    if (this.#held.push(item, size)) this.#flushTimer?.ref(); // buffered items keep the process alive until flushed
     this.#updateStateOnGrowth();
-    if (this.#closed) return; // a 'state' listener destroyed the stream (which dead-lettered the item)
+    if (this.#isClosed()) return; // a 'state' listener destroyed the stream (which dead-lettered the item)
     if (this.#jobs.size < this.#concurrency) {
       if (this.#isDue()) this.#startFlush();
       else if (this.#flushTimer === null) this.#armFlushTimer();
@@ -457,31 +436,23 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
    * writer blocked and the sink idle until the interval timer (up to maxFlushIntervalMs).
    */
   #isDue(): boolean {
-    return this.#buffer.size >= this.#batchSize || this.#ending || this.#isFull();
+    return this.#buffer.size >= this.#batchSize || this.#pressure.ending || this.#held.isFull();
   }
 
-  #isBufferFull(): boolean {
-    return this.#buffer.size >= this.#o.maxBufferSize || this.#bufferBytes >= this.#o.maxBufferBytes;
-  }
-
-  /** Full counting Node's queue too: no more fast-path acceptance. */
-  #isFull(): boolean {
-    return (
-      this.#buffer.size + this.#queued.size >= this.#o.maxBufferSize ||
-      this.#bufferBytes + this.#queuedBytes >= this.#o.maxBufferBytes
-    );
-  }
-
-  #utilization(): number {
-    const items = (this.#buffer.size + this.#queued.size) / this.#o.maxBufferSize;
-    const bytes = (this.#bufferBytes + this.#queuedBytes) / this.#o.maxBufferBytes;
-    return items > bytes ? items : bytes;
+  /**
+   * No `closed` or `ending` flag beside the state: ending is the state (`#pressure.ending`:
+   * draining, then closed), and so is closed, but for one window that Node's own flag covers:
+   * `destroy()` sets `destroyed` before `_destroy` runs, while our state turns closed only once
+   * everything held has been counted (so that the 'state' → closed listeners see it counted).
+   */
+  #isClosed(): boolean {
+    return this.#pressure.state === BackpressureState.CLOSED || this.#ws.destroyed;
   }
 
   /** Room was made: let Node hand over what it holds, and owe 'drain' if due. */
   #onRoom(): void {
     const callback = this.#heldCallback;
-    if (callback !== null && !this.#isBufferFull()) {
+    if (callback !== null && !this.#held.isRingFull()) {
       this.#heldCallback = null;
       callback();
     }
@@ -507,13 +478,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     }
     this.#jobs.clear();
     this.#inFlightItems = 0;
-    this.#handedOverInNodeQueue += this.#queued.size;
-    for (const item of this.#buffer.drain()) held.push(item);
-    for (const item of this.#queued.drain()) held.push(item);
-    this.#bufferSizes?.drain();
-    this.#queuedSizes?.drain();
-    this.#bufferBytes = 0;
-    this.#queuedBytes = 0;
+    this.#held.takeAll(held);
     this.#eventsDeadLettered += held.length;
     for (const context of running) {
       context.abort(new BackpressureError(ErrorCodes.DESTROYED, 'the stream gave up on this batch'));
@@ -522,69 +487,33 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   #holdsItems(): boolean {
-    return this.#buffer.size > 0 || this.#queued.size > 0 || this.#jobs.size > 0;
+    return this.#held.size > 0 || this.#jobs.size > 0;
   }
 
   // ------------------------------------------------------------ state machine
 
   #updateState(): void {
-    if (this.#ending || this.#closed) return;
-    const next = nextPressureState(this.#state, this.#utilization(), this.#o);
-    if (next !== this.#state) this.#transition(next);
-    // Precompute where the next state up begins, so a growing buffer costs one
-    // comparison per item instead of a full evaluation. Slightly early (1e-9)
-    // so float rounding can only cause an extra evaluation, never a missed one.
-    const t = upperThreshold(this.#state, this.#o);
-    this.#nextUpItems = t * this.#o.maxBufferSize * (1 - 1e-9);
-    this.#nextUpBytes = t * this.#o.maxBufferBytes * (1 - 1e-9);
+    if (!this.#ws.destroyed) this.#pressure.update();
   }
 
   /** The buffer only grew: re-evaluate the state only if it reached the next threshold up. */
   #updateStateOnGrowth(): void {
-    if (
-      this.#buffer.size + this.#queued.size >= this.#nextUpItems ||
-      this.#bufferBytes + this.#queuedBytes >= this.#nextUpBytes
-    ) {
-      this.#updateState();
-    }
-  }
-
-  #transition(to: BackpressureState): void {
-    const from = this.#state;
-    if (from === to || from === BackpressureState.CLOSED) return;
-    this.#state = to;
-    if (to === BackpressureState.BLOCKED) this.#armBlockTimer();
-    else this.#disarmBlockTimer();
-    this.emit('state', { from, to, utilization: this.#utilization() } satisfies StateChange);
-    if (from === BackpressureState.BLOCKED && this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
-  }
-
-  #armBlockTimer(): void {
-    if (this.#o.maxBlockTimeMs === Infinity) return;
-    if (this.#blockTimer !== null) clearTimeout(this.#blockTimer);
-    this.#blockTimer = setTimeout(this.#onBlockTimeout, this.#o.maxBlockTimeMs);
-  }
-
-  #disarmBlockTimer(): void {
-    if (this.#blockTimer !== null) {
-      clearTimeout(this.#blockTimer);
-      this.#blockTimer = null;
-    }
+    if (!this.#ws.destroyed) this.#pressure.updateOnGrowth(this.#held.size, this.#held.bytes);
   }
 
   // ---------------------------------------------------------------- flushing
 
   #armFlushTimer(): void {
-    if (this.#buffer.size === 0 || this.#closed) return;
-    const wait = this.#oldestAt + this.#currentIntervalMs - Date.now();
+    if (this.#buffer.size === 0 || this.#isClosed()) return;
+    const wait = this.#held.oldestAt + this.#currentIntervalMs - Date.now();
     this.#flushTimer = setTimeout(this.#onFlushTimer, wait > 0 ? wait : 0);
   }
 
   /** Starts every flush that is due and allowed; otherwise arms the time trigger. */
   #pump(): void {
-    if (this.#closed) return;
+    if (this.#isClosed()) return;
     while (this.#jobs.size < this.#concurrency && this.#buffer.size > 0) {
-      const due = this.#isDue() || Date.now() - this.#oldestAt >= this.#currentIntervalMs;
+      const due = this.#isDue() || Date.now() - this.#held.oldestAt >= this.#currentIntervalMs;
       if (!due) {
         if (this.#flushTimer === null) this.#armFlushTimer();
         break;
@@ -598,11 +527,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     // An armed time-trigger timer is left alone: when it fires, #pump re-checks
     // what is due. Clearing and re-creating it per batch costs more than a
     // spurious wake-up per interval.
-    const batch = this.#buffer.take(this.#batchSize);
+    const batch = this.#held.take(this.#batchSize);
     if (this.#buffer.size === 0) this.#flushTimer?.unref();
-    if (this.#bufferSizes !== undefined) {
-      for (const size of this.#bufferSizes.take(batch.length)) this.#bufferBytes -= size;
-    }
     const job = new FlushJob(batch);
     this.#jobs.add(job);
     this.#inFlightItems += batch.length;
@@ -614,7 +540,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   #runAttempt(job: FlushJob<T>): void {
-    if (!this.#jobs.has(job) || this.#closed) return;
+    if (!this.#jobs.has(job) || this.#isClosed()) return;
     if (this.#breaker !== null) {
       // FIFO into flush: a batch never overtakes an older one waiting for the circuit.
       const behindOlder = this.#olderJobWaitsForCircuit(job);
@@ -628,7 +554,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       job.waitingForCircuit = false;
       // admit() may have announced half-open: a 'circuit' listener that destroyed the stream
       // has dead-lettered this batch, which must then never reach flush.
-      if (!this.#jobs.has(job) || this.#closed) return;
+      if (!this.#jobs.has(job) || this.#isClosed()) return;
     }
     job.attempt++;
     const token = ++this.#tokenSeq;
@@ -669,7 +595,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       this.#lastFlushLatencyMs = latencyMs;
       this.#adaptInterval(latencyMs);
       if (this.#adaptive !== null) {
-        const backlogged = this.#buffer.size >= this.#batchSize || this.#queued.size > 0 || this.#isFull();
+        const backlogged = this.#buffer.size >= this.#batchSize || this.#held.queuedSize > 0 || this.#held.isFull();
         this.#adaptive.onSuccess(now, outcome.delivered, latencyMs, backlogged);
         this.#followAdaptive();
       }
@@ -759,7 +685,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   #rearmBlockTimerOnProgress(): void {
-    if (this.#blockTimer !== null) this.#armBlockTimer();
+    this.#pressure.rearmBlockTimerOnProgress();
   }
 
   // ------------------------------------------------------ dead letters, end
@@ -862,8 +788,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   #beginDraining(): void {
-    this.#transition(BackpressureState.DRAINING);
-    this.#ending = true;
+    this.#pressure.transition(BackpressureState.DRAINING);
     this.#plainItems = false;
     this.beginDrainDeadline();
     this.#pump();
@@ -912,8 +837,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     const callback = this.#finalCallback;
     if (
       callback === null ||
-      this.#buffer.size > 0 ||
-      this.#queued.size > 0 ||
+      this.#held.size > 0 ||
       this.#jobs.size > 0 ||
       this.#pendingDeadLetters > 0 ||
       this.destroyed
@@ -922,16 +846,16 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     }
     this.#finalCallback = null;
     this.#clearTimers();
-    this.#transition(BackpressureState.CLOSED);
-    this.#closed = true;
+    this.#pressure.transition(BackpressureState.CLOSED);
     callback();
   }
 
   #clearTimers(): void {
-    for (const timer of [this.#flushTimer, this.#watchdog, this.#drainTimer, this.#blockTimer, this.#circuitTimer]) {
+    for (const timer of [this.#flushTimer, this.#watchdog, this.#drainTimer, this.#circuitTimer]) {
       if (timer !== null) clearTimeout(timer);
     }
-    this.#flushTimer = this.#watchdog = this.#drainTimer = this.#blockTimer = this.#circuitTimer = null;
+    this.#flushTimer = this.#watchdog = this.#drainTimer = this.#circuitTimer = null;
+    this.#pressure.clearBlockTimer();
   }
 }
 
