@@ -1,81 +1,19 @@
-import { AdaptiveController } from '../resilience/adaptive-controller';
-import { backoffDelayMs } from '../resilience/backoff';
+import type { DeadLetterEvent } from './backpressure-events';
 import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
-import { CircuitBreaker, CircuitState, type CircuitChange } from '../resilience/circuit-breaker';
-import { FlushAttemptContext } from './flush-attempt-context';
-import { FlushJob } from './flush-job';
-import { interpretFlushResult } from './flush-outcome';
-import { resolveOptions, type BackpressureWritableOptions, type DeadLetterHandler, type ResolvedOptions } from './options';
-import { RingBuffer } from '../util/ring-buffer';
-import { measureItem } from './size-of';
-import { BackpressureState, type PressureSource } from '../pressure/state';
-import { Writable } from '../util/stream-classes';
-import { PressureTracker } from '../pressure/pressure-tracker';
+import { FlushScheduler, type FlushHost } from './flush-scheduler';
 import { HeldBuffer } from './held-buffer';
+import type { BackpressureMetrics } from './metrics';
+import { resolveOptions, type BackpressureWritableOptions, type DeadLetterHandler, type ResolvedOptions } from './options';
+import { measureItem } from './size-of';
+import { PressureTracker } from '../pressure/pressure-tracker';
+import { BackpressureState, type PressureSource } from '../pressure/state';
+import type { RingBuffer } from '../util/ring-buffer';
+import { Writable } from '../util/stream-classes';
 
-/** `getMetrics()` of a `BackpressureWritable` (and of `backpressure()` compositions). */
-export interface BackpressureMetrics {
-  state: BackpressureState;
-  /** Accepted items held and not in flight: the ring buffer plus Node's write queue. */
-  bufferSize: number;
-  /** Bytes of those items (0 unless `maxBufferBytes` or `sizeOf` is set). */
-  bufferBytes: number;
-  /** max(bufferSize / maxBufferSize, bufferBytes / maxBufferBytes). */
-  bufferUtilization: number;
-  maxBufferSize: number;
-  /** Every item handed to `write()` (or `end(item)`) and taken in. */
-  eventsAccepted: number;
-  /** Items dropped by a strategy stage (always 0 for the writable alone). */
-  eventsDropped: number;
-  droppedByReason: Record<string, number>;
-  /** Items the sink acknowledged. */
-  eventsFlushed: number;
-  /** Items handed to `onDeadLetter`, or back to you in an error's `items`. */
-  eventsDeadLettered: number;
-  /** Item-attempts retried (a batch of 10 retried twice adds 20). */
-  eventsRetried: number;
-  /** Items in batches being flushed or waiting to be retried (items, not batches). */
-  inFlight: number;
-  /** Batches in flight (≤ concurrency). */
-  inFlightBatches: number;
-  lastFlushLatencyMs: number;
-  currentFlushIntervalMs: number;
-  /** Items per flush now. */
-  batchSize: number;
-  /** Most batches in flight now. */
-  concurrency: number;
-  /** The circuit breaker's state (`closed` when there is no breaker). */
-  circuitState: CircuitState;
-  /** How many times the circuit opened. */
-  circuitOpens: number;
-  /** How many times the adaptive loop changed batch size or concurrency (0 when off). */
-  adaptiveAdjustments: number;
-  /** Flush attempts that resolved successfully / failed (including timeouts). */
-  flushes: number;
-  failedFlushes: number;
-}
-
-/** Payload of the `'flush'` event. */
-export interface FlushEvent {
-  items: number;
-  latencyMs: number;
-  attempt: number;
-}
-
-/** Payload of the `'retry'` event. */
-export interface RetryEvent {
-  items: number;
-  /** The attempt that failed (1-based). */
-  attempt: number;
-  delayMs: number;
-  error: Error;
-}
-
-/** Payload of the `'dead-letter'` event. */
-export interface DeadLetterEvent<T> {
-  items: T[];
-  error: Error;
-}
+// The types of getMetrics() and of the events live beside their producers; they are re-exported
+// here because this is where users (and lib/index.ts) have always imported them from.
+export type { BackpressureMetrics } from './metrics';
+export type { DeadLetterEvent, FlushEvent, RetryEvent } from './backpressure-events';
 
 type WriteCallback = (error?: Error | null) => void;
 
@@ -132,65 +70,14 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   /** _destroy's callback, called once every pending onDeadLetter call has settled. */
   #destroyCallback: (() => void) | null = null;
 
-  // Batches on their way to the sink, oldest first (a Set keeps insertion order).
-  readonly #jobs = new Set<FlushJob<T>>();
-  #inFlightItems = 0;
-  #tokenSeq = 0;
-  readonly #breaker: CircuitBreaker | null;
-  readonly #adaptive: AdaptiveController | null;
-  /** Current batch size and concurrency: the options' values, or the adaptive loop's. */
-  #batchSize: number;
-  #concurrency: number;
-  #currentIntervalMs: number;
-
-  #flushTimer: NodeJS.Timeout | null = null;
-  /** One timer for every batch waiting for the circuit breaker, so they are let through oldest first. */
-  #circuitTimer: NodeJS.Timeout | null = null;
-  /** One watchdog for every running attempt's flushTimeoutMs (see #onWatchdog). */
-  #watchdog: NodeJS.Timeout | null = null;
+  /** Batches on their way to `flush`: jobs, attempts, retries, circuit waits, adaptive sizes. */
+  readonly #scheduler: FlushScheduler<T>;
   #drainTimer: NodeJS.Timeout | null = null;
 
   #eventsAccepted = 0;
-  #eventsFlushed = 0;
   #eventsDeadLettered = 0;
-  #eventsRetried = 0;
-  #lastFlushLatencyMs = 0;
-  #flushes = 0;
-  #failedFlushes = 0;
 
   // Bound once: no closures per item or per timer arm.
-  readonly #onFlushTimer = (): void => {
-    this.#flushTimer = null;
-    this.#pump();
-  };
-  // A watchdog rather than one timer per attempt: armed once, it times out
-  // every attempt past its deadline and re-arms for the earliest one left
-  // (creating and clearing a timer per batch cost several percent of
-  // throughput with a fast sink).
-  readonly #onWatchdog = (): void => {
-    this.#watchdog = null;
-    const now = Date.now();
-    const expired: FlushJob<T>[] = [];
-    for (const job of this.#jobs) {
-      if (job.context !== null && job.startedAt + this.#o.flushTimeoutMs <= now) expired.push(job);
-    }
-    for (const job of expired) {
-      const error = new BackpressureError(ErrorCodes.FLUSH_TIMEOUT, `flush did not settle within ${this.#o.flushTimeoutMs} ms`);
-      job.context?.abort(error);
-      this.#settleAttempt(job, job.token, undefined, error);
-    }
-    // Settling the expired attempts may have started new ones (and armed a
-    // watchdog for their later deadline) or closed the stream: re-arm for the
-    // earliest deadline still running, and never on a closed stream.
-    if (this.#watchdog !== null) clearTimeout(this.#watchdog);
-    this.#watchdog = null;
-    if (this.#isClosed()) return;
-    let earliest = Infinity;
-    for (const job of this.#jobs) {
-      if (job.context !== null && job.startedAt + this.#o.flushTimeoutMs < earliest) earliest = job.startedAt + this.#o.flushTimeoutMs;
-    }
-    if (earliest !== Infinity) this.#watchdog = setTimeout(this.#onWatchdog, Math.max(0, earliest - Date.now()));
-  };
   readonly #onDrainTimeout = (): void => {
     this.#drainTimer = null;
     this.#abandon(ErrorCodes.DRAIN_TIMEOUT, `end() could not deliver everything within ${this.#o.drainTimeoutMs} ms`);
@@ -198,17 +85,6 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   readonly #onBlockTimeout = (): void => {
     this.#fail(ErrorCodes.BLOCK_TIMEOUT, `writer blocked for ${this.#o.maxBlockTimeMs} ms without the sink making progress`, [], undefined);
   };
-  readonly #onCircuitChange = (change: CircuitChange): void => {
-    this.emit('circuit', change);
-    // The probe got through: wake every batch that was told to wait for the
-    // circuit, now, before #pump forms new batches from the buffer.
-    if (change.to === CircuitState.CLOSED) this.#wakeCircuitWaiters();
-  };
-  readonly #onCircuitTimer = (): void => {
-    this.#circuitTimer = null;
-    this.#wakeCircuitWaiters();
-  };
-  readonly #runAttemptOf = (job: FlushJob<T>): void => this.#runAttempt(job);
   readonly #emitDrainIfOwed = (): void => {
     if (this.#needDrain && this.#pressure.state !== BackpressureState.BLOCKED && !this.destroyed) {
       this.#needDrain = false;
@@ -220,6 +96,15 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
   };
   readonly #utilization = (): number => this.#held.utilization();
+  readonly #flushHost: FlushHost<T> = {
+    emit: (event, payload) => {
+      this.emit(event, payload);
+    },
+    isClosed: () => this.#isClosed(),
+    onRoom: () => this.#onRoom(),
+    deadLetter: (items, error) => this.#deadLetter(items, error),
+    maybeFinish: () => this.#maybeFinish(),
+  };
 
   constructor(options: BackpressureWritableOptions<T>) {
     const resolved = resolveOptions(options);
@@ -232,19 +117,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#buffer = this.#held.ring;
     this.#pressure = new PressureTracker(resolved, this, this.#utilization, this.#onBlockTimeout, this.#onLeftBlocked);
     this.#plainItems = resolved.sizeOf === undefined;
-    this.#currentIntervalMs = resolved.minFlushIntervalMs;
-    this.#batchSize = resolved.batchSize;
-    this.#concurrency = resolved.concurrency;
-    this.#breaker =
-      resolved.circuitBreaker === undefined ? null : new CircuitBreaker(resolved.circuitBreaker, this.#onCircuitChange);
-    this.#adaptive =
-      resolved.adaptive === undefined
-        ? null
-        : new AdaptiveController(resolved.adaptive, resolved.batchSize, resolved.concurrency, Date.now());
-    if (this.#adaptive !== null) {
-      this.#batchSize = this.#adaptive.batchSize;
-      this.#concurrency = this.#adaptive.concurrency;
-    }
+    this.#scheduler = new FlushScheduler(resolved, this.#held, this.#pressure, this.#flushHost);
   }
 
   /** The current watermark state. */
@@ -262,20 +135,20 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       eventsAccepted: this.#eventsAccepted,
       eventsDropped: 0,
       droppedByReason: {},
-      eventsFlushed: this.#eventsFlushed,
+      eventsFlushed: this.#scheduler.counters.eventsFlushed,
       eventsDeadLettered: this.#eventsDeadLettered,
-      eventsRetried: this.#eventsRetried,
-      inFlight: this.#inFlightItems,
-      inFlightBatches: this.#jobs.size,
-      lastFlushLatencyMs: this.#lastFlushLatencyMs,
-      currentFlushIntervalMs: this.#currentIntervalMs,
-      batchSize: this.#batchSize,
-      concurrency: this.#concurrency,
-      flushes: this.#flushes,
-      failedFlushes: this.#failedFlushes,
-      circuitState: this.#breaker === null ? CircuitState.CLOSED : this.#breaker.state,
-      circuitOpens: this.#breaker === null ? 0 : this.#breaker.opens,
-      adaptiveAdjustments: this.#adaptive === null ? 0 : this.#adaptive.adjustments,
+      eventsRetried: this.#scheduler.counters.eventsRetried,
+      inFlight: this.#scheduler.inFlight,
+      inFlightBatches: this.#scheduler.inFlightBatches,
+      lastFlushLatencyMs: this.#scheduler.counters.lastFlushLatencyMs,
+      currentFlushIntervalMs: this.#scheduler.currentIntervalMs,
+      batchSize: this.#scheduler.batchSize,
+      concurrency: this.#scheduler.concurrency,
+      flushes: this.#scheduler.counters.flushes,
+      failedFlushes: this.#scheduler.counters.failedFlushes,
+      circuitState: this.#scheduler.circuitState,
+      circuitOpens: this.#scheduler.circuitOpens,
+      adaptiveAdjustments: this.#scheduler.adaptiveAdjustments,
     };
   }
 
@@ -293,7 +166,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
         next > 1 &&
         next < this.#pressure.nextUpItems &&
         next < this.#o.maxBufferSize &&
-        (next < this.#batchSize || this.#jobs.size >= this.#concurrency) &&
+        (next < this.#scheduler.batchSize || this.#scheduler.inFlightBatches >= this.#scheduler.concurrency) &&
         ws.length === 0 &&
         ws.corked === 0 &&
         !ws.ending &&
@@ -420,23 +293,10 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
 
   /** Puts an accepted item into our buffer and starts a flush if one is due. */
   #take(item: T, size: number): void {
-    if (this.#held.push(item, size)) this.#flushTimer?.ref(); // buffered items keep the process alive until flushed
+    if (this.#held.push(item, size)) this.#scheduler.refFlushTimer(); // buffered items keep the process alive until flushed
     this.#updateStateOnGrowth();
     if (this.#isClosed()) return; // a 'state' listener destroyed the stream (which dead-lettered the item)
-    if (this.#jobs.size < this.#concurrency) {
-      if (this.#isDue()) this.#startFlush();
-      else if (this.#flushTimer === null) this.#armFlushTimer();
-    }
-  }
-
-  /**
-   * A batch is due without waiting for the interval: a full batch, the end, or a full
-   * stream. Full — by items or by bytes, Node's queue included — means flush now, whatever
-   * the batch count: a buffer full by bytes short of `batchSize` would otherwise keep the
-   * writer blocked and the sink idle until the interval timer (up to maxFlushIntervalMs).
-   */
-  #isDue(): boolean {
-    return this.#buffer.size >= this.#batchSize || this.#pressure.ending || this.#held.isFull();
+    this.#scheduler.onItemBuffered();
   }
 
   /**
@@ -468,16 +328,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
    */
   #takeAllHeld(first: readonly T[]): T[] {
     const held: T[] = first.slice();
-    const running: FlushAttemptContext[] = [];
-    for (const job of this.#jobs) {
-      for (const item of job.batch) held.push(item);
-      if (job.context !== null) running.push(job.context);
-      job.context = null;
-      if (job.timer !== null) clearTimeout(job.timer);
-      job.timer = null;
-    }
-    this.#jobs.clear();
-    this.#inFlightItems = 0;
+    const running = this.#scheduler.takeAllInFlight(held);
     this.#held.takeAll(held);
     this.#eventsDeadLettered += held.length;
     for (const context of running) {
@@ -487,7 +338,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   #holdsItems(): boolean {
-    return this.#held.size > 0 || this.#jobs.size > 0;
+    return this.#held.size > 0 || this.#scheduler.inFlightBatches > 0;
   }
 
   // ------------------------------------------------------------ state machine
@@ -499,189 +350,6 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   /** The buffer only grew: re-evaluate the state only if it reached the next threshold up. */
   #updateStateOnGrowth(): void {
     if (!this.#ws.destroyed) this.#pressure.updateOnGrowth(this.#held.size, this.#held.bytes);
-  }
-
-  // ---------------------------------------------------------------- flushing
-
-  #armFlushTimer(): void {
-    if (this.#buffer.size === 0 || this.#isClosed()) return;
-    const wait = this.#held.oldestAt + this.#currentIntervalMs - Date.now();
-    this.#flushTimer = setTimeout(this.#onFlushTimer, wait > 0 ? wait : 0);
-  }
-
-  /** Starts every flush that is due and allowed; otherwise arms the time trigger. */
-  #pump(): void {
-    if (this.#isClosed()) return;
-    while (this.#jobs.size < this.#concurrency && this.#buffer.size > 0) {
-      const due = this.#isDue() || Date.now() - this.#held.oldestAt >= this.#currentIntervalMs;
-      if (!due) {
-        if (this.#flushTimer === null) this.#armFlushTimer();
-        break;
-      }
-      this.#startFlush();
-    }
-    this.#maybeFinish();
-  }
-
-  #startFlush(): void {
-    // An armed time-trigger timer is left alone: when it fires, #pump re-checks
-    // what is due. Clearing and re-creating it per batch costs more than a
-    // spurious wake-up per interval.
-    const batch = this.#held.take(this.#batchSize);
-    if (this.#buffer.size === 0) this.#flushTimer?.unref();
-    const job = new FlushJob(batch);
-    this.#jobs.add(job);
-    this.#inFlightItems += batch.length;
-    // The attempt starts before room is made: making room hands Node's queued
-    // items to _write, which may start a later batch, and that one must not
-    // reach flush first (FIFO into flush).
-    this.#runAttempt(job);
-    this.#onRoom();
-  }
-
-  #runAttempt(job: FlushJob<T>): void {
-    if (!this.#jobs.has(job) || this.#isClosed()) return;
-    if (this.#breaker !== null) {
-      // FIFO into flush: a batch never overtakes an older one waiting for the circuit.
-      const behindOlder = this.#olderJobWaitsForCircuit(job);
-      const wait = behindOlder ? 0 : this.#breaker.admit(Date.now());
-      if (behindOlder || wait > 0) {
-        // Not an attempt: no retry is spent against an open circuit.
-        job.waitingForCircuit = true;
-        if (wait > 0 && this.#circuitTimer === null) this.#circuitTimer = setTimeout(this.#onCircuitTimer, wait);
-        return;
-      }
-      job.waitingForCircuit = false;
-      // admit() may have announced half-open: a 'circuit' listener that destroyed the stream
-      // has dead-lettered this batch, which must then never reach flush.
-      if (!this.#jobs.has(job) || this.#isClosed()) return;
-    }
-    job.attempt++;
-    const token = ++this.#tokenSeq;
-    job.token = token;
-    const context = new FlushAttemptContext(job.attempt);
-    job.context = context;
-    job.startedAt = Date.now();
-    if (this.#watchdog !== null) this.#watchdog.ref(); // an attempt in flight keeps the process alive until it settles or times out
-    else if (this.#o.flushTimeoutMs !== Infinity) this.#watchdog = setTimeout(this.#onWatchdog, this.#o.flushTimeoutMs);
-    const flush = this.#o.flush;
-    // flush gets its own copy: whatever it does to the array (splice it into chunks, sort it, empty
-    // it) never reaches the job's batch, which alone is retried, dead-lettered and counted.
-    const batch = job.batch.slice();
-    // new Promise(...) turns a synchronous throw into a rejection, so every outcome is settled asynchronously.
-    new Promise<unknown>((resolve) => resolve(flush(batch, context))).then(
-      (result) => this.#settleAttempt(job, token, result, undefined),
-      (error: unknown) => this.#settleAttempt(job, token, undefined, toError(error)),
-    );
-  }
-
-  #settleAttempt(job: FlushJob<T>, token: number, result: unknown, error: Error | undefined): void {
-    if (token !== job.token || job.context === null || !this.#jobs.has(job)) return; // late result of an abandoned attempt
-    job.context = null;
-    if (!this.#anyAttemptRunning()) this.#watchdog?.unref(); // idle watchdog: never the reason a process stays up
-    const now = Date.now();
-    const latencyMs = now - job.startedAt;
-    // Read against the job's own batch (flush got a copy), and account before anything
-    // observable happens: a 'circuit' or 'flush' listener may read the metrics, or even
-    // destroy the stream, which then dead-letters exactly what is still in job.batch.
-    const outcome = error === undefined ? interpretFlushResult(result, job.batch) : { delivered: 0, retry: job.batch, error };
-    this.#eventsFlushed += outcome.delivered;
-    this.#inFlightItems -= outcome.delivered;
-    job.batch = outcome.retry;
-    if (outcome.delivered > 0) this.#rearmBlockTimerOnProgress();
-    if (outcome.error === undefined) {
-      this.#jobs.delete(job);
-      this.#flushes++;
-      this.#lastFlushLatencyMs = latencyMs;
-      this.#adaptInterval(latencyMs);
-      if (this.#adaptive !== null) {
-        const backlogged = this.#buffer.size >= this.#batchSize || this.#held.queuedSize > 0 || this.#held.isFull();
-        this.#adaptive.onSuccess(now, outcome.delivered, latencyMs, backlogged);
-        this.#followAdaptive();
-      }
-      this.#breaker?.success();
-      this.emit('flush', { items: outcome.delivered, latencyMs, attempt: job.attempt } satisfies FlushEvent);
-      this.#pump();
-      return;
-    }
-    this.#failedFlushes++;
-    if (this.#adaptive !== null) {
-      this.#adaptive.onFailure(now);
-      this.#followAdaptive();
-    }
-    // A partial failure means the sink is reachable: only a total failure counts against the circuit.
-    if (outcome.delivered > 0) this.#breaker?.success();
-    else this.#breaker?.failure(now);
-    if (!this.#jobs.has(job)) return; // a 'circuit' listener destroyed the stream, which dead-lettered job.batch
-    const retryable = (outcome.error as { retryable?: unknown }).retryable !== false;
-    if (retryable && job.attempt <= this.#o.retry.retries) {
-      this.#scheduleRetry(job, outcome.error);
-      return;
-    }
-    this.#jobs.delete(job);
-    this.#inFlightItems -= job.batch.length;
-    const failure = new BackpressureError(
-      ErrorCodes.FLUSH_FAILED,
-      `flush failed after ${job.attempt} attempt(s): ${outcome.error.message}`,
-      { cause: outcome.error },
-    );
-    this.#deadLetter(job.batch, failure);
-    this.#pump();
-  }
-
-  #followAdaptive(): void {
-    const adaptive = this.#adaptive;
-    if (adaptive === null) return;
-    this.#batchSize = adaptive.batchSize;
-    this.#concurrency = adaptive.concurrency;
-  }
-
-  #olderJobWaitsForCircuit(job: FlushJob<T>): boolean {
-    for (const other of this.#jobs) {
-      if (other === job) return false;
-      if (other.waitingForCircuit) return true;
-    }
-    return false;
-  }
-
-  /** Lets waiting batches try the circuit again, oldest first (each admitted one may take the probe slot). */
-  #wakeCircuitWaiters(): void {
-    if (this.#circuitTimer !== null) {
-      clearTimeout(this.#circuitTimer);
-      this.#circuitTimer = null;
-    }
-    for (const job of [...this.#jobs]) {
-      if (!job.waitingForCircuit) continue;
-      job.waitingForCircuit = false;
-      this.#runAttempt(job);
-      if (job.waitingForCircuit) break; // not admitted: the rest keep waiting behind it
-    }
-  }
-
-  #anyAttemptRunning(): boolean {
-    for (const job of this.#jobs) if (job.context !== null) return true;
-    return false;
-  }
-
-  #scheduleRetry(job: FlushJob<T>, error: Error): void {
-    let delayMs = backoffDelayMs(job.attempt, this.#o.retry);
-    // Sinks may say when to come back (HTTP Retry-After): honour it, within maxDelayMs. maxDelayMs is
-    // at most MAX_TIMER_MS, so a huge (or infinite) Retry-After waits maxDelayMs, never Node's 1 ms.
-    const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
-    if (typeof retryAfterMs === 'number' && retryAfterMs > delayMs) delayMs = Math.min(retryAfterMs, this.#o.retry.maxDelayMs);
-    this.#eventsRetried += job.batch.length;
-    // Armed before the event: a listener that destroys the stream clears it with the job.
-    job.timer = setTimeout(this.#runAttemptOf, delayMs, job);
-    this.emit('retry', { items: job.batch.length, attempt: job.attempt, delayMs, error } satisfies RetryEvent);
-  }
-
-  #adaptInterval(latencyMs: number): void {
-    const { targetLatencyMs, minFlushIntervalMs, maxFlushIntervalMs } = this.#o;
-    if (latencyMs > targetLatencyMs * 1.5) {
-      this.#currentIntervalMs = Math.min(this.#currentIntervalMs * 1.5, maxFlushIntervalMs);
-    } else if (latencyMs < targetLatencyMs * 0.5) {
-      this.#currentIntervalMs = Math.max(this.#currentIntervalMs * 0.8, minFlushIntervalMs);
-    }
   }
 
   #rearmBlockTimerOnProgress(): void {
@@ -791,7 +459,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#pressure.transition(BackpressureState.DRAINING);
     this.#plainItems = false;
     this.beginDrainDeadline();
-    this.#pump();
+    this.#scheduler.pump();
   }
 
   /**
@@ -838,7 +506,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (
       callback === null ||
       this.#held.size > 0 ||
-      this.#jobs.size > 0 ||
+      this.#scheduler.inFlightBatches > 0 ||
       this.#pendingDeadLetters > 0 ||
       this.destroyed
     ) {
@@ -851,14 +519,9 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   #clearTimers(): void {
-    for (const timer of [this.#flushTimer, this.#watchdog, this.#drainTimer, this.#circuitTimer]) {
-      if (timer !== null) clearTimeout(timer);
-    }
-    this.#flushTimer = this.#watchdog = this.#drainTimer = this.#circuitTimer = null;
+    this.#scheduler.clearTimers();
+    if (this.#drainTimer !== null) clearTimeout(this.#drainTimer);
+    this.#drainTimer = null;
     this.#pressure.clearBlockTimer();
   }
-}
-
-function toError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(`flush rejected with a non-Error: ${String(value)}`);
 }
