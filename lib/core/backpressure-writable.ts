@@ -1,9 +1,10 @@
 import type { DeadLetterEvent } from './backpressure-events';
+import { DeadLetters, type DeadLetterHost } from './dead-letters';
 import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
 import { FlushScheduler, type FlushHost } from './flush-scheduler';
 import { HeldBuffer } from './held-buffer';
 import type { BackpressureMetrics } from './metrics';
-import { resolveOptions, type BackpressureWritableOptions, type DeadLetterHandler, type ResolvedOptions } from './options';
+import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions } from './options';
 import { measureItem } from './size-of';
 import { PressureTracker } from '../pressure/pressure-tracker';
 import { BackpressureState, type PressureSource } from '../pressure/state';
@@ -62,13 +63,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #abandonError: Error | null = null;
   #drainDeadlineStarted = false;
   #finalCallback: WriteCallback | null = null;
-  /** onDeadLetter calls not settled yet: 'finish' and the end of destroy() wait for them. */
-  #pendingDeadLetters = 0;
-  /** Every item whose onDeadLetter call failed, in order, each once: the stream's final error carries them all. */
-  #deadLetterFailed: T[] | null = null;
-  #deadLetterFailedCause: unknown = undefined;
-  /** _destroy's callback, called once every pending onDeadLetter call has settled. */
-  #destroyCallback: (() => void) | null = null;
+  /** onDeadLetter hand-overs: pending calls, failed items, the end of destroy(). */
+  readonly #deadLetters: DeadLetters<T>;
 
   /** Batches on their way to `flush`: jobs, attempts, retries, circuit waits, adaptive sizes. */
   readonly #scheduler: FlushScheduler<T>;
@@ -96,6 +92,17 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
   };
   readonly #utilization = (): number => this.#held.utilization();
+  readonly #deadLetterHost: DeadLetterHost<T> = {
+    emit: (event, payload) => {
+      this.emit(event, payload);
+    },
+    onProgress: () => this.#pressure.rearmBlockTimerOnProgress(),
+    onSettled: () => this.#maybeFinish(),
+    isDestroyed: () => this.destroyed,
+    destroy: () => {
+      this.destroy();
+    },
+  };
   readonly #flushHost: FlushHost<T> = {
     emit: (event, payload) => {
       this.emit(event, payload);
@@ -117,6 +124,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#buffer = this.#held.ring;
     this.#pressure = new PressureTracker(resolved, this, this.#utilization, this.#onBlockTimeout, this.#onLeftBlocked);
     this.#plainItems = resolved.sizeOf === undefined;
+    this.#deadLetters = new DeadLetters(resolved.onDeadLetter, this.#deadLetterHost);
     this.#scheduler = new FlushScheduler(resolved, this.#held, this.#pressure, this.#flushHost);
   }
 
@@ -282,11 +290,10 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
         this.emit('dead-letter', { items: held.slice(), error: reason } satisfies DeadLetterEvent<T>);
         outcome = reason;
       } else {
-        this.#handOver(held, reason);
+        this.#deadLetters.handOver(held, reason);
       }
     }
-    this.#destroyCallback = () => callback(this.#deadLetterFailure() ?? outcome);
-    this.#finishDestroyIfSettled();
+    this.#deadLetters.whenSettled(() => callback(this.#deadLetters.failure() ?? outcome));
   }
 
   // --------------------------------------------------------------- buffering
@@ -352,10 +359,6 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (!this.#ws.destroyed) this.#pressure.updateOnGrowth(this.#held.size, this.#held.bytes);
   }
 
-  #rearmBlockTimerOnProgress(): void {
-    this.#pressure.rearmBlockTimerOnProgress();
-  }
-
   // ------------------------------------------------------ dead letters, end
 
   /** Hands undeliverable items (the stream's own, not yet counted) to onDeadLetter, or fails the stream with them. */
@@ -367,66 +370,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       return;
     }
     this.#eventsDeadLettered += items.length;
-    this.#handOver(items, error);
-  }
-
-  /**
-   * Items already counted as dead-lettered go to the 'dead-letter' listeners and to
-   * onDeadLetter, each with its own copy: the stream keeps `items` to report them if
-   * onDeadLetter fails, and never reads back an array it handed out.
-   */
-  #handOver(items: T[], error: Error): void {
-    if (items.length === 0) return;
-    const handler = this.#o.onDeadLetter as DeadLetterHandler<T>;
-    this.#rearmBlockTimerOnProgress();
-    // Pending before the event: a listener that destroys the stream must find this call to wait for.
-    this.#pendingDeadLetters++;
-    const given = items.slice();
-    Promise.resolve()
-      .then(() => handler(given, error))
-      .then(
-        () => {
-          this.#pendingDeadLetters--;
-          this.#maybeFinish();
-          this.#finishDestroyIfSettled();
-        },
-        (cause: unknown) => {
-          this.#pendingDeadLetters--;
-          this.#onDeadLetterFailed(items, cause);
-        },
-      );
-    this.emit('dead-letter', { items: items.slice(), error } satisfies DeadLetterEvent<T>);
-  }
-
-  /**
-   * onDeadLetter failed: the items stay counted as dead-lettered and go back to the user in the
-   * stream's error instead. Every failure adds its items, so the one final error carries every
-   * item whose dead-lettering failed, each once, however many calls failed.
-   */
-  #onDeadLetterFailed(items: T[], cause: unknown): void {
-    if (this.#deadLetterFailed === null) {
-      this.#deadLetterFailed = [];
-      this.#deadLetterFailedCause = cause;
-    }
-    for (const item of items) this.#deadLetterFailed.push(item);
-    if (this.destroyed) this.#finishDestroyIfSettled();
-    else this.destroy(); // _destroy reports the failed items once every pending call has settled
-  }
-
-  #deadLetterFailure(): BackpressureError<T> | null {
-    const items = this.#deadLetterFailed;
-    if (items === null) return null;
-    return new BackpressureError(ErrorCodes.DEAD_LETTER_FAILED, `onDeadLetter failed for ${items.length} item(s)`, {
-      items: items.slice(),
-      cause: this.#deadLetterFailedCause,
-    });
-  }
-
-  #finishDestroyIfSettled(): void {
-    const callback = this.#destroyCallback;
-    if (callback === null || this.#pendingDeadLetters > 0) return;
-    this.#destroyCallback = null;
-    callback();
+    this.#deadLetters.handOver(items, error);
   }
 
   /**
@@ -446,7 +390,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     const all = this.#takeAllHeld(items);
     if (this.#o.onDeadLetter !== undefined) {
       const error = new BackpressureError(code, message, { cause });
-      this.#handOver(all, error);
+      this.#deadLetters.handOver(all, error);
       this.destroy(error);
       return;
     }
@@ -492,7 +436,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
         return;
       }
     } else {
-      this.#handOver(this.#takeAllHeld([]), error);
+      this.#deadLetters.handOver(this.#takeAllHeld([]), error);
     }
     // The buffer is empty now: a paused writer (a composition's stage) may go on; what it writes is dead-lettered on arrival.
     this.#updateState();
@@ -507,7 +451,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       callback === null ||
       this.#held.size > 0 ||
       this.#scheduler.inFlightBatches > 0 ||
-      this.#pendingDeadLetters > 0 ||
+      this.#deadLetters.pending > 0 ||
       this.destroyed
     ) {
       return;
