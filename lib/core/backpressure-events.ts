@@ -1,6 +1,27 @@
-import type { DeadLetterEvent, FlushEvent, RetryEvent } from './backpressure-writable';
 import type { CircuitChange } from '../resilience/circuit-breaker';
 import type { StateChange } from '../pressure/state';
+
+/** Payload of the `'flush'` event. */
+export interface FlushEvent {
+  items: number;
+  latencyMs: number;
+  attempt: number;
+}
+
+/** Payload of the `'retry'` event. */
+export interface RetryEvent {
+  items: number;
+  /** The attempt that failed (1-based). */
+  attempt: number;
+  delayMs: number;
+  error: Error;
+}
+
+/** Payload of the `'dead-letter'` event. */
+export interface DeadLetterEvent<T> {
+  items: T[];
+  error: Error;
+}
 
 /** The events a `BackpressureWritable` emits besides the `Writable` ones, with their payloads. */
 export interface BackpressureEventMap<T> {

@@ -1,80 +1,20 @@
-import { AdaptiveController } from '../resilience/adaptive-controller';
-import { backoffDelayMs } from '../resilience/backoff';
+import type { DeadLetterEvent } from './backpressure-events';
+import { DeadLetters, type DeadLetterHost } from './dead-letters';
 import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
-import { CircuitBreaker, CircuitState, type CircuitChange } from '../resilience/circuit-breaker';
-import { FlushAttemptContext } from './flush-attempt-context';
-import { FlushJob } from './flush-job';
-import { interpretFlushResult } from './flush-outcome';
-import { resolveOptions, type BackpressureWritableOptions, type DeadLetterHandler, type ResolvedOptions } from './options';
-import { RingBuffer } from '../util/ring-buffer';
+import { FlushScheduler, type FlushHost } from './flush-scheduler';
+import { HeldBuffer } from './held-buffer';
+import type { BackpressureMetrics } from './metrics';
+import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions } from './options';
 import { measureItem } from './size-of';
-import { BackpressureState, type PressureSource, type StateChange } from '../pressure/state';
+import { PressureTracker } from '../pressure/pressure-tracker';
+import { BackpressureState, type PressureSource } from '../pressure/state';
+import type { RingBuffer } from '../util/ring-buffer';
 import { Writable } from '../util/stream-classes';
-import { nextPressureState, type WatermarkThresholds } from '../pressure/watermark-state';
 
-/** `getMetrics()` of a `BackpressureWritable` (and of `backpressure()` compositions). */
-export interface BackpressureMetrics {
-  state: BackpressureState;
-  /** Accepted items held and not in flight: the ring buffer plus Node's write queue. */
-  bufferSize: number;
-  /** Bytes of those items (0 unless `maxBufferBytes` or `sizeOf` is set). */
-  bufferBytes: number;
-  /** max(bufferSize / maxBufferSize, bufferBytes / maxBufferBytes). */
-  bufferUtilization: number;
-  maxBufferSize: number;
-  /** Every item handed to `write()` (or `end(item)`) and taken in. */
-  eventsAccepted: number;
-  /** Items dropped by a strategy stage (always 0 for the writable alone). */
-  eventsDropped: number;
-  droppedByReason: Record<string, number>;
-  /** Items the sink acknowledged. */
-  eventsFlushed: number;
-  /** Items handed to `onDeadLetter`, or back to you in an error's `items`. */
-  eventsDeadLettered: number;
-  /** Item-attempts retried (a batch of 10 retried twice adds 20). */
-  eventsRetried: number;
-  /** Items in batches being flushed or waiting to be retried (items, not batches). */
-  inFlight: number;
-  /** Batches in flight (≤ concurrency). */
-  inFlightBatches: number;
-  lastFlushLatencyMs: number;
-  currentFlushIntervalMs: number;
-  /** Items per flush now. */
-  batchSize: number;
-  /** Most batches in flight now. */
-  concurrency: number;
-  /** The circuit breaker's state (`closed` when there is no breaker). */
-  circuitState: CircuitState;
-  /** How many times the circuit opened. */
-  circuitOpens: number;
-  /** How many times the adaptive loop changed batch size or concurrency (0 when off). */
-  adaptiveAdjustments: number;
-  /** Flush attempts that resolved successfully / failed (including timeouts). */
-  flushes: number;
-  failedFlushes: number;
-}
-
-/** Payload of the `'flush'` event. */
-export interface FlushEvent {
-  items: number;
-  latencyMs: number;
-  attempt: number;
-}
-
-/** Payload of the `'retry'` event. */
-export interface RetryEvent {
-  items: number;
-  /** The attempt that failed (1-based). */
-  attempt: number;
-  delayMs: number;
-  error: Error;
-}
-
-/** Payload of the `'dead-letter'` event. */
-export interface DeadLetterEvent<T> {
-  items: T[];
-  error: Error;
-}
+// The types of getMetrics() and of the events live beside their producers; they are re-exported
+// here because this is where users (and lib/index.ts) have always imported them from.
+export type { BackpressureMetrics } from './metrics';
+export type { DeadLetterEvent, FlushEvent, RetryEvent } from './backpressure-events';
 
 type WriteCallback = (error?: Error | null) => void;
 
@@ -105,134 +45,78 @@ interface NodeWritableState {
 export class BackpressureWritable<T> extends Writable implements PressureSource {
   readonly #o: ResolvedOptions<T>;
 
-  // Accepted items, oldest first. `#buffer` is ours; `#queued` mirrors Node's
-  // write queue (items written while we withheld acceptance), so we can count,
-  // bound and report them too.
-  readonly #buffer = new RingBuffer<T>();
-  readonly #bufferSizes: RingBuffer<number> | undefined;
-  #bufferBytes = 0;
-  readonly #queued = new RingBuffer<T>();
-  readonly #queuedSizes: RingBuffer<number> | undefined;
-  #queuedBytes = 0;
+  /** Accepted items not in flight (our ring plus the mirror of Node's write queue). */
+  readonly #held: HeldBuffer<T>;
+  /** `#held.ring`, read directly by the fast path in write(). */
+  readonly #buffer: RingBuffer<T>;
+  /** The watermark state, its thresholds and the block timer. */
+  readonly #pressure: PressureTracker;
+  /** Node's state for this stream: its `destroyed` says closed before our state does (see #isClosed). */
+  readonly #ws: NodeWritableState;
   /** `_write` callback withheld while our buffer is full: this is BLOCK. */
   #heldCallback: WriteCallback | null = null;
-  /** Lower bound of the arrival time of the oldest item in `#buffer`. */
-  #oldestAt = 0;
-
-  #state: BackpressureState = BackpressureState.NORMAL;
-  /** Held items / bytes at which the state must be re-evaluated on the way up (see #updateState). */
-  #nextUpItems = 0;
-  #nextUpBytes = 0;
   /** A `write()` returned false and `'drain'` is owed. */
   #needDrain = false;
-  #ending = false;
   /** No sizes to measure, not ending, not past the drain deadline: the hot path in write() may apply. */
   #plainItems: boolean;
-  #closed = false;
   /** Set when the drain deadline passed and everything held was handed over: later arrivals are dead-lettered with it. */
   #abandonError: Error | null = null;
-  /** Items still in Node's queue when everything was handed over: already accounted when they reach _write. */
-  #handedOverInNodeQueue = 0;
   #drainDeadlineStarted = false;
   #finalCallback: WriteCallback | null = null;
-  /** onDeadLetter calls not settled yet: 'finish' and the end of destroy() wait for them. */
-  #pendingDeadLetters = 0;
-  /** Every item whose onDeadLetter call failed, in order, each once: the stream's final error carries them all. */
-  #deadLetterFailed: T[] | null = null;
-  #deadLetterFailedCause: unknown = undefined;
+  /** onDeadLetter hand-overs: pending calls, failed items, the end of destroy(). */
+  readonly #deadLetters: DeadLetters<T>;
   /**
    * The coded error #fail is about to destroy the stream with (no onDeadLetter: its `items` are the
    * only way back). Set before the 'dead-letter' event, so that a listener calling destroy() without
    * an error cannot make the stream end quietly with those items in no error.
    */
   #failure: BackpressureError<T> | null = null;
-  /** _destroy's callback, called once every pending onDeadLetter call has settled. */
-  #destroyCallback: (() => void) | null = null;
 
-  // Batches on their way to the sink, oldest first (a Set keeps insertion order).
-  readonly #jobs = new Set<FlushJob<T>>();
-  #inFlightItems = 0;
-  #tokenSeq = 0;
-  readonly #breaker: CircuitBreaker | null;
-  readonly #adaptive: AdaptiveController | null;
-  /** Current batch size and concurrency: the options' values, or the adaptive loop's. */
-  #batchSize: number;
-  #concurrency: number;
-  #currentIntervalMs: number;
-
-  #flushTimer: NodeJS.Timeout | null = null;
-  /** One timer for every batch waiting for the circuit breaker, so they are let through oldest first. */
-  #circuitTimer: NodeJS.Timeout | null = null;
-  /** One watchdog for every running attempt's flushTimeoutMs (see #onWatchdog). */
-  #watchdog: NodeJS.Timeout | null = null;
+  /** Batches on their way to `flush`: jobs, attempts, retries, circuit waits, adaptive sizes. */
+  readonly #scheduler: FlushScheduler<T>;
   #drainTimer: NodeJS.Timeout | null = null;
-  #blockTimer: NodeJS.Timeout | null = null;
 
   #eventsAccepted = 0;
-  #eventsFlushed = 0;
   #eventsDeadLettered = 0;
-  #eventsRetried = 0;
-  #lastFlushLatencyMs = 0;
-  #flushes = 0;
-  #failedFlushes = 0;
 
   // Bound once: no closures per item or per timer arm.
-  readonly #onFlushTimer = (): void => {
-    this.#flushTimer = null;
-    this.#pump();
-  };
-  // A watchdog rather than one timer per attempt: armed once, it times out
-  // every attempt past its deadline and re-arms for the earliest one left
-  // (creating and clearing a timer per batch cost several percent of
-  // throughput with a fast sink).
-  readonly #onWatchdog = (): void => {
-    this.#watchdog = null;
-    const now = Date.now();
-    const expired: FlushJob<T>[] = [];
-    for (const job of this.#jobs) {
-      if (job.context !== null && job.startedAt + this.#o.flushTimeoutMs <= now) expired.push(job);
-    }
-    for (const job of expired) {
-      const error = new BackpressureError(ErrorCodes.FLUSH_TIMEOUT, `flush did not settle within ${this.#o.flushTimeoutMs} ms`);
-      job.context?.abort(error);
-      this.#settleAttempt(job, job.token, undefined, error);
-    }
-    // Settling the expired attempts may have started new ones (and armed a
-    // watchdog for their later deadline) or closed the stream: re-arm for the
-    // earliest deadline still running, and never on a closed stream.
-    if (this.#watchdog !== null) clearTimeout(this.#watchdog);
-    this.#watchdog = null;
-    if (this.#closed || this.destroyed) return;
-    let earliest = Infinity;
-    for (const job of this.#jobs) {
-      if (job.context !== null && job.startedAt + this.#o.flushTimeoutMs < earliest) earliest = job.startedAt + this.#o.flushTimeoutMs;
-    }
-    if (earliest !== Infinity) this.#watchdog = setTimeout(this.#onWatchdog, Math.max(0, earliest - Date.now()));
-  };
   readonly #onDrainTimeout = (): void => {
     this.#drainTimer = null;
     this.#abandon(ErrorCodes.DRAIN_TIMEOUT, `end() could not deliver everything within ${this.#o.drainTimeoutMs} ms`);
   };
   readonly #onBlockTimeout = (): void => {
-    this.#blockTimer = null;
     this.#fail(ErrorCodes.BLOCK_TIMEOUT, `writer blocked for ${this.#o.maxBlockTimeMs} ms without the sink making progress`, [], undefined);
   };
-  readonly #onCircuitChange = (change: CircuitChange): void => {
-    this.emit('circuit', change);
-    // The probe got through: wake every batch that was told to wait for the
-    // circuit, now, before #pump forms new batches from the buffer.
-    if (change.to === CircuitState.CLOSED) this.#wakeCircuitWaiters();
-  };
-  readonly #onCircuitTimer = (): void => {
-    this.#circuitTimer = null;
-    this.#wakeCircuitWaiters();
-  };
-  readonly #runAttemptOf = (job: FlushJob<T>): void => this.#runAttempt(job);
   readonly #emitDrainIfOwed = (): void => {
-    if (this.#needDrain && this.#state !== BackpressureState.BLOCKED && !this.destroyed) {
+    if (this.#needDrain && this.#pressure.state !== BackpressureState.BLOCKED && !this.destroyed) {
       this.#needDrain = false;
       this.emit('drain');
     }
+  };
+
+  readonly #onLeftBlocked = (): void => {
+    if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
+  };
+  readonly #utilization = (): number => this.#held.utilization();
+  readonly #deadLetterHost: DeadLetterHost<T> = {
+    emit: (event, payload) => {
+      this.emit(event, payload);
+    },
+    onProgress: () => this.#pressure.rearmBlockTimerOnProgress(),
+    onSettled: () => this.#maybeFinish(),
+    isDestroyed: () => this.destroyed,
+    destroy: () => {
+      this.destroy();
+    },
+  };
+  readonly #flushHost: FlushHost<T> = {
+    emit: (event, payload) => {
+      this.emit(event, payload);
+    },
+    isClosed: () => this.#isClosed(),
+    onRoom: () => this.#onRoom(),
+    deadLetter: (items, error) => this.#deadLetter(items, error),
+    maybeFinish: () => this.#maybeFinish(),
   };
 
   constructor(options: BackpressureWritableOptions<T>) {
@@ -241,55 +125,44 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     // says false too, so Node never buffers more than we account for.
     super({ objectMode: true, highWaterMark: 1 });
     this.#o = resolved;
+    this.#ws = (this as unknown as { _writableState: NodeWritableState })._writableState;
+    this.#held = new HeldBuffer<T>(resolved.maxBufferSize, resolved.maxBufferBytes, resolved.sizeOf !== undefined);
+    this.#buffer = this.#held.ring;
+    this.#pressure = new PressureTracker(resolved, this, this.#utilization, this.#onBlockTimeout, this.#onLeftBlocked);
     this.#plainItems = resolved.sizeOf === undefined;
-    this.#currentIntervalMs = resolved.minFlushIntervalMs;
-    this.#batchSize = resolved.batchSize;
-    this.#concurrency = resolved.concurrency;
-    this.#breaker =
-      resolved.circuitBreaker === undefined ? null : new CircuitBreaker(resolved.circuitBreaker, this.#onCircuitChange);
-    this.#adaptive =
-      resolved.adaptive === undefined
-        ? null
-        : new AdaptiveController(resolved.adaptive, resolved.batchSize, resolved.concurrency, Date.now());
-    if (this.#adaptive !== null) {
-      this.#batchSize = this.#adaptive.batchSize;
-      this.#concurrency = this.#adaptive.concurrency;
-    }
-    if (resolved.sizeOf !== undefined) {
-      this.#bufferSizes = new RingBuffer<number>();
-      this.#queuedSizes = new RingBuffer<number>();
-    }
+    this.#deadLetters = new DeadLetters(resolved.onDeadLetter, this.#deadLetterHost);
+    this.#scheduler = new FlushScheduler(resolved, this.#held, this.#pressure, this.#flushHost);
   }
 
   /** The current watermark state. */
   get state(): BackpressureState {
-    return this.#state;
+    return this.#pressure.state;
   }
 
   getMetrics(): BackpressureMetrics {
     return {
-      state: this.#state,
-      bufferSize: this.#buffer.size + this.#queued.size,
-      bufferBytes: this.#bufferBytes + this.#queuedBytes,
-      bufferUtilization: this.#utilization(),
+      state: this.#pressure.state,
+      bufferSize: this.#held.size,
+      bufferBytes: this.#held.bytes,
+      bufferUtilization: this.#held.utilization(),
       maxBufferSize: this.#o.maxBufferSize,
       eventsAccepted: this.#eventsAccepted,
       eventsDropped: 0,
       droppedByReason: {},
-      eventsFlushed: this.#eventsFlushed,
+      eventsFlushed: this.#scheduler.counters.eventsFlushed,
       eventsDeadLettered: this.#eventsDeadLettered,
-      eventsRetried: this.#eventsRetried,
-      inFlight: this.#inFlightItems,
-      inFlightBatches: this.#jobs.size,
-      lastFlushLatencyMs: this.#lastFlushLatencyMs,
-      currentFlushIntervalMs: this.#currentIntervalMs,
-      batchSize: this.#batchSize,
-      concurrency: this.#concurrency,
-      flushes: this.#flushes,
-      failedFlushes: this.#failedFlushes,
-      circuitState: this.#breaker === null ? CircuitState.CLOSED : this.#breaker.state,
-      circuitOpens: this.#breaker === null ? 0 : this.#breaker.opens,
-      adaptiveAdjustments: this.#adaptive === null ? 0 : this.#adaptive.adjustments,
+      eventsRetried: this.#scheduler.counters.eventsRetried,
+      inFlight: this.#scheduler.inFlight,
+      inFlightBatches: this.#scheduler.inFlightBatches,
+      lastFlushLatencyMs: this.#scheduler.counters.lastFlushLatencyMs,
+      currentFlushIntervalMs: this.#scheduler.currentIntervalMs,
+      batchSize: this.#scheduler.batchSize,
+      concurrency: this.#scheduler.concurrency,
+      flushes: this.#scheduler.counters.flushes,
+      failedFlushes: this.#scheduler.counters.failedFlushes,
+      circuitState: this.#scheduler.circuitState,
+      circuitOpens: this.#scheduler.circuitOpens,
+      adaptiveAdjustments: this.#scheduler.adaptiveAdjustments,
     };
   }
 
@@ -305,9 +178,9 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       const next = this.#buffer.size + 1;
       if (
         next > 1 &&
-        next < this.#nextUpItems &&
+        next < this.#pressure.nextUpItems &&
         next < this.#o.maxBufferSize &&
-        (next < this.#batchSize || this.#jobs.size >= this.#concurrency) &&
+        (next < this.#scheduler.batchSize || this.#scheduler.inFlightBatches >= this.#scheduler.concurrency) &&
         ws.length === 0 &&
         ws.corked === 0 &&
         !ws.ending &&
@@ -315,7 +188,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       ) {
         this.#eventsAccepted++;
         this.#buffer.push(chunk as T);
-        if (this.#state === BackpressureState.BLOCKED) {
+        if (this.#pressure.state === BackpressureState.BLOCKED) {
           this.#needDrain = true;
           return false;
         }
@@ -323,7 +196,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       }
     }
     // Node's own errors (null item, write after end, write after destroy) stay Node's.
-    if (chunk === null || this.#ending || ws.ending || ws.destroyed) {
+    if (chunk === null || this.#pressure.ending || ws.ending || ws.destroyed) {
       return super.write(chunk, encoding, callback);
     }
     if (typeof encoding === 'function') callback = encoding;
@@ -343,24 +216,22 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
         this.#eventsAccepted++;
         if (typeof callback === 'function') process.nextTick(callback, null);
         this.#deadLetter([chunk as T], err as Error);
-        return this.#state !== BackpressureState.BLOCKED;
+        return this.#pressure.state !== BackpressureState.BLOCKED;
       }
     }
     this.#eventsAccepted++;
-    if (ws.length === 0 && ws.corked === 0 && !this.#isFull()) {
+    if (ws.length === 0 && ws.corked === 0 && !this.#held.isFull()) {
       // Fast path: Node's queue is empty and we have room, so Node's per-item
       // bookkeeping would only hand the item straight to _write anyway.
       this.#take(chunk as T, size);
       if (typeof callback === 'function') process.nextTick(callback, null);
     } else {
       // Full, corked, or Node still holds earlier items: queue behind them so order is kept.
-      this.#queued.push(chunk as T);
-      this.#queuedSizes?.push(size);
-      this.#queuedBytes += size;
+      this.#held.mirrorQueued(chunk as T, size);
       this.#updateStateOnGrowth();
       super.write(chunk, encoding, callback);
     }
-    if (this.#state === BackpressureState.BLOCKED) {
+    if (this.#pressure.state === BackpressureState.BLOCKED) {
       this.#needDrain = true;
       return false;
     }
@@ -377,25 +248,22 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     }
     // Node's end(item) bypasses our write(); route the last item through it.
     if (chunk !== null && chunk !== undefined) this.write(chunk);
-    if (!this.#ending && !this.destroyed && !this.writableEnded) this.#beginDraining();
+    if (!this.#pressure.ending && !this.destroyed && !this.writableEnded) this.#beginDraining();
     return super.end(callback);
   }
 
   override _write(chunk: T, _encoding: BufferEncoding, callback: WriteCallback): void {
-    if (this.#queued.size > 0) {
-      this.#queued.shift();
-      const size = this.#queuedSizes?.shift() ?? 0;
-      this.#queuedBytes -= size;
-      this.#take(chunk, size);
-    } else if (this.#handedOverInNodeQueue > 0) {
-      this.#handedOverInNodeQueue--; // dead-lettered (or handed back) when the stream gave up
+    if (this.#held.queuedSize > 0) {
+      this.#take(chunk, this.#held.shiftQueued());
+    } else if (this.#held.consumeHandedOver()) {
+      // dead-lettered (or handed back) when the stream gave up
     } else {
       // Not seen by write() (cannot happen through the public API); account it now.
       this.#eventsAccepted++;
       if (this.#abandonError !== null) this.#deadLetter([chunk], this.#abandonError);
       else this.#take(chunk, this.#o.sizeOf === undefined ? 0 : measureItem(this.#o.sizeOf, chunk));
     }
-    if (this.#isBufferFull()) this.#heldCallback = callback;
+    if (this.#held.isRingFull()) this.#heldCallback = callback;
     else callback();
   }
 
@@ -411,11 +279,12 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
    * carrying every item whose dead-lettering failed, each once.
    */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.#closed = true;
+    // Closed from here on (#isClosed reads Node's destroyed flag); the state says so only once
+    // everything held has been counted, so that the 'state' → closed event sees it empty.
     this.#clearTimers();
     this.#heldCallback = null;
     const held = this.#takeAllHeld([]);
-    this.#transition(BackpressureState.CLOSED);
+    this.#pressure.transition(BackpressureState.CLOSED);
     let outcome = error ?? this.#failure;
     if (held.length > 0) {
       const withoutHandler = this.#o.onDeadLetter === undefined;
@@ -427,66 +296,36 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
         this.emit('dead-letter', { items: held.slice(), error: reason } satisfies DeadLetterEvent<T>);
         outcome = reason;
       } else {
-        this.#handOver(held, reason);
+        this.#deadLetters.handOver(held, reason);
       }
     }
-    this.#destroyCallback = () => callback(this.#deadLetterFailure() ?? outcome);
-    this.#finishDestroyIfSettled();
+    this.#deadLetters.whenSettled(() => callback(this.#deadLetters.failure() ?? outcome));
   }
 
   // --------------------------------------------------------------- buffering
 
   /** Puts an accepted item into our buffer and starts a flush if one is due. */
   #take(item: T, size: number): void {
-    if (this.#buffer.size === 0) {
-      this.#oldestAt = Date.now();
-      this.#flushTimer?.ref(); // buffered items keep the process alive until flushed
-    }
-    this.#buffer.push(item);
-    if (this.#bufferSizes !== undefined) {
-      this.#bufferSizes.push(size);
-      this.#bufferBytes += size;
-    }
+    if (this.#held.push(item, size)) this.#scheduler.refFlushTimer(); // buffered items keep the process alive until flushed
     this.#updateStateOnGrowth();
-    if (this.#closed) return; // a 'state' listener destroyed the stream (which dead-lettered the item)
-    if (this.#jobs.size < this.#concurrency) {
-      if (this.#isDue()) this.#startFlush();
-      else if (this.#flushTimer === null) this.#armFlushTimer();
-    }
+    if (this.#isClosed()) return; // a 'state' listener destroyed the stream (which dead-lettered the item)
+    this.#scheduler.onItemBuffered();
   }
 
   /**
-   * A batch is due without waiting for the interval: a full batch, the end, or a full
-   * stream. Full — by items or by bytes, Node's queue included — means flush now, whatever
-   * the batch count: a buffer full by bytes short of `batchSize` would otherwise keep the
-   * writer blocked and the sink idle until the interval timer (up to maxFlushIntervalMs).
+   * No `closed` or `ending` flag beside the state: ending is the state (`#pressure.ending`:
+   * draining, then closed), and so is closed, but for one window that Node's own flag covers:
+   * `destroy()` sets `destroyed` before `_destroy` runs, while our state turns closed only once
+   * everything held has been counted (so that the 'state' → closed listeners see it counted).
    */
-  #isDue(): boolean {
-    return this.#buffer.size >= this.#batchSize || this.#ending || this.#isFull();
-  }
-
-  #isBufferFull(): boolean {
-    return this.#buffer.size >= this.#o.maxBufferSize || this.#bufferBytes >= this.#o.maxBufferBytes;
-  }
-
-  /** Full counting Node's queue too: no more fast-path acceptance. */
-  #isFull(): boolean {
-    return (
-      this.#buffer.size + this.#queued.size >= this.#o.maxBufferSize ||
-      this.#bufferBytes + this.#queuedBytes >= this.#o.maxBufferBytes
-    );
-  }
-
-  #utilization(): number {
-    const items = (this.#buffer.size + this.#queued.size) / this.#o.maxBufferSize;
-    const bytes = (this.#bufferBytes + this.#queuedBytes) / this.#o.maxBufferBytes;
-    return items > bytes ? items : bytes;
+  #isClosed(): boolean {
+    return this.#pressure.state === BackpressureState.CLOSED || this.#ws.destroyed;
   }
 
   /** Room was made: let Node hand over what it holds, and owe 'drain' if due. */
   #onRoom(): void {
     const callback = this.#heldCallback;
-    if (callback !== null && !this.#isBufferFull()) {
+    if (callback !== null && !this.#held.isRingFull()) {
       this.#heldCallback = null;
       callback();
     }
@@ -502,23 +341,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
    */
   #takeAllHeld(first: readonly T[]): T[] {
     const held: T[] = first.slice();
-    const running: FlushAttemptContext[] = [];
-    for (const job of this.#jobs) {
-      for (const item of job.batch) held.push(item);
-      if (job.context !== null) running.push(job.context);
-      job.context = null;
-      if (job.timer !== null) clearTimeout(job.timer);
-      job.timer = null;
-    }
-    this.#jobs.clear();
-    this.#inFlightItems = 0;
-    this.#handedOverInNodeQueue += this.#queued.size;
-    for (const item of this.#buffer.drain()) held.push(item);
-    for (const item of this.#queued.drain()) held.push(item);
-    this.#bufferSizes?.drain();
-    this.#queuedSizes?.drain();
-    this.#bufferBytes = 0;
-    this.#queuedBytes = 0;
+    const running = this.#scheduler.takeAllInFlight(held);
+    this.#held.takeAll(held);
     this.#eventsDeadLettered += held.length;
     for (const context of running) {
       context.abort(new BackpressureError(ErrorCodes.DESTROYED, 'the stream gave up on this batch'));
@@ -527,244 +351,18 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   #holdsItems(): boolean {
-    return this.#buffer.size > 0 || this.#queued.size > 0 || this.#jobs.size > 0;
+    return this.#held.size > 0 || this.#scheduler.inFlightBatches > 0;
   }
 
   // ------------------------------------------------------------ state machine
 
   #updateState(): void {
-    if (this.#ending || this.#closed) return;
-    const next = nextPressureState(this.#state, this.#utilization(), this.#o);
-    if (next !== this.#state) this.#transition(next);
-    // Precompute where the next state up begins, so a growing buffer costs one
-    // comparison per item instead of a full evaluation. Slightly early (1e-9)
-    // so float rounding can only cause an extra evaluation, never a missed one.
-    const t = upperThreshold(this.#state, this.#o);
-    this.#nextUpItems = t * this.#o.maxBufferSize * (1 - 1e-9);
-    this.#nextUpBytes = t * this.#o.maxBufferBytes * (1 - 1e-9);
+    if (!this.#ws.destroyed) this.#pressure.update();
   }
 
   /** The buffer only grew: re-evaluate the state only if it reached the next threshold up. */
   #updateStateOnGrowth(): void {
-    if (
-      this.#buffer.size + this.#queued.size >= this.#nextUpItems ||
-      this.#bufferBytes + this.#queuedBytes >= this.#nextUpBytes
-    ) {
-      this.#updateState();
-    }
-  }
-
-  #transition(to: BackpressureState): void {
-    const from = this.#state;
-    if (from === to || from === BackpressureState.CLOSED) return;
-    this.#state = to;
-    if (to === BackpressureState.BLOCKED) this.#armBlockTimer();
-    else this.#disarmBlockTimer();
-    this.emit('state', { from, to, utilization: this.#utilization() } satisfies StateChange);
-    if (from === BackpressureState.BLOCKED && this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
-  }
-
-  #armBlockTimer(): void {
-    if (this.#o.maxBlockTimeMs === Infinity) return;
-    if (this.#blockTimer !== null) clearTimeout(this.#blockTimer);
-    this.#blockTimer = setTimeout(this.#onBlockTimeout, this.#o.maxBlockTimeMs);
-  }
-
-  #disarmBlockTimer(): void {
-    if (this.#blockTimer !== null) {
-      clearTimeout(this.#blockTimer);
-      this.#blockTimer = null;
-    }
-  }
-
-  // ---------------------------------------------------------------- flushing
-
-  #armFlushTimer(): void {
-    if (this.#buffer.size === 0 || this.#closed) return;
-    const wait = this.#oldestAt + this.#currentIntervalMs - Date.now();
-    this.#flushTimer = setTimeout(this.#onFlushTimer, wait > 0 ? wait : 0);
-  }
-
-  /** Starts every flush that is due and allowed; otherwise arms the time trigger. */
-  #pump(): void {
-    if (this.#closed) return;
-    while (this.#jobs.size < this.#concurrency && this.#buffer.size > 0) {
-      const due = this.#isDue() || Date.now() - this.#oldestAt >= this.#currentIntervalMs;
-      if (!due) {
-        if (this.#flushTimer === null) this.#armFlushTimer();
-        break;
-      }
-      this.#startFlush();
-    }
-    this.#maybeFinish();
-  }
-
-  #startFlush(): void {
-    // An armed time-trigger timer is left alone: when it fires, #pump re-checks
-    // what is due. Clearing and re-creating it per batch costs more than a
-    // spurious wake-up per interval.
-    const batch = this.#buffer.take(this.#batchSize);
-    if (this.#buffer.size === 0) this.#flushTimer?.unref();
-    if (this.#bufferSizes !== undefined) {
-      for (const size of this.#bufferSizes.take(batch.length)) this.#bufferBytes -= size;
-    }
-    const job = new FlushJob(batch);
-    this.#jobs.add(job);
-    this.#inFlightItems += batch.length;
-    // The attempt starts before room is made: making room hands Node's queued
-    // items to _write, which may start a later batch, and that one must not
-    // reach flush first (FIFO into flush).
-    this.#runAttempt(job);
-    this.#onRoom();
-  }
-
-  #runAttempt(job: FlushJob<T>): void {
-    if (!this.#jobs.has(job) || this.#closed) return;
-    if (this.#breaker !== null) {
-      // FIFO into flush: a batch never overtakes an older one waiting for the circuit.
-      const behindOlder = this.#olderJobWaitsForCircuit(job);
-      const wait = behindOlder ? 0 : this.#breaker.admit(Date.now());
-      if (behindOlder || wait > 0) {
-        // Not an attempt: no retry is spent against an open circuit.
-        job.waitingForCircuit = true;
-        if (wait > 0 && this.#circuitTimer === null) this.#circuitTimer = setTimeout(this.#onCircuitTimer, wait);
-        return;
-      }
-      job.waitingForCircuit = false;
-      // admit() may have announced half-open: a 'circuit' listener that destroyed the stream
-      // has dead-lettered this batch, which must then never reach flush.
-      if (!this.#jobs.has(job) || this.#closed) return;
-    }
-    job.attempt++;
-    const token = ++this.#tokenSeq;
-    job.token = token;
-    const context = new FlushAttemptContext(job.attempt);
-    job.context = context;
-    job.startedAt = Date.now();
-    if (this.#watchdog !== null) this.#watchdog.ref(); // an attempt in flight keeps the process alive until it settles or times out
-    else if (this.#o.flushTimeoutMs !== Infinity) this.#watchdog = setTimeout(this.#onWatchdog, this.#o.flushTimeoutMs);
-    const flush = this.#o.flush;
-    // flush gets its own copy: whatever it does to the array (splice it into chunks, sort it, empty
-    // it) never reaches the job's batch, which alone is retried, dead-lettered and counted.
-    const batch = job.batch.slice();
-    // new Promise(...) turns a synchronous throw into a rejection, so every outcome is settled asynchronously.
-    new Promise<unknown>((resolve) => resolve(flush(batch, context))).then(
-      (result) => this.#settleAttempt(job, token, result, undefined),
-      (error: unknown) => this.#settleAttempt(job, token, undefined, toError(error)),
-    );
-  }
-
-  #settleAttempt(job: FlushJob<T>, token: number, result: unknown, error: Error | undefined): void {
-    if (token !== job.token || job.context === null || !this.#jobs.has(job)) return; // late result of an abandoned attempt
-    job.context = null;
-    if (!this.#anyAttemptRunning()) this.#watchdog?.unref(); // idle watchdog: never the reason a process stays up
-    const now = Date.now();
-    const latencyMs = now - job.startedAt;
-    // Read against the job's own batch (flush got a copy), and account before anything
-    // observable happens: a 'circuit' or 'flush' listener may read the metrics, or even
-    // destroy the stream, which then dead-letters exactly what is still in job.batch.
-    const outcome = error === undefined ? interpretFlushResult(result, job.batch) : { delivered: 0, retry: job.batch, error };
-    this.#eventsFlushed += outcome.delivered;
-    this.#inFlightItems -= outcome.delivered;
-    job.batch = outcome.retry;
-    if (outcome.delivered > 0) this.#rearmBlockTimerOnProgress();
-    if (outcome.error === undefined) {
-      this.#jobs.delete(job);
-      this.#flushes++;
-      this.#lastFlushLatencyMs = latencyMs;
-      this.#adaptInterval(latencyMs);
-      if (this.#adaptive !== null) {
-        const backlogged = this.#buffer.size >= this.#batchSize || this.#queued.size > 0 || this.#isFull();
-        this.#adaptive.onSuccess(now, outcome.delivered, latencyMs, backlogged);
-        this.#followAdaptive();
-      }
-      this.#breaker?.success();
-      this.emit('flush', { items: outcome.delivered, latencyMs, attempt: job.attempt } satisfies FlushEvent);
-      this.#pump();
-      return;
-    }
-    this.#failedFlushes++;
-    if (this.#adaptive !== null) {
-      this.#adaptive.onFailure(now);
-      this.#followAdaptive();
-    }
-    // A partial failure means the sink is reachable: only a total failure counts against the circuit.
-    if (outcome.delivered > 0) this.#breaker?.success();
-    else this.#breaker?.failure(now);
-    if (!this.#jobs.has(job)) return; // a 'circuit' listener destroyed the stream, which dead-lettered job.batch
-    const retryable = (outcome.error as { retryable?: unknown }).retryable !== false;
-    if (retryable && job.attempt <= this.#o.retry.retries) {
-      this.#scheduleRetry(job, outcome.error);
-      return;
-    }
-    this.#jobs.delete(job);
-    this.#inFlightItems -= job.batch.length;
-    const failure = new BackpressureError(
-      ErrorCodes.FLUSH_FAILED,
-      `flush failed after ${job.attempt} attempt(s): ${outcome.error.message}`,
-      { cause: outcome.error },
-    );
-    this.#deadLetter(job.batch, failure);
-    this.#pump();
-  }
-
-  #followAdaptive(): void {
-    const adaptive = this.#adaptive;
-    if (adaptive === null) return;
-    this.#batchSize = adaptive.batchSize;
-    this.#concurrency = adaptive.concurrency;
-  }
-
-  #olderJobWaitsForCircuit(job: FlushJob<T>): boolean {
-    for (const other of this.#jobs) {
-      if (other === job) return false;
-      if (other.waitingForCircuit) return true;
-    }
-    return false;
-  }
-
-  /** Lets waiting batches try the circuit again, oldest first (each admitted one may take the probe slot). */
-  #wakeCircuitWaiters(): void {
-    if (this.#circuitTimer !== null) {
-      clearTimeout(this.#circuitTimer);
-      this.#circuitTimer = null;
-    }
-    for (const job of [...this.#jobs]) {
-      if (!job.waitingForCircuit) continue;
-      job.waitingForCircuit = false;
-      this.#runAttempt(job);
-      if (job.waitingForCircuit) break; // not admitted: the rest keep waiting behind it
-    }
-  }
-
-  #anyAttemptRunning(): boolean {
-    for (const job of this.#jobs) if (job.context !== null) return true;
-    return false;
-  }
-
-  #scheduleRetry(job: FlushJob<T>, error: Error): void {
-    let delayMs = backoffDelayMs(job.attempt, this.#o.retry);
-    // Sinks may say when to come back (HTTP Retry-After): honour it, within maxDelayMs. maxDelayMs is
-    // at most MAX_TIMER_MS, so a huge (or infinite) Retry-After waits maxDelayMs, never Node's 1 ms.
-    const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
-    if (typeof retryAfterMs === 'number' && retryAfterMs > delayMs) delayMs = Math.min(retryAfterMs, this.#o.retry.maxDelayMs);
-    this.#eventsRetried += job.batch.length;
-    // Armed before the event: a listener that destroys the stream clears it with the job.
-    job.timer = setTimeout(this.#runAttemptOf, delayMs, job);
-    this.emit('retry', { items: job.batch.length, attempt: job.attempt, delayMs, error } satisfies RetryEvent);
-  }
-
-  #adaptInterval(latencyMs: number): void {
-    const { targetLatencyMs, minFlushIntervalMs, maxFlushIntervalMs } = this.#o;
-    if (latencyMs > targetLatencyMs * 1.5) {
-      this.#currentIntervalMs = Math.min(this.#currentIntervalMs * 1.5, maxFlushIntervalMs);
-    } else if (latencyMs < targetLatencyMs * 0.5) {
-      this.#currentIntervalMs = Math.max(this.#currentIntervalMs * 0.8, minFlushIntervalMs);
-    }
-  }
-
-  #rearmBlockTimerOnProgress(): void {
-    if (this.#blockTimer !== null) this.#armBlockTimer();
+    if (!this.#ws.destroyed) this.#pressure.updateOnGrowth(this.#held.size, this.#held.bytes);
   }
 
   // ------------------------------------------------------ dead letters, end
@@ -778,66 +376,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       return;
     }
     this.#eventsDeadLettered += items.length;
-    this.#handOver(items, error);
-  }
-
-  /**
-   * Items already counted as dead-lettered go to the 'dead-letter' listeners and to
-   * onDeadLetter, each with its own copy: the stream keeps `items` to report them if
-   * onDeadLetter fails, and never reads back an array it handed out.
-   */
-  #handOver(items: T[], error: Error): void {
-    if (items.length === 0) return;
-    const handler = this.#o.onDeadLetter as DeadLetterHandler<T>;
-    this.#rearmBlockTimerOnProgress();
-    // Pending before the event: a listener that destroys the stream must find this call to wait for.
-    this.#pendingDeadLetters++;
-    const given = items.slice();
-    Promise.resolve()
-      .then(() => handler(given, error))
-      .then(
-        () => {
-          this.#pendingDeadLetters--;
-          this.#maybeFinish();
-          this.#finishDestroyIfSettled();
-        },
-        (cause: unknown) => {
-          this.#pendingDeadLetters--;
-          this.#onDeadLetterFailed(items, cause);
-        },
-      );
-    this.emit('dead-letter', { items: items.slice(), error } satisfies DeadLetterEvent<T>);
-  }
-
-  /**
-   * onDeadLetter failed: the items stay counted as dead-lettered and go back to the user in the
-   * stream's error instead. Every failure adds its items, so the one final error carries every
-   * item whose dead-lettering failed, each once, however many calls failed.
-   */
-  #onDeadLetterFailed(items: T[], cause: unknown): void {
-    if (this.#deadLetterFailed === null) {
-      this.#deadLetterFailed = [];
-      this.#deadLetterFailedCause = cause;
-    }
-    for (const item of items) this.#deadLetterFailed.push(item);
-    if (this.destroyed) this.#finishDestroyIfSettled();
-    else this.destroy(); // _destroy reports the failed items once every pending call has settled
-  }
-
-  #deadLetterFailure(): BackpressureError<T> | null {
-    const items = this.#deadLetterFailed;
-    if (items === null) return null;
-    return new BackpressureError(ErrorCodes.DEAD_LETTER_FAILED, `onDeadLetter failed for ${items.length} item(s)`, {
-      items: items.slice(),
-      cause: this.#deadLetterFailedCause,
-    });
-  }
-
-  #finishDestroyIfSettled(): void {
-    const callback = this.#destroyCallback;
-    if (callback === null || this.#pendingDeadLetters > 0) return;
-    this.#destroyCallback = null;
-    callback();
+    this.#deadLetters.handOver(items, error);
   }
 
   /**
@@ -857,7 +396,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     const all = this.#takeAllHeld(items);
     if (this.#o.onDeadLetter !== undefined) {
       const error = new BackpressureError(code, message, { cause });
-      this.#handOver(all, error);
+      this.#deadLetters.handOver(all, error);
       this.destroy(error);
       return;
     }
@@ -880,11 +419,10 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   #beginDraining(): void {
-    this.#transition(BackpressureState.DRAINING);
-    this.#ending = true;
+    this.#pressure.transition(BackpressureState.DRAINING);
     this.#plainItems = false;
     this.beginDrainDeadline();
-    this.#pump();
+    this.#scheduler.pump();
   }
 
   /**
@@ -917,7 +455,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
         return;
       }
     } else {
-      this.#handOver(this.#takeAllHeld([]), error);
+      this.#deadLetters.handOver(this.#takeAllHeld([]), error);
     }
     // The buffer is empty now: a paused writer (a composition's stage) may go on; what it writes is dead-lettered on arrival.
     this.#updateState();
@@ -930,43 +468,23 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     const callback = this.#finalCallback;
     if (
       callback === null ||
-      this.#buffer.size > 0 ||
-      this.#queued.size > 0 ||
-      this.#jobs.size > 0 ||
-      this.#pendingDeadLetters > 0 ||
+      this.#held.size > 0 ||
+      this.#scheduler.inFlightBatches > 0 ||
+      this.#deadLetters.pending > 0 ||
       this.destroyed
     ) {
       return;
     }
     this.#finalCallback = null;
     this.#clearTimers();
-    this.#transition(BackpressureState.CLOSED);
-    this.#closed = true;
+    this.#pressure.transition(BackpressureState.CLOSED);
     callback();
   }
 
   #clearTimers(): void {
-    for (const timer of [this.#flushTimer, this.#watchdog, this.#drainTimer, this.#blockTimer, this.#circuitTimer]) {
-      if (timer !== null) clearTimeout(timer);
-    }
-    this.#flushTimer = this.#watchdog = this.#drainTimer = this.#blockTimer = this.#circuitTimer = null;
+    this.#scheduler.clearTimers();
+    if (this.#drainTimer !== null) clearTimeout(this.#drainTimer);
+    this.#drainTimer = null;
+    this.#pressure.clearBlockTimer();
   }
-}
-
-/** Utilization at which the state above `state` begins (Infinity when there is none). */
-function upperThreshold(state: BackpressureState, o: WatermarkThresholds): number {
-  switch (state) {
-    case BackpressureState.NORMAL:
-      return o.lowWatermark;
-    case BackpressureState.ELEVATED:
-      return o.highWatermark;
-    case BackpressureState.CRITICAL:
-      return 1;
-    default:
-      return Infinity;
-  }
-}
-
-function toError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(`flush rejected with a non-Error: ${String(value)}`);
 }

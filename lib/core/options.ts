@@ -2,6 +2,7 @@ import type { ResolvedRetryOptions, RetryOptions } from '../resilience/backoff';
 import type { AdaptiveOptions, ResolvedAdaptiveOptions } from '../resilience/adaptive-controller';
 import { CIRCUIT_DEFAULTS, type CircuitBreakerOptions } from '../resilience/circuit-breaker';
 import { defaultSizeOf as defaultSizeOfAny } from './size-of';
+import { DEFAULT_WATERMARKS } from '../pressure/levels';
 import { invalidOption } from '../util/validate';
 
 /** What `flush` receives besides the batch. */
@@ -174,9 +175,9 @@ export const MAX_TIMER_MS = 2_147_483_647;
 
 export const DEFAULTS = {
   maxBufferSize: 10000,
-  highWatermark: 0.8,
-  lowWatermark: 0.5,
-  hysteresis: 0.05,
+  highWatermark: DEFAULT_WATERMARKS.highWatermark,
+  lowWatermark: DEFAULT_WATERMARKS.lowWatermark,
+  hysteresis: DEFAULT_WATERMARKS.hysteresis,
   batchSize: 100,
   minFlushIntervalMs: 100,
   maxFlushIntervalMs: 30000,

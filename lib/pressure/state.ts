@@ -35,16 +35,3 @@ export interface PressureSource {
   on(event: 'state', listener: (change: StateChange) => void): unknown;
   off(event: 'state', listener: (change: StateChange) => void): unknown;
 }
-
-/** Rank of the pressure states, for "at or above" comparisons. */
-export function pressureRank(state: BackpressureState): number {
-  switch (state) {
-    case BackpressureState.NORMAL: return 0;
-    case BackpressureState.ELEVATED: return 1;
-    case BackpressureState.CRITICAL: return 2;
-    case BackpressureState.BLOCKED: return 3;
-    // Draining and closed streams accept nothing more; treat them as full.
-    case BackpressureState.DRAINING: return 3;
-    case BackpressureState.CLOSED: return 3;
-  }
-}

@@ -1,27 +1,11 @@
 import { BackpressureState } from './state';
+import { PRESSURE_LEVELS, levelAt, thresholdOf, type WatermarkThresholds } from './levels';
 
-/** The thresholds that drive the pressure states (all fractions of the buffer). */
-export interface WatermarkThresholds {
-  lowWatermark: number;
-  highWatermark: number;
-  hysteresis: number;
-}
-
-const LEVELS = [
-  BackpressureState.NORMAL,
-  BackpressureState.ELEVATED,
-  BackpressureState.CRITICAL,
-  BackpressureState.BLOCKED,
-] as const;
+export type { WatermarkThresholds } from './levels';
 
 function levelOf(state: BackpressureState): number {
-  const level = (LEVELS as readonly BackpressureState[]).indexOf(state);
+  const level = (PRESSURE_LEVELS as readonly BackpressureState[]).indexOf(state);
   return level === -1 ? 0 : level;
-}
-
-function thresholdOf(level: number, t: WatermarkThresholds): number {
-  // level 0 (normal) has no threshold: it is where everything else falls back to.
-  return level === 1 ? t.lowWatermark : level === 2 ? t.highWatermark : level === 3 ? 1 : 0;
 }
 
 /**
@@ -42,21 +26,15 @@ export function nextPressureState(
   utilization: number,
   thresholds: WatermarkThresholds,
 ): BackpressureState {
-  let raw = 0;
-  for (let level = 3; level > 0; level--) {
-    if (utilization >= thresholdOf(level, thresholds)) {
-      raw = level;
-      break;
-    }
-  }
+  const raw = levelAt(utilization, thresholds);
   const currentLevel = levelOf(current);
-  if (raw >= currentLevel) return LEVELS[raw] as BackpressureState;
+  if (raw >= currentLevel) return PRESSURE_LEVELS[raw] as BackpressureState;
   // On the way down: stay at the highest level (not above the current one)
   // whose threshold minus the hysteresis band is still reached.
   for (let level = currentLevel; level > raw; level--) {
     if (utilization >= thresholdOf(level, thresholds) - thresholds.hysteresis) {
-      return LEVELS[level] as BackpressureState;
+      return PRESSURE_LEVELS[level] as BackpressureState;
     }
   }
-  return LEVELS[raw] as BackpressureState;
+  return PRESSURE_LEVELS[raw] as BackpressureState;
 }

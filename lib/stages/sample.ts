@@ -1,5 +1,6 @@
 import { RingBuffer } from '../util/ring-buffer';
-import { BackpressureState, pressureRank, type PressureSource } from '../pressure/state';
+import { BackpressureState, type PressureSource } from '../pressure/state';
+import { pressureRank } from '../pressure/levels';
 import { DropReason } from './drop-reasons';
 import { keyHash } from './key-hash';
 import { SheddingStage, type SheddingStageOptions, type StageMetrics } from './shedding-stage';

@@ -1,5 +1,6 @@
 import { RingBuffer } from '../util/ring-buffer';
-import { BackpressureState, pressureRank, type PressureSource } from '../pressure/state';
+import { BackpressureState, type PressureSource } from '../pressure/state';
+import { DEFAULT_WATERMARKS, PRESSURE_LEVELS, levelAt, pressureRank } from '../pressure/levels';
 import { Duplex } from '../util/stream-classes';
 import { DropReason, type DropEvent } from './drop-reasons';
 import { integerOption, invalidOption } from '../util/validate';
@@ -181,15 +182,11 @@ export abstract class SheddingStage<T> extends Duplex {
 
   /**
    * The hold's own fill as a pressure state, for stages with no downstream `PressureSource`:
-   * < 50 % normal, < 80 % elevated, < 100 % critical, full blocked (the core's default watermarks,
-   * without hysteresis).
+   * the core's default watermarks without hysteresis (< 50 % normal, < 80 % elevated, < 100 %
+   * critical, full blocked).
    */
   protected holdPressure(): BackpressureState {
-    const utilization = this.held / this.capacity;
-    if (utilization >= 1) return BackpressureState.BLOCKED;
-    if (utilization >= 0.8) return BackpressureState.CRITICAL;
-    if (utilization >= 0.5) return BackpressureState.ELEVATED;
-    return BackpressureState.NORMAL;
+    return PRESSURE_LEVELS[levelAt(this.held / this.capacity, DEFAULT_WATERMARKS)] as BackpressureState;
   }
 
   /** Pressure rank (0 normal … 3 blocked) from `source`, or from the hold when there is none. */
