@@ -141,7 +141,9 @@ function fmt(n: number): string {
 }
 
 async function main(): Promise<void> {
-  console.log(`# adaptive benchmark — sink: ${OVERHEAD_MS} ms/call + ${PER_ITEM_MS} ms/item, ×(active/knee)² past the knee`);
+  console.log(
+    `# adaptive benchmark — sink: ${OVERHEAD_MS} ms/call + ${PER_ITEM_MS} ms/item, ×(active/knee)² past the knee`,
+  );
   console.log(`# ${machine()}${QUICK ? ' (BENCH_QUICK=1: shorter runs)' : ''}`);
   const sweep: Config[] = [];
   for (const batchSize of QUICK ? [16000] : [4000, 16000]) {
@@ -149,7 +151,10 @@ async function main(): Promise<void> {
       sweep.push({ label: `fixed batch ${batchSize} × ${concurrency}`, options: { batchSize, concurrency } });
     }
   }
-  const rows: string[] = ['| profile | default fixed (100 × 1) | best fixed (sweep) | adaptive | adaptive / best | adaptive ended at |', '|---|---|---|---|---|---|'];
+  const rows: string[] = [
+    '| profile | default fixed (100 × 1) | best fixed (sweep) | adaptive | adaptive / best | adaptive ended at |',
+    '|---|---|---|---|---|---|',
+  ];
   let allMet = true;
   for (const profile of PROFILES) {
     const defaults = await runOnce(profile, { label: 'default', options: {} });
@@ -162,7 +167,9 @@ async function main(): Promise<void> {
     const adaptive = await runOnce(profile, { label: 'adaptive', options: { adaptive: true } });
     const ratio = adaptive.itemsPerSecond / best.result.itemsPerSecond;
     if (ratio < 0.9) allMet = false;
-    console.log(`  ${profile.name}: default ${fmt(defaults.itemsPerSecond)}, best ${best.label} ${fmt(best.result.itemsPerSecond)}, adaptive ${fmt(adaptive.itemsPerSecond)} (ratio ${ratio.toFixed(2)})`);
+    console.log(
+      `  ${profile.name}: default ${fmt(defaults.itemsPerSecond)}, best ${best.label} ${fmt(best.result.itemsPerSecond)}, adaptive ${fmt(adaptive.itemsPerSecond)} (ratio ${ratio.toFixed(2)})`,
+    );
     if (profile.kneeMovesAtMs !== undefined) {
       const moveSlice = profile.kneeMovesAtMs / 250;
       const target = 0.9 * adaptive.itemsPerSecond;
@@ -173,7 +180,9 @@ async function main(): Promise<void> {
           break;
         }
       }
-      console.log(`  ${profile.name}: adaptive back within 90% of its steady state ${recovered < 0 ? 'never' : `${recovered} ms`} after the knee moved`);
+      console.log(
+        `  ${profile.name}: adaptive back within 90% of its steady state ${recovered < 0 ? 'never' : `${recovered} ms`} after the knee moved`,
+      );
       console.log(`  adaptive items/s per 250 ms: ${adaptive.series.map(fmt).join(' ')}`);
     }
     rows.push(

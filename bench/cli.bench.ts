@@ -84,7 +84,9 @@ function timeRun(script: string, args: readonly string[], input: string): Promis
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 async function main(): Promise<void> {
@@ -107,21 +109,35 @@ async function main(): Promise<void> {
 }
 
 async function measure(input: { path: string; bytes: number }): Promise<void> {
-  console.log(`input: ${input.path} (${LINES.toLocaleString('en-US')} lines, ${(input.bytes / 1e6).toFixed(1)} MB), ${RUNS} runs each, alternating`);
+  console.log(
+    `input: ${input.path} (${LINES.toLocaleString('en-US')} lines, ${(input.bytes / 1e6).toFixed(1)} MB), ${RUNS} runs each, alternating`,
+  );
   const cli: number[] = [];
   const baseline: number[] = [];
   for (let run = 1; run <= RUNS; run++) {
     cli.push(await timeRun(CLI, [], input.path));
     baseline.push(await timeRun(BASELINE, [], input.path));
-    console.log(`  run ${run}: backpressure ${cli[run - 1]?.toFixed(0)} ms, readline baseline ${baseline[run - 1]?.toFixed(0)} ms`);
+    console.log(
+      `  run ${run}: backpressure ${cli[run - 1]?.toFixed(0)} ms, readline baseline ${baseline[run - 1]?.toFixed(0)} ms`,
+    );
   }
   const cliMs = median(cli);
   const baselineMs = median(baseline);
   const rate = (ms: number): string => `${Math.round((LINES * 1000) / ms).toLocaleString('en-US')} lines/s`;
   console.log(`backpressure (CLI, --strategy block, to /dev/null): median ${cliMs.toFixed(0)} ms  ${rate(cliMs)}`);
-  console.log(`readline + JSON.parse + JSON.stringify baseline:    median ${baselineMs.toFixed(0)} ms  ${rate(baselineMs)}`);
+  console.log(
+    `readline + JSON.parse + JSON.stringify baseline:    median ${baselineMs.toFixed(0)} ms  ${rate(baselineMs)}`,
+  );
   console.log(`ratio (baseline / CLI, higher is better, target >= 2.0): ${(baselineMs / cliMs).toFixed(2)}`);
-  console.log(JSON.stringify({ lines: LINES, runs: RUNS, cliMs: Math.round(cliMs), baselineMs: Math.round(baselineMs), ratio: Number((baselineMs / cliMs).toFixed(2)) }));
+  console.log(
+    JSON.stringify({
+      lines: LINES,
+      runs: RUNS,
+      cliMs: Math.round(cliMs),
+      baselineMs: Math.round(baselineMs),
+      ratio: Number((baselineMs / cliMs).toFixed(2)),
+    }),
+  );
 }
 
 main().catch((err: unknown) => {

@@ -59,7 +59,7 @@ async function segmentLog(sync: SyncMode, records: number): Promise<number> {
   const dir = freshDir();
   const log = await SegmentLog.open({ dir, sync, maxBytes: 4 * 1024 * 1024 * 1024, segmentBytes: 64 * 1024 * 1024 });
   try {
-    for (let done = 0; done < records; ) {
+    for (let done = 0; done < records;) {
       const burst = Math.min(sync === 'always' ? 1 : BURST, records - done);
       for (let i = 0; i < burst; i++) log.append(record);
       done += burst;
@@ -78,7 +78,9 @@ function row(m: Measurement, vsArray: number, vsWrite: number): string {
 }
 
 async function main(): Promise<void> {
-  console.log(`# durable log append benchmark: ${RECORDS.toLocaleString('en-US')} records of ${BYTES} B (sync 'always': ${ALWAYS_RECORDS}), bursts of ${BURST}, ${ROUNDS} interleaved rounds (median)`);
+  console.log(
+    `# durable log append benchmark: ${RECORDS.toLocaleString('en-US')} records of ${BYTES} B (sync 'always': ${ALWAYS_RECORDS}), bursts of ${BURST}, ${ROUNDS} interleaved rounds (median)`,
+  );
   console.log(`# ${machine()}; log directories under ${BASE}`);
   const results = await measureInterleaved(
     [

@@ -65,7 +65,9 @@ async function main(): Promise<void> {
       );
     } catch (err) {
       if (err instanceof TortureFailure) {
-        console.error(`campaign ${c + 1}/${campaigns} FAILED — seed ${err.seed} (replay: npm run torture -- --seed ${err.seed} --kills ${kills})\n${err.message}\nlog directory kept: ${dir}`);
+        console.error(
+          `campaign ${c + 1}/${campaigns} FAILED — seed ${err.seed} (replay: npm run torture -- --seed ${err.seed} --kills ${kills})\n${err.message}\nlog directory kept: ${dir}`,
+        );
         process.exit(1);
       }
       throw err;

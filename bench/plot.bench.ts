@@ -25,7 +25,17 @@ import type { BackpressureWritable } from '../lib/core/backpressure-writable';
 import type { DropEvent, SampleMetrics } from '../lib/stages';
 import { BackpressureState, type StateChange } from '../lib/pressure/state';
 import { machine } from './harness';
-import { AxisSide, formatCompact, niceTicks, renderChart, SeriesKind, type Panel, type Series, type Span, type XY } from './svg-chart';
+import {
+  AxisSide,
+  formatCompact,
+  niceTicks,
+  renderChart,
+  SeriesKind,
+  type Panel,
+  type Series,
+  type Span,
+  type XY,
+} from './svg-chart';
 
 /** Items/s the sink takes: flush sleeps 1000 / SINK_RATE ms per item. */
 const SINK_RATE = 5_000;
@@ -253,7 +263,8 @@ async function runStrategy(strategy: Strategy): Promise<Run> {
       written,
       flushed: m.eventsFlushed,
       dropped: m.eventsDropped,
-      arrivedUnderPressure: s !== undefined && 'arrivedUnderPressure' in s ? (s as SampleMetrics).arrivedUnderPressure : null,
+      arrivedUnderPressure:
+        s !== undefined && 'arrivedUnderPressure' in s ? (s as SampleMetrics).arrivedUnderPressure : null,
       producerPaused: paused,
       offeredRate: 0,
       writtenRate: 0,
@@ -284,7 +295,10 @@ async function runStrategy(strategy: Strategy): Promise<Run> {
 
   const endedAt = now();
   const finished = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${strategy}: end() did not finish within ${FINISH_TIMEOUT_MS} ms`)), FINISH_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`${strategy}: end() did not finish within ${FINISH_TIMEOUT_MS} ms`)),
+      FINISH_TIMEOUT_MS,
+    );
     output.once('finish', () => {
       clearTimeout(timer);
       resolve();
@@ -310,7 +324,8 @@ async function runStrategy(strategy: Strategy): Promise<Run> {
     dropped: m.eventsDropped,
     deadLettered,
     droppedByReason: m.droppedByReason,
-    arrivedUnderPressure: sm !== undefined && 'arrivedUnderPressure' in sm ? (sm as SampleMetrics).arrivedUnderPressure : null,
+    arrivedUnderPressure:
+      sm !== undefined && 'arrivedUnderPressure' in sm ? (sm as SampleMetrics).arrivedUnderPressure : null,
     writtenByLevel,
     droppedByLevel,
   };
@@ -419,15 +434,21 @@ function noteOf(run: Run): string {
     if (run.peakStageHeld > 0) parts.push(`hold peak ${fmt(run.peakStageHeld)}`);
     parts.push(`dropped ${fmt(f.dropped)} (${fmt(run.dropsAfterBurst)} after the burst)`);
     if (run.strategy === Strategy.PRIORITY) {
-      const shares = LEVELS.map((l) => `${l.name}\u00a0${pct((f.droppedByLevel[l.level] ?? 0) / Math.max(1, f.writtenByLevel[l.level] ?? 0))}`);
+      const shares = LEVELS.map(
+        (l) => `${l.name}\u00a0${pct((f.droppedByLevel[l.level] ?? 0) / Math.max(1, f.writtenByLevel[l.level] ?? 0))}`,
+      );
       parts.push(`dropped by level: ${shares.join(', ')}`);
     }
     if (f.arrivedUnderPressure !== null && f.arrivedUnderPressure > 0) {
       const sampledOut = f.droppedByReason['sampled-out'] ?? 0;
-      parts.push(`kept ${(100 * (1 - sampledOut / f.arrivedUnderPressure)).toFixed(1)} % of ${fmt(f.arrivedUnderPressure)} arrived under pressure`);
+      parts.push(
+        `kept ${(100 * (1 - sampledOut / f.arrivedUnderPressure)).toFixed(1)} % of ${fmt(f.arrivedUnderPressure)} arrived under pressure`,
+      );
     }
   }
-  parts.push(`delivered ${fmt(f.flushed)} (${formatCompact(Math.round(burstRate(run, (s) => s.flushed) / 100) * 100)}/s in the burst)`);
+  parts.push(
+    `delivered ${fmt(f.flushed)} (${formatCompact(Math.round(burstRate(run, (s) => s.flushed) / 100) * 100)}/s in the burst)`,
+  );
   return parts.join(' · ');
 }
 
@@ -461,7 +482,13 @@ function panelOf(run: Run): Panel {
   const pts = (f: (s: Sample) => number): XY[] => run.samples.map((s) => [s.t, f(s)] as const);
   const rate = (counter: (s: Sample) => number): XY[] => windowedRate(run.samples, counter);
   const series: Series[] = [
-    { label: 'writable buffer (% of maxBufferSize)', color: COLORS.utilization, axis: AxisSide.LEFT, kind: SeriesKind.AREA, points: pts((s) => s.utilization * 100) },
+    {
+      label: 'writable buffer (% of maxBufferSize)',
+      color: COLORS.utilization,
+      axis: AxisSide.LEFT,
+      kind: SeriesKind.AREA,
+      points: pts((s) => s.utilization * 100),
+    },
   ];
   if (run.strategy !== Strategy.BLOCK) {
     series.push({
@@ -472,20 +499,51 @@ function panelOf(run: Run): Panel {
       points: pts((s) => (s.stageCapacity ? (100 * s.stageHeld) / s.stageCapacity : 0)),
     });
   }
-  series.push({ label: 'offered by the producer (items/s)', color: COLORS.offered, axis: AxisSide.RIGHT, dash: '2 3', width: 1.5, points: rate((s) => s.offered) });
+  series.push({
+    label: 'offered by the producer (items/s)',
+    color: COLORS.offered,
+    axis: AxisSide.RIGHT,
+    dash: '2 3',
+    width: 1.5,
+    points: rate((s) => s.offered),
+  });
   if (run.strategy === Strategy.BLOCK) {
-    series.push({ label: 'written by the producer (items/s)', color: COLORS.written, axis: AxisSide.RIGHT, width: 1.5, points: rate((s) => s.written) });
+    series.push({
+      label: 'written by the producer (items/s)',
+      color: COLORS.written,
+      axis: AxisSide.RIGHT,
+      width: 1.5,
+      points: rate((s) => s.written),
+    });
   }
-  series.push({ label: 'delivered (items/s)', color: COLORS.delivered, axis: AxisSide.RIGHT, width: 2, points: rate((s) => s.flushed) });
+  series.push({
+    label: 'delivered (items/s)',
+    color: COLORS.delivered,
+    axis: AxisSide.RIGHT,
+    width: 2,
+    points: rate((s) => s.flushed),
+  });
   if (run.strategy !== Strategy.BLOCK) {
-    series.push({ label: 'dropped (items/s)', color: COLORS.dropped, axis: AxisSide.RIGHT, width: 2, points: rate((s) => s.dropped) });
+    series.push({
+      label: 'dropped (items/s)',
+      color: COLORS.dropped,
+      axis: AxisSide.RIGHT,
+      width: 2,
+      points: rate((s) => s.dropped),
+    });
   }
   return { title: TITLES[run.strategy], note: noteOf(run), series, band: bandOf(run) };
 }
 
 function chartOf(runs: readonly Run[]): string {
   const tMax = Math.ceil(Math.max(...runs.map((r) => r.finishedAt)) * 10 + 1) / 10;
-  const rateMax = Math.max(...runs.flatMap((r) => panelOf(r).series.filter((s) => s.axis === AxisSide.RIGHT).flatMap((s) => s.points.map((p) => p[1]))));
+  const rateMax = Math.max(
+    ...runs.flatMap((r) =>
+      panelOf(r)
+        .series.filter((s) => s.axis === AxisSide.RIGHT)
+        .flatMap((s) => s.points.map((p) => p[1])),
+    ),
+  );
   // Headroom above the burst's 50k so that the rate lines (drops ≈ 45k) do not run along the
   // utilization curves (≈ 50 %, 80 %, 100 %) of the same panel.
   const rateTicks = niceTicks(rateMax * 1.3, 7);
@@ -504,9 +562,21 @@ function chartOf(runs: readonly Run[]): string {
     ],
     width: 900,
     plotHeight: 140,
-    x: { label: 'time (s)', min: 0, max: tMax, ticks: niceTicks(tMax, 8).filter((t) => t <= tMax), format: (v) => String(v) },
+    x: {
+      label: 'time (s)',
+      min: 0,
+      max: tMax,
+      ticks: niceTicks(tMax, 8).filter((t) => t <= tMax),
+      format: (v) => String(v),
+    },
     left: { label: 'buffer (%)', min: 0, max: 100, ticks: [0, 25, 50, 75, 100], format: (v) => `${v} %` },
-    right: { label: 'items/s', min: 0, max: rateTicks[rateTicks.length - 1] ?? 1, ticks: rateTicks, format: formatCompact },
+    right: {
+      label: 'items/s',
+      min: 0,
+      max: rateTicks[rateTicks.length - 1] ?? 1,
+      ticks: rateTicks,
+      format: formatCompact,
+    },
     bandLabel: 'writable state',
     bandKeys: STATE_COLORS,
     highlight: { from: BURST.from, to: BURST.to, label: `the burst (${fmt(burstRate)} items/s offered)` },
@@ -520,7 +590,13 @@ function round(value: number, digits: number): number {
 }
 
 async function main(): Promise<void> {
-  const order: Strategy[] = [Strategy.BLOCK, Strategy.DROP_OLDEST, Strategy.DROP_NEWEST, Strategy.SAMPLE, Strategy.PRIORITY];
+  const order: Strategy[] = [
+    Strategy.BLOCK,
+    Strategy.DROP_OLDEST,
+    Strategy.DROP_NEWEST,
+    Strategy.SAMPLE,
+    Strategy.PRIORITY,
+  ];
   const runs: Run[] = [];
   for (const strategy of order) {
     process.stdout.write(`${strategy}… `);
@@ -533,7 +609,8 @@ async function main(): Promise<void> {
   mkdirSync(docs, { recursive: true });
   writeFileSync(path.join(docs, 'burst.svg'), chartOf(runs));
   const json = {
-    description: "Issue 6: buffer behaviour under a burst, per strategy (npm run bench:plot). Cumulative counters per sample; rates in items/s over the interval ending at t; 'transitions' are the writable's 'state' events.",
+    description:
+      "Issue 6: buffer behaviour under a burst, per strategy (npm run bench:plot). Cumulative counters per sample; rates in items/s over the interval ending at t; 'transitions' are the writable's 'state' events.",
     machine: machine(),
     sinkRate: SINK_RATE,
     phases: PHASES,

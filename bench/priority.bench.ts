@@ -65,7 +65,11 @@ interface Run {
 }
 
 async function run(scenario: Scenario, items: number): Promise<Run> {
-  const stage: ShedByPriorityStage<Item> = shedByPriority<Item>({ capacity: CAPACITY, pressure: calm, priority: (item) => item.p });
+  const stage: ShedByPriorityStage<Item> = shedByPriority<Item>({
+    capacity: CAPACITY,
+    pressure: calm,
+    priority: (item) => item.p,
+  });
   const blockMs: number[] = [];
   const heapMb: number[] = [];
   for (let start = 0; start < items; start += BLOCK) {
@@ -101,7 +105,9 @@ function firstLast(values: number[]): [number, number] {
 }
 
 async function main(): Promise<void> {
-  console.log(`# priority stage: ${ITEMS.toLocaleString('en-US')} writes in blocks of ${BLOCK.toLocaleString('en-US')}, capacity ${CAPACITY}, one read per ${READ_EVERY} writes; ms: fastest of ${ROUNDS} rounds`);
+  console.log(
+    `# priority stage: ${ITEMS.toLocaleString('en-US')} writes in blocks of ${BLOCK.toLocaleString('en-US')}, capacity ${CAPACITY}, one read per ${READ_EVERY} writes; ms: fastest of ${ROUNDS} rounds`,
+  );
   console.log(`# ${machine()}${global.gc ? '' : ' (no --expose-gc: heap not measured)'}`);
   for (const scenario of SCENARIOS) await run(scenario, Math.min(ITEMS, 4 * BLOCK)); // warm-up (JIT)
 
@@ -115,13 +121,18 @@ async function main(): Promise<void> {
   const times = SCENARIOS.map((_, i) => perBlock(i, 'blockMs', (values) => Math.min(...values)));
   const heaps = SCENARIOS.map((_, i) => perBlock(i, 'heapMb', median));
 
-  const header = ['writes', ...SCENARIOS.map((s) => `${s.name} ms`), ...SCENARIOS.slice(1).map((s) => `${s.name} / 1 class`)];
+  const header = [
+    'writes',
+    ...SCENARIOS.map((s) => `${s.name} ms`),
+    ...SCENARIOS.slice(1).map((s) => `${s.name} / 1 class`),
+  ];
   if (global.gc) header.push(...SCENARIOS.map((s) => `heap MB ${s.name}`));
   console.log(`| ${header.join(' | ')} |`);
   console.log(`|${header.map(() => '---').join('|')}|`);
   for (let b = 0; b < blocks; b++) {
     const row = [`${((b + 1) * BLOCK).toLocaleString('en-US')}`, ...times.map((t) => fmt(t[b] ?? Number.NaN))];
-    for (let i = 1; i < SCENARIOS.length; i++) row.push(fmt((times[i]?.[b] ?? Number.NaN) / (times[0]?.[b] ?? Number.NaN)));
+    for (let i = 1; i < SCENARIOS.length; i++)
+      row.push(fmt((times[i]?.[b] ?? Number.NaN) / (times[0]?.[b] ?? Number.NaN)));
     if (global.gc) row.push(...heaps.map((h) => fmt(h[b] ?? Number.NaN, 1)));
     console.log(`| ${row.join(' | ')} |`);
   }
@@ -130,7 +141,9 @@ async function main(): Promise<void> {
   for (const [i, scenario] of SCENARIOS.entries()) {
     const [first, last] = firstLast(times[i] ?? []);
     const heap = heaps[i] ?? [];
-    const heapNote = global.gc ? `, heap ${fmt(heap[0] ?? Number.NaN, 1)} → ${fmt(heap[heap.length - 1] ?? Number.NaN, 1)} MB` : '';
+    const heapNote = global.gc
+      ? `, heap ${fmt(heap[0] ?? Number.NaN, 1)} → ${fmt(heap[heap.length - 1] ?? Number.NaN, 1)} MB`
+      : '';
     console.log(
       `${scenario.name.padEnd(18)} growth (last blocks / first): ${fmt(last / first)}` +
         `   vs 1 class: ${fmt(first / oneFirst)} (first blocks), ${fmt(last / oneLast)} (last)${heapNote}`,

@@ -169,14 +169,19 @@ async function runChild(name: Case): Promise<Result> {
     await finished;
     const m = w.getMetrics();
     dropped = m.eventsDropped;
-    if (m.eventsFlushed !== sink.delivered || m.eventsAccepted !== produced || m.eventsAccepted !== m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered) {
+    if (
+      m.eventsFlushed !== sink.delivered ||
+      m.eventsAccepted !== produced ||
+      m.eventsAccepted !== m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered
+    ) {
       throw new Error(`${name}: items not accounted for: ${JSON.stringify(m)}`);
     }
   }
   const durationMs = performance.now() - started;
   sample();
   clearInterval(sampler);
-  const bound = name === 'naive' ? 0 : DEFAULT_MAX_BUFFER_SIZE + DEFAULT_BATCH_SIZE + (name === 'block' ? 0 : DEFAULT_CAPACITY);
+  const bound =
+    name === 'naive' ? 0 : DEFAULT_MAX_BUFFER_SIZE + DEFAULT_BATCH_SIZE + (name === 'block' ? 0 : DEFAULT_CAPACITY);
   return {
     name,
     items: produced,
@@ -197,7 +202,10 @@ async function runChild(name: Case): Promise<Result> {
  * What a program without backpressure does: push everything into an array, and let a consumer loop
  * take batches of 100 to the same sink. Stopped once the producer is done or RSS passes the cap.
  */
-async function runNaive(items: number, sink: RateSink): Promise<{ produced: number; leftInQueue: number; capped: boolean }> {
+async function runNaive(
+  items: number,
+  sink: RateSink,
+): Promise<{ produced: number; leftInQueue: number; capped: boolean }> {
   let queue: LogItem[] = [];
   let head = 0; // index of the oldest item: shift() on a queue of millions would be O(n)
   let producing = true;
@@ -264,8 +272,11 @@ function fmtMb(n: number): string {
 
 function row(r: Result): string {
   const bound = r.boundItems === 0 ? 'none (unbounded)' : `${fmtInt(r.boundItems)} items`;
-  const rss = r.capped ? `grew past ${fmtInt(RSS_CAP_MB)} MB RSS (${fmtMb(r.peakRssOverBaselineMb)})` : fmtMb(r.peakRssOverBaselineMb);
-  const delivered = r.name === 'naive' ? `${fmtInt(r.delivered)} (${fmtInt(r.leftInQueue)} still queued)` : fmtInt(r.delivered);
+  const rss = r.capped
+    ? `grew past ${fmtInt(RSS_CAP_MB)} MB RSS (${fmtMb(r.peakRssOverBaselineMb)})`
+    : fmtMb(r.peakRssOverBaselineMb);
+  const delivered =
+    r.name === 'naive' ? `${fmtInt(r.delivered)} (${fmtInt(r.leftInQueue)} still queued)` : fmtInt(r.delivered);
   return `| ${r.name} | ${fmtInt(r.items)} | ${(r.durationMs / 1000).toFixed(1)} s | ${delivered} | ${fmtInt(r.dropped)} | ${rss} | ${fmtMb(r.peakHeapOverBaselineMb)} | ${bound} |`;
 }
 
@@ -275,22 +286,30 @@ async function main(): Promise<void> {
     .map((name) => name.trim())
     .filter((name): name is Case => (CASES as readonly string[]).includes(name));
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`# Memory soak — ${os.cpus().length} × ${cpu}, Node ${process.version}, ${process.env['READABLE_STREAM'] === 'disable' ? 'node core' : 'readable-stream'} stream classes`);
-  console.log(`sink ${fmtInt(SINK_RATE)} items/s; ${fmtInt(ITEMS)} items per drop strategy and naive queue, ${fmtInt(BLOCK_ITEMS)} for block; backpressure() defaults; RSS sampled every ${SAMPLE_MS} ms\n`);
+  console.log(
+    `# Memory soak — ${os.cpus().length} × ${cpu}, Node ${process.version}, ${process.env['READABLE_STREAM'] === 'disable' ? 'node core' : 'readable-stream'} stream classes`,
+  );
+  console.log(
+    `sink ${fmtInt(SINK_RATE)} items/s; ${fmtInt(ITEMS)} items per drop strategy and naive queue, ${fmtInt(BLOCK_ITEMS)} for block; backpressure() defaults; RSS sampled every ${SAMPLE_MS} ms\n`,
+  );
   const results: Result[] = [];
   for (const name of selected) {
     const result = await runInChild(name);
     results.push(result);
     console.error(`  done: ${name} (${(result.durationMs / 1000).toFixed(1)} s)`);
   }
-  console.log('| strategy | items | duration | delivered | dropped | peak RSS over baseline | peak heapUsed over baseline | stated bound (maxBufferSize + capacity + batchSize) |');
+  console.log(
+    '| strategy | items | duration | delivered | dropped | peak RSS over baseline | peak heapUsed over baseline | stated bound (maxBufferSize + capacity + batchSize) |',
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---|');
   for (const r of results) console.log(row(r));
   const naive = results.find((r) => r.name === 'naive');
   const bounded = results.filter((r) => r.name !== 'naive');
   if (naive !== undefined && bounded.length > 0) {
     const worst = Math.max(...bounded.map((r) => r.peakRssOverBaselineMb));
-    console.log(`\nnaive queue / worst strategy, peak RSS over baseline: ${(naive.peakRssOverBaselineMb / worst).toFixed(1)}×`);
+    console.log(
+      `\nnaive queue / worst strategy, peak RSS over baseline: ${(naive.peakRssOverBaselineMb / worst).toFixed(1)}×`,
+    );
   }
   console.log(`baseline RSS of the children: ${results.map((r) => `${r.name} ${fmtMb(r.baselineRssMb)}`).join(', ')}`);
 }

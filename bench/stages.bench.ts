@@ -31,11 +31,15 @@ const CHUNK = Number(process.env['BENCH_CHUNK'] ?? 1000);
 function source(n: number): CoreReadable {
   let next = 0;
   let scheduled = false;
-  const readable = new CoreReadable({ objectMode: true, highWaterMark: CHUNK, read() {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(emitChunk);
-  } });
+  const readable = new CoreReadable({
+    objectMode: true,
+    highWaterMark: CHUNK,
+    read() {
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(emitChunk);
+    },
+  });
   function emitChunk(): void {
     scheduled = false;
     const end = Math.min(n, next + CHUNK);
@@ -58,7 +62,8 @@ async function throughDropOldest(): Promise<number> {
   });
   await pipeline(source(N), stage, sink);
   const m = stage.getMetrics();
-  if (delivered + m.dropped !== N) throw new Error(`unaccounted items: ${delivered} delivered + ${m.dropped} dropped of ${N}`);
+  if (delivered + m.dropped !== N)
+    throw new Error(`unaccounted items: ${delivered} delivered + ${m.dropped} dropped of ${N}`);
   stageDrops += m.dropped;
   return delivered;
 }
@@ -74,7 +79,8 @@ async function throughComposition(): Promise<number> {
   });
   await pipeline(source(N), output);
   const m = output.getMetrics();
-  if (delivered + m.eventsDropped !== N) throw new Error(`unaccounted items: ${delivered} delivered + ${m.eventsDropped} dropped of ${N}`);
+  if (delivered + m.eventsDropped !== N)
+    throw new Error(`unaccounted items: ${delivered} delivered + ${m.eventsDropped} dropped of ${N}`);
   stageDrops += m.eventsDropped;
   return delivered;
 }
@@ -87,12 +93,17 @@ async function throughCorePassThrough(): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  console.log(`# stages benchmark: ${N.toLocaleString('en-US')} items in chunks of ${CHUNK} × ${ROUNDS} interleaved rounds (median)`);
+  console.log(
+    `# stages benchmark: ${N.toLocaleString('en-US')} items in chunks of ${CHUNK} × ${ROUNDS} interleaved rounds (median)`,
+  );
   console.log(`# ${machine()}`);
   const [ours, composed, core] = await measureInterleaved(
     [
       { name: 'dropOldest() → BackpressureWritable (batchSize 1000, no-op async flush)', run: throughDropOldest },
-      { name: "backpressure({ strategy: 'drop-oldest' }) (batchSize 1000, no-op async flush)", run: throughComposition },
+      {
+        name: "backpressure({ strategy: 'drop-oldest' }) (batchSize 1000, no-op async flush)",
+        run: throughComposition,
+      },
       { name: 'core PassThrough → core Writable with _writev', run: throughCorePassThrough },
     ],
     ROUNDS,
@@ -101,8 +112,12 @@ async function main(): Promise<void> {
   console.log(`${ours.name}: ${formatRate(ours.median)}`);
   console.log(`${composed.name}: ${formatRate(composed.median)}`);
   console.log(`${core.name}: ${formatRate(core.median)}`);
-  console.log(`ratio dropOldest pipeline / core PassThrough pipeline: ${(ours.median / core.median).toFixed(2)} (target >= 1.00)`);
-  console.log(`ratio drop-oldest composition / core PassThrough pipeline: ${(composed.median / core.median).toFixed(2)} (target >= 1.00)`);
+  console.log(
+    `ratio dropOldest pipeline / core PassThrough pipeline: ${(ours.median / core.median).toFixed(2)} (target >= 1.00)`,
+  );
+  console.log(
+    `ratio drop-oldest composition / core PassThrough pipeline: ${(composed.median / core.median).toFixed(2)} (target >= 1.00)`,
+  );
   console.log(`items dropped by the stage over all runs: ${stageDrops} (expected 0: the sink keeps up)`);
   if (stageDrops > 0) process.exitCode = 1;
 }

@@ -212,7 +212,12 @@ function legendEntries(spec: ChartSpec): LegendEntry[] {
 }
 
 /** Lays legend entries out left to right, wrapping at the plot's width. Returns SVG and height. */
-function renderLegend(entries: readonly LegendEntry[], left: number, top: number, width: number): { svg: string; height: number } {
+function renderLegend(
+  entries: readonly LegendEntry[],
+  left: number,
+  top: number,
+  width: number,
+): { svg: string; height: number } {
   const parts: string[] = [];
   let x = 0;
   let row = 0;
@@ -284,19 +289,27 @@ export function renderChart(spec: ChartSpec): string {
     const syRight = scale(spec.right.min, spec.right.max, bottom, top);
 
     // Background, highlight, grid.
-    body.push(`<rect x="${plotLeft}" y="${top}" width="${plotWidth}" height="${plotHeight}" fill="#fff" stroke="#999"/>`);
+    body.push(
+      `<rect x="${plotLeft}" y="${top}" width="${plotWidth}" height="${plotHeight}" fill="#fff" stroke="#999"/>`,
+    );
     if (spec.highlight !== undefined) {
       const h = spec.highlight;
       const x0 = sx(h.from);
-      body.push(`<rect x="${num(x0)}" y="${top}" width="${num(sx(h.to) - x0)}" height="${plotHeight}" fill="${HIGHLIGHT_COLOR}"/>`);
+      body.push(
+        `<rect x="${num(x0)}" y="${top}" width="${num(sx(h.to) - x0)}" height="${plotHeight}" fill="${HIGHLIGHT_COLOR}"/>`,
+      );
     }
     for (const t of spec.left.ticks) {
       const ty = syLeft(t);
       body.push(`<line x1="${plotLeft}" y1="${num(ty)}" x2="${plotRight}" y2="${num(ty)}" stroke="#e3e3e3"/>`);
-      body.push(`<text x="${plotLeft - 6}" y="${num(ty + 4)}" text-anchor="end" fill="#333">${escapeXml(spec.left.format(t))}</text>`);
+      body.push(
+        `<text x="${plotLeft - 6}" y="${num(ty + 4)}" text-anchor="end" fill="#333">${escapeXml(spec.left.format(t))}</text>`,
+      );
     }
     for (const t of spec.right.ticks) {
-      body.push(`<text x="${plotRight + 6}" y="${num(syRight(t) + 4)}" fill="#333">${escapeXml(spec.right.format(t))}</text>`);
+      body.push(
+        `<text x="${plotRight + 6}" y="${num(syRight(t) + 4)}" fill="#333">${escapeXml(spec.right.format(t))}</text>`,
+      );
     }
     for (const t of spec.x.ticks) {
       const tx = sx(t);
@@ -304,18 +317,26 @@ export function renderChart(spec: ChartSpec): string {
     }
 
     // Data: areas first so that lines stay on top.
-    const ordered = [...panel.series].sort((a, b) => (a.kind === SeriesKind.AREA ? 0 : 1) - (b.kind === SeriesKind.AREA ? 0 : 1));
+    const ordered = [...panel.series].sort(
+      (a, b) => (a.kind === SeriesKind.AREA ? 0 : 1) - (b.kind === SeriesKind.AREA ? 0 : 1),
+    );
     for (const s of ordered) {
       const sy = s.axis === AxisSide.LEFT ? syLeft : syRight;
       const zero = sy(Math.max(s.axis === AxisSide.LEFT ? spec.left.min : spec.right.min, 0));
       body.push(renderSeries(s, sx, sy, zero));
     }
-    body.push(`<rect x="${plotLeft}" y="${top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#999"/>`);
+    body.push(
+      `<rect x="${plotLeft}" y="${top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#999"/>`,
+    );
 
     // Axis titles, rotated along each side.
     const mid = (top + bottom) / 2;
-    body.push(`<text transform="translate(${plotLeft - 46},${num(mid)}) rotate(-90)" text-anchor="middle" fill="#333">${escapeXml(spec.left.label)}</text>`);
-    body.push(`<text transform="translate(${plotRight + 58},${num(mid)}) rotate(90)" text-anchor="middle" fill="#333">${escapeXml(spec.right.label)}</text>`);
+    body.push(
+      `<text transform="translate(${plotLeft - 46},${num(mid)}) rotate(-90)" text-anchor="middle" fill="#333">${escapeXml(spec.left.label)}</text>`,
+    );
+    body.push(
+      `<text transform="translate(${plotRight + 58},${num(mid)}) rotate(90)" text-anchor="middle" fill="#333">${escapeXml(spec.right.label)}</text>`,
+    );
 
     // The categorical band.
     const bandTop = bottom + BAND_GAP;
@@ -329,20 +350,28 @@ export function renderChart(spec: ChartSpec): string {
           `<title>${escapeXml(`${span.key} ${trim(span.from)}–${trim(span.to)}`)}</title></rect>`,
       );
     }
-    body.push(`<rect x="${plotLeft}" y="${bandTop}" width="${plotWidth}" height="${BAND_HEIGHT}" fill="none" stroke="#999" stroke-width="0.5"/>`);
-    body.push(`<text x="${plotLeft - 6}" y="${bandTop + 10}" text-anchor="end" fill="#333" font-size="10">state</text>`);
+    body.push(
+      `<rect x="${plotLeft}" y="${bandTop}" width="${plotWidth}" height="${BAND_HEIGHT}" fill="none" stroke="#999" stroke-width="0.5"/>`,
+    );
+    body.push(
+      `<text x="${plotLeft - 6}" y="${bandTop + 10}" text-anchor="end" fill="#333" font-size="10">state</text>`,
+    );
 
     // Time ticks under every panel, so no panel needs the reader to look down the page.
     const tickTop = bandTop + BAND_HEIGHT;
     for (const t of spec.x.ticks) {
       const tx = sx(t);
       body.push(`<line x1="${num(tx)}" y1="${tickTop}" x2="${num(tx)}" y2="${tickTop + 4}" stroke="#999"/>`);
-      body.push(`<text x="${num(tx)}" y="${tickTop + 15}" text-anchor="middle" fill="#333">${escapeXml(spec.x.format(t))}</text>`);
+      body.push(
+        `<text x="${num(tx)}" y="${tickTop + 15}" text-anchor="middle" fill="#333">${escapeXml(spec.x.format(t))}</text>`,
+      );
     }
     y = tickTop + TICK_LABELS;
     if (isLast) {
       y += 14;
-      body.push(`<text x="${num(plotLeft + plotWidth / 2)}" y="${y}" text-anchor="middle" fill="#333">${escapeXml(spec.x.label)}</text>`);
+      body.push(
+        `<text x="${num(plotLeft + plotWidth / 2)}" y="${y}" text-anchor="middle" fill="#333">${escapeXml(spec.x.label)}</text>`,
+      );
     }
     y += PANEL_GAP;
   });

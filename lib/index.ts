@@ -26,8 +26,21 @@ export type { WatermarkThresholds } from './pressure/watermark-state';
 export * from './stages';
 export { backpressure, Strategy, StrategyWritable } from './compose/backpressure';
 export type { BackpressureOptions, StrategyMetrics } from './compose/backpressure';
-export { NdjsonSplitter, createNdjsonSplitter, DEFAULT_MAX_LINE_BYTES, InvalidPolicies, InvalidReasons } from './ndjson/ndjson-splitter';
-export type { NdjsonRecord, InvalidLine, InvalidReason, InvalidPolicy, NdjsonSplitterOptions, NdjsonSplitterMetrics } from './ndjson/ndjson-splitter';
+export {
+  NdjsonSplitter,
+  createNdjsonSplitter,
+  DEFAULT_MAX_LINE_BYTES,
+  InvalidPolicies,
+  InvalidReasons,
+} from './ndjson/ndjson-splitter';
+export type {
+  NdjsonRecord,
+  InvalidLine,
+  InvalidReason,
+  InvalidPolicy,
+  NdjsonSplitterOptions,
+  NdjsonSplitterMetrics,
+} from './ndjson/ndjson-splitter';
 export { NdjsonError, NdjsonErrorCodes, isNdjsonError } from './ndjson/ndjson-errors';
 export { createSink } from './sinks/create-sink';
 export { SinkError, SinkErrorCodes, isSinkError, sinkFailureAction } from './sinks/sink-errors';

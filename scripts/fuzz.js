@@ -64,22 +64,27 @@ for (let i = 0; i < args.length; i++) {
 if (!Number.isSafeInteger(cases) || cases < 1) usage('--cases must be an integer >= 1');
 if (writeKnown && !fixed) usage('--write-known goes with --fixed');
 if (seed === undefined) seed = Math.floor(Math.random() * 1e9) + 1;
-if (!Number.isSafeInteger(seed) || seed < 0 || seed + cases > 2 ** 32) usage('--seed must be an integer in [0, 2^32 - cases]');
+if (!Number.isSafeInteger(seed) || seed < 0 || seed + cases > 2 ** 32)
+  usage('--seed must be an integer in [0, 2^32 - cases]');
 
 const root = path.resolve(__dirname, '..');
 const jest = require.resolve('jest/bin/jest', { paths: [root] });
-const result = spawnSync(process.execPath, [jest, '--config', path.join(root, 'jest.fuzz.config.js'), '--runInBand', '--silent=false'], {
-  cwd: root,
-  stdio: 'inherit',
-  env: {
-    ...process.env,
-    FUZZ_SEED: String(seed),
-    FUZZ_CASES: String(cases),
-    FUZZ_VERBOSE: verbose ? '1' : '0',
-    FUZZ_JSON: json,
-    FUZZ_FIXED: fixed ? '1' : '0',
-    FUZZ_WRITE_KNOWN: writeKnown ? '1' : '0',
+const result = spawnSync(
+  process.execPath,
+  [jest, '--config', path.join(root, 'jest.fuzz.config.js'), '--runInBand', '--silent=false'],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      FUZZ_SEED: String(seed),
+      FUZZ_CASES: String(cases),
+      FUZZ_VERBOSE: verbose ? '1' : '0',
+      FUZZ_JSON: json,
+      FUZZ_FIXED: fixed ? '1' : '0',
+      FUZZ_WRITE_KNOWN: writeKnown ? '1' : '0',
+    },
   },
-});
+);
 if (result.error) throw result.error;
 process.exit(result.status ?? 1);

@@ -46,7 +46,10 @@ function checkBalanced(svg: string): string[] {
 
 function numbers(attribute: string, svg: string): number[][] {
   return [...svg.matchAll(new RegExp(`${attribute}="([^"]*)"`, 'g'))].map((m) =>
-    (m[1] ?? '').trim().split(/[\s,]+/).map(Number),
+    (m[1] ?? '')
+      .trim()
+      .split(/[\s,]+/)
+      .map(Number),
   );
 }
 
@@ -87,8 +90,26 @@ function frame(svg: string): { x: number; y: number; w: number; h: number } {
 }
 
 describe('renderChart', () => {
-  const line: Series = { label: 'delivered', color: '#2ca02c', axis: AxisSide.RIGHT, points: [[0, 0], [5, 500], [10, 1000]] };
-  const area: Series = { label: 'buffer', color: '#3182bd', axis: AxisSide.LEFT, kind: SeriesKind.AREA, points: [[0, 0], [10, 100]] };
+  const line: Series = {
+    label: 'delivered',
+    color: '#2ca02c',
+    axis: AxisSide.RIGHT,
+    points: [
+      [0, 0],
+      [5, 500],
+      [10, 1000],
+    ],
+  };
+  const area: Series = {
+    label: 'buffer',
+    color: '#3182bd',
+    axis: AxisSide.LEFT,
+    kind: SeriesKind.AREA,
+    points: [
+      [0, 0],
+      [10, 100],
+    ],
+  };
 
   test('is one svg element with balanced tags and a viewBox matching its size', () => {
     const svg = renderChart(tinySpec({}, [area, line]));
@@ -121,7 +142,14 @@ describe('renderChart', () => {
   });
 
   test('clamps values outside an axis into the frame instead of leaving the viewBox', () => {
-    const wild: Series = { ...line, points: [[-5, -10], [20, 1e9], [5, Number.NaN]] };
+    const wild: Series = {
+      ...line,
+      points: [
+        [-5, -10],
+        [20, 1e9],
+        [5, Number.NaN],
+      ],
+    };
     const svg = renderChart(tinySpec({}, [wild]));
     const f = frame(svg);
     const [points = []] = numbers('points', svg);
@@ -145,9 +173,14 @@ describe('renderChart', () => {
     const spec = tinySpec();
     const panel = spec.panels[0];
     if (panel === undefined) throw new Error('no panel');
-    const svg = renderChart({ ...spec, panels: [{ ...panel, band: [...panel.band, { from: 9, to: 10, key: 'mystery' }] }] });
+    const svg = renderChart({
+      ...spec,
+      panels: [{ ...panel, band: [...panel.band, { from: 9, to: 10, key: 'mystery' }] }],
+    });
     const f = frame(svg);
-    const spans = [...svg.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="12" fill="([^"]+)"><title>/g)];
+    const spans = [
+      ...svg.matchAll(/<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)" height="12" fill="([^"]+)"><title>/g),
+    ];
     expect(spans.map((m) => m[3])).toEqual(['#00ff00', '#ff0000', '#bdbdbd']);
     expect(Number(spans[0]?.[1])).toBe(f.x);
     expect(Number(spans[0]?.[2])).toBeCloseTo(f.w * 0.4, 1);
@@ -201,13 +234,17 @@ describe('helpers', () => {
 
   test('wrapText keeps every word, in order, and breaks only between words', () => {
     fc.assert(
-      fc.property(fc.array(fc.stringMatching(/^[a-z]{1,12}$/), { maxLength: 30 }), fc.integer({ min: 20, max: 400 }), (words, width) => {
-        const text = words.join(' ');
-        const lines = wrapText(text, width);
-        expect(lines.join(' ')).toBe(text);
-        const widest = Math.max(...words.map((w) => w.length), Math.floor(width / 6.8));
-        for (const l of lines) expect(l.length).toBeLessThanOrEqual(widest);
-      }),
+      fc.property(
+        fc.array(fc.stringMatching(/^[a-z]{1,12}$/), { maxLength: 30 }),
+        fc.integer({ min: 20, max: 400 }),
+        (words, width) => {
+          const text = words.join(' ');
+          const lines = wrapText(text, width);
+          expect(lines.join(' ')).toBe(text);
+          const widest = Math.max(...words.map((w) => w.length), Math.floor(width / 6.8));
+          for (const l of lines) expect(l.length).toBeLessThanOrEqual(widest);
+        },
+      ),
       { numRuns: 200 },
     );
   });

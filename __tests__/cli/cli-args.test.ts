@@ -11,9 +11,24 @@ describe('backpressure CLI: flags', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^backpressure/);
     for (const flag of [
-      '--strategy', '--max-buffer', '--max-buffer-bytes', '--batch-size', '--flush-interval', '--sample-rate',
-      '--priority-field', '--sink', '--dead-letter', '--invalid', '--max-line-bytes', '--retries', '--drain-timeout',
-      '--stats', '--progress', '--no-progress', '--help', '--version',
+      '--strategy',
+      '--max-buffer',
+      '--max-buffer-bytes',
+      '--batch-size',
+      '--flush-interval',
+      '--sample-rate',
+      '--priority-field',
+      '--sink',
+      '--dead-letter',
+      '--invalid',
+      '--max-line-bytes',
+      '--retries',
+      '--drain-timeout',
+      '--stats',
+      '--progress',
+      '--no-progress',
+      '--help',
+      '--version',
     ]) {
       expect(r.stdout).toContain(flag);
     }
@@ -48,7 +63,10 @@ describe('backpressure CLI: flags', () => {
     const input = readFileSync(join(ROOT, quickStart.input));
     const r = await runCli(quickStart.args, input);
     expect(r.code).toBe(0);
-    const inputLines = input.toString('utf8').split('\n').filter((l) => l !== '');
+    const inputLines = input
+      .toString('utf8')
+      .split('\n')
+      .filter((l) => l !== '');
     const valid = inputLines.filter((l) => {
       try {
         JSON.parse(l);
@@ -62,9 +80,32 @@ describe('backpressure CLI: flags', () => {
     // Delivered byte for byte, in order.
     expect(r.stdout).toBe(valid.map((l) => `${l}\n`).join(''));
     const stats = JSON.parse(r.stderr.trim().split('\n').pop() as string) as Record<string, unknown>;
-    expect(stats).toMatchObject({ read: 300, valid: 298, invalid: 2, truncated: 0, flushed: 298, dropped: 0, deadLettered: 0, lost: 0 });
+    expect(stats).toMatchObject({
+      read: 300,
+      valid: 298,
+      invalid: 2,
+      truncated: 0,
+      flushed: 298,
+      dropped: 0,
+      deadLettered: 0,
+      lost: 0,
+    });
     expect(Object.keys(stats).sort()).toEqual(
-      ['read', 'valid', 'invalid', 'truncated', 'flushed', 'dropped', 'droppedByReason', 'deadLettered', 'retried', 'lost', 'possiblyUndelivered', 'elapsedMs', 'linesPerSecond'].sort(),
+      [
+        'read',
+        'valid',
+        'invalid',
+        'truncated',
+        'flushed',
+        'dropped',
+        'droppedByReason',
+        'deadLettered',
+        'retried',
+        'lost',
+        'possiblyUndelivered',
+        'elapsedMs',
+        'linesPerSecond',
+      ].sort(),
     );
     expect(r.stderr).toMatch(/line 97: invalid-json/);
     expect(r.stderr).toMatch(/line 211: invalid-json/);
@@ -77,7 +118,11 @@ describe('backpressure CLI: flags', () => {
     expect(printed.slice(0, -1)).toEqual(shown.slice(0, -1));
     const shownStats = JSON.parse(shown[shown.length - 1] as string) as Record<string, unknown>;
     expect(Object.keys(stats)).toEqual(Object.keys(shownStats));
-    const withoutTimings = ({ elapsedMs: _e, linesPerSecond: _l, ...rest }: Record<string, unknown>): Record<string, unknown> => rest;
+    const withoutTimings = ({
+      elapsedMs: _e,
+      linesPerSecond: _l,
+      ...rest
+    }: Record<string, unknown>): Record<string, unknown> => rest;
     expect(withoutTimings(stats)).toEqual(withoutTimings(shownStats));
   });
 
@@ -105,6 +150,7 @@ function readmeQuickStart(): { args: string[]; input: string; shownStderr: strin
   const command = blocks.find((b) => b.lang === 'sh')?.code.trim() ?? '';
   const shownStderr = blocks.find((b) => b.lang === 'text')?.code ?? '';
   const m = /^npx backpressure((?: [^<>\s]+)*) < (\S+) > \S+$/.exec(command);
-  if (m === null) throw new Error(`the README's quick start is not "npx backpressure [args] < input > output": ${command}`);
+  if (m === null)
+    throw new Error(`the README's quick start is not "npx backpressure [args] < input > output": ${command}`);
   return { args: (m[1] as string).split(' ').filter((a) => a !== ''), input: m[2] as string, shownStderr };
 }

@@ -29,7 +29,10 @@ describe('buildOutput: what the library refuses is a usage error naming the flag
     [{ retries: -1 }, /^--retries: option "retry.retries" must be an integer >= 0/],
     [{ flushTimeoutMs: 0 }, /^--flush-timeout: option "flushTimeoutMs"/],
     [{ strategy: 'sample', sampleRate: 0 }, /^--sample-rate: option "sampleRate" must be an integer >= 1 \(got 0\)$/],
-    [{ strategy: 'priority', priorityField: 'a..b' }, /^--priority-field: option "path" must be a dotted path of non-empty field names/],
+    [
+      { strategy: 'priority', priorityField: 'a..b' },
+      /^--priority-field: option "path" must be a dotted path of non-empty field names/,
+    ],
   ] as const)('%j', (options, message) => {
     expect(usageMessage(options as Partial<CliOptions>)).toMatch(message);
   });

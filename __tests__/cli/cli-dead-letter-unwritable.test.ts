@@ -34,7 +34,22 @@ beforeEach(() => {
 
 describe('backpressure CLI: a dead-letter file that cannot be written', () => {
   test('records the sink gave up on and /dev/full refused are lost, not dead-lettered: exit 1, the reason on stderr', async () => {
-    const r = await runCli(['--sink', url, '--batch-size', '10', '--flush-interval', '0', '--retries', '0', '--dead-letter', '/dev/full', '--stats'], seqLines(30));
+    const r = await runCli(
+      [
+        '--sink',
+        url,
+        '--batch-size',
+        '10',
+        '--flush-interval',
+        '0',
+        '--retries',
+        '0',
+        '--dead-letter',
+        '/dev/full',
+        '--stats',
+      ],
+      seqLines(30),
+    );
     expect(r.code).toBe(1);
     const stats = statsOf(r.stderr);
     expect(stats).toMatchObject({ read: 30, valid: 30, flushed: 10, dropped: 0, deadLettered: 0, lost: 20 });
@@ -45,7 +60,10 @@ describe('backpressure CLI: a dead-letter file that cannot be written', () => {
   });
 
   test('a sink that is gone and a full dead-letter file: every record lost, none claimed as dead-lettered', async () => {
-    const r = await runCli(['--sink', 'file:/nonexistent-dir/out.ndjson', '--dead-letter', '/dev/full', '--stats'], seqLines(30));
+    const r = await runCli(
+      ['--sink', 'file:/nonexistent-dir/out.ndjson', '--dead-letter', '/dev/full', '--stats'],
+      seqLines(30),
+    );
     expect(r.code).toBe(1);
     const stats = statsOf(r.stderr);
     expect(stats).toMatchObject({ read: 30, valid: 30, flushed: 0, deadLettered: 0, lost: 30 });
@@ -57,7 +75,14 @@ describe('backpressure CLI: a dead-letter file that cannot be written', () => {
     const r = await runCli(['--dead-letter', '/dev/full', '--stats'], `${seqLines(5)}not json\n${seqLines(50_000, 5)}`);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(seqLines(50_000));
-    expect(statsOf(r.stderr)).toMatchObject({ read: 50_001, valid: 50_000, invalid: 1, flushed: 50_000, deadLettered: 0, lost: 0 });
+    expect(statsOf(r.stderr)).toMatchObject({
+      read: 50_001,
+      valid: 50_000,
+      invalid: 1,
+      flushed: 50_000,
+      deadLettered: 0,
+      lost: 0,
+    });
     expect(r.stderr).toMatch(/cannot write to --dead-letter file \/dev\/full/);
   });
 });

@@ -1,7 +1,13 @@
 import { outcomeOf } from '../../lib/cli/outcome';
 import { summarize } from '../../lib/cli/stats';
 
-function summary(counts: { valid: number; invalid?: number; flushed: number; dropped?: number; deadLettered?: number }) {
+function summary(counts: {
+  valid: number;
+  invalid?: number;
+  flushed: number;
+  dropped?: number;
+  deadLettered?: number;
+}) {
   return summarize(
     { valid: counts.valid, invalid: counts.invalid ?? 0 },
     {
@@ -23,7 +29,10 @@ describe('exit codes (outcomeOf)', () => {
   });
 
   test('1: records dead-lettered, with or without a file, and says where they went', () => {
-    const written = outcomeOf({ summary: summary({ valid: 10, flushed: 7, deadLettered: 3 }), deadLetterPath: '/tmp/d' });
+    const written = outcomeOf({
+      summary: summary({ valid: 10, flushed: 7, deadLettered: 3 }),
+      deadLetterPath: '/tmp/d',
+    });
     expect(written).toEqual({ messages: ['3 records undeliverable, written to /tmp/d'], exitCode: 1 });
     const discarded = outcomeOf({ summary: summary({ valid: 10, flushed: 7, deadLettered: 3 }) });
     expect(discarded.messages).toEqual(['3 records undeliverable and discarded (no --dead-letter given)']);
@@ -44,6 +53,8 @@ describe('exit codes (outcomeOf)', () => {
 
   test('128+N after a signal, whatever else happened', () => {
     expect(outcomeOf({ summary: summary({ valid: 5, flushed: 5 }), signal: 'SIGINT' }).exitCode).toBe(130);
-    expect(outcomeOf({ summary: summary({ valid: 5, flushed: 2, deadLettered: 3 }), signal: 'SIGTERM' }).exitCode).toBe(143);
+    expect(outcomeOf({ summary: summary({ valid: 5, flushed: 2, deadLettered: 3 }), signal: 'SIGTERM' }).exitCode).toBe(
+      143,
+    );
   });
 });

@@ -33,7 +33,11 @@ beforeAll(async () => {
       res.writeHead = ((status: number, ...rest: unknown[]) => {
         outcomes.push(status);
         if (status >= 200 && status < 300) {
-          accepted.push({ method: req.method, contentType: req.headers['content-type'], body: Buffer.concat(chunks).toString('utf8') });
+          accepted.push({
+            method: req.method,
+            contentType: req.headers['content-type'],
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
         }
         return (original as (...a: unknown[]) => ServerResponse)(status, ...rest);
       }) as typeof res.writeHead;
@@ -116,14 +120,20 @@ describe('backpressure CLI: --sink http://', () => {
     const { dir, cleanup } = tempDir();
     try {
       const dlq = join(dir, 'dead.ndjson');
-      const r = await runCli(['--sink', url, '--batch-size', '100', '--retries', '5', '--dead-letter', dlq, '--stats'], seqLines(250));
+      const r = await runCli(
+        ['--sink', url, '--batch-size', '100', '--retries', '5', '--dead-letter', dlq, '--stats'],
+        seqLines(250),
+      );
       expect(r.code).toBe(1);
       expect(outcomes).toEqual([400, 400, 400]); // one request per batch: no retries
       const stats = statsOf(r.stderr);
       expect(stats).toMatchObject({ flushed: 0, retried: 0, deadLettered: 250 });
       expectBalanced(stats);
       expect(r.stderr).toMatch(/250 records undeliverable, written to /);
-      const entries = readFileSync(dlq, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const entries = readFileSync(dlq, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(entries).toHaveLength(250);
       expect(entries.map((e) => (e['record'] as { seq: number }).seq)).toEqual(range(250));
       expect(entries[0]).toMatchObject({ line: 1, reason: 'undeliverable' });

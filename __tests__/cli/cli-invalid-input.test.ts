@@ -27,7 +27,10 @@ describe('backpressure CLI: invalid input', () => {
       expect(r.stderr).toMatch(/line 3: invalid-json: "\{\\"seq\\":2,"/);
       expect(r.stderr).toMatch(/line 5: line-too-long: "\{\\"seq\\":4,\\"pad\\":\\"yyy/);
       expect(r.stderr).toMatch(/line 7: invalid-utf8: /);
-      const entries = readFileSync(dlq, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const entries = readFileSync(dlq, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(entries.map((e) => [e['line'], e['reason']])).toEqual([
         [3, 'invalid-json'],
         [5, 'line-too-long'],
@@ -55,7 +58,9 @@ describe('backpressure CLI: invalid input', () => {
     expect(reportLines).toHaveLength(10);
     expect(reportLines[0]).toBe('backpressure: line 11: invalid-json: "not json"');
     // The rest is summarized ("N more invalid lines (invalid-json: N)"), adding up to the total.
-    const summarized = [...r.stderr.matchAll(/(\d+) more invalid lines \(invalid-json: (\d+)\)/g)].map((m) => Number(m[1]));
+    const summarized = [...r.stderr.matchAll(/(\d+) more invalid lines \(invalid-json: (\d+)\)/g)].map((m) =>
+      Number(m[1]),
+    );
     expect(summarized.reduce((a, b) => a + b, 0)).toBe(19_990);
     expect(r.stderr.split('\n').length).toBeLessThan(40);
   });

@@ -30,16 +30,53 @@ describe('parseCliArgs', () => {
 
   test('every flag maps to its option', () => {
     const parsed = parseCliArgs([
-      '--strategy', 'priority', '--priority-field', 'meta.level', '--max-buffer', '500', '--max-buffer-bytes', '65536',
-      '--batch-size', '50', '--flush-interval', '20', '--sink', 'file:/tmp/out', '--dead-letter', '/tmp/dlq',
-      '--invalid', 'fail', '--max-line-bytes', '4096', '--retries', '0', '--flush-timeout', '1500', '--drain-timeout', '250', '--stats', '--progress',
+      '--strategy',
+      'priority',
+      '--priority-field',
+      'meta.level',
+      '--max-buffer',
+      '500',
+      '--max-buffer-bytes',
+      '65536',
+      '--batch-size',
+      '50',
+      '--flush-interval',
+      '20',
+      '--sink',
+      'file:/tmp/out',
+      '--dead-letter',
+      '/tmp/dlq',
+      '--invalid',
+      'fail',
+      '--max-line-bytes',
+      '4096',
+      '--retries',
+      '0',
+      '--flush-timeout',
+      '1500',
+      '--drain-timeout',
+      '250',
+      '--stats',
+      '--progress',
     ]);
     expect(parsed).toEqual({
       command: 'run',
       options: {
-        strategy: 'priority', priorityField: 'meta.level', maxBuffer: 500, maxBufferBytes: 65536, batchSize: 50,
-        flushIntervalMs: 20, sink: 'file:/tmp/out', deadLetter: '/tmp/dlq', invalid: 'fail', maxLineBytes: 4096,
-        retries: 0, flushTimeoutMs: 1500, drainTimeoutMs: 250, stats: true, progress: true,
+        strategy: 'priority',
+        priorityField: 'meta.level',
+        maxBuffer: 500,
+        maxBufferBytes: 65536,
+        batchSize: 50,
+        flushIntervalMs: 20,
+        sink: 'file:/tmp/out',
+        deadLetter: '/tmp/dlq',
+        invalid: 'fail',
+        maxLineBytes: 4096,
+        retries: 0,
+        flushTimeoutMs: 1500,
+        drainTimeoutMs: 250,
+        stats: true,
+        progress: true,
       },
     });
     expect(parseCliArgs(['--strategy', 'sample', '--sample-rate', '7'])).toMatchObject({ options: { sampleRate: 7 } });
@@ -64,7 +101,10 @@ describe('parseCliArgs', () => {
     [['positional'], /Unexpected argument 'positional'/],
     [['--strategy'], /argument missing/],
     [['--stats=yes'], /--stats/],
-    [['--strategy', 'fastest'], /^--strategy must be one of block\|drop-oldest\|drop-newest\|sample\|priority, got 'fastest'$/],
+    [
+      ['--strategy', 'fastest'],
+      /^--strategy must be one of block\|drop-oldest\|drop-newest\|sample\|priority, got 'fastest'$/,
+    ],
     [['--max-buffer', '0'], /^--max-buffer is out of range: must be an integer >= 1, got '0'$/],
     [['--max-buffer-bytes', '-5'], /--max-buffer-bytes/],
     [['--batch-size', 'ten'], /^--batch-size must be an integer >= 1/],
@@ -73,7 +113,10 @@ describe('parseCliArgs', () => {
     [['--flush-timeout', '0'], /^--flush-timeout is out of range: must be an integer from 1 to 2147483647, got '0'$/],
     [['--drain-timeout', ''], /^--drain-timeout must be an integer from 0 to 2147483647, got ''$/],
     [['--max-line-bytes', '0'], /^--max-line-bytes is out of range: must be an integer >= 1/],
-    [['--max-line-bytes', '99999999999999999999'], /^--max-line-bytes is out of range: must be an integer >= 1 \(at most 9007199254740991\)/],
+    [
+      ['--max-line-bytes', '99999999999999999999'],
+      /^--max-line-bytes is out of range: must be an integer >= 1 \(at most 9007199254740991\)/,
+    ],
     [['--invalid', 'ignore'], /^--invalid must be one of skip\|fail/],
     [['--strategy', 'sample', '--sample-rate', '0'], /^--sample-rate is out of range: must be an integer >= 1/],
     [['--strategy', 'priority'], /^--strategy priority needs --priority-field PATH$/],
@@ -87,13 +130,31 @@ describe('parseCliArgs', () => {
     [['--retries', '-1'], /^--retries is out of range: must be an integer >= 0, got '-1'$/],
     [['--max-buffer-bytes', '-0.5'], /^--max-buffer-bytes is out of range: must be an integer >= 1, got '-0.5'$/],
     // Timers: setTimeout turns anything above 2^31-1 ms into 1 ms, so it is refused, not silently changed.
-    [['--drain-timeout', '2147483648'], /^--drain-timeout is out of range: must be an integer from 0 to 2147483647, got '2147483648'$/],
-    [['--flush-timeout', '3000000000'], /^--flush-timeout is out of range: must be an integer from 1 to 2147483647, got '3000000000'$/],
-    [['--flush-interval', '3000000000'], /^--flush-interval is out of range: must be an integer from 0 to 2147483647, got '3000000000'$/],
+    [
+      ['--drain-timeout', '2147483648'],
+      /^--drain-timeout is out of range: must be an integer from 0 to 2147483647, got '2147483648'$/,
+    ],
+    [
+      ['--flush-timeout', '3000000000'],
+      /^--flush-timeout is out of range: must be an integer from 1 to 2147483647, got '3000000000'$/,
+    ],
+    [
+      ['--flush-interval', '3000000000'],
+      /^--flush-interval is out of range: must be an integer from 0 to 2147483647, got '3000000000'$/,
+    ],
     // An explicit batch larger than the buffer (the user's, or the default 10000) can never fill.
-    [['--batch-size', '20000'], /^--batch-size is out of range: must be an integer from 1 to the default --max-buffer \(10000\), got '20000'$/],
-    [['--max-buffer', '50', '--batch-size', '60'], /^--batch-size is out of range: must be an integer from 1 to --max-buffer \(50\), got '60'$/],
-    [['--strategy', 'priority', '--priority-field', 'a..b'], /^--priority-field must be a dotted path of non-empty field names .*got 'a\.\.b'$/],
+    [
+      ['--batch-size', '20000'],
+      /^--batch-size is out of range: must be an integer from 1 to the default --max-buffer \(10000\), got '20000'$/,
+    ],
+    [
+      ['--max-buffer', '50', '--batch-size', '60'],
+      /^--batch-size is out of range: must be an integer from 1 to --max-buffer \(50\), got '60'$/,
+    ],
+    [
+      ['--strategy', 'priority', '--priority-field', 'a..b'],
+      /^--priority-field must be a dotted path of non-empty field names .*got 'a\.\.b'$/,
+    ],
     [['--strategy', 'priority', '--priority-field', '.'], /^--priority-field must be a dotted path/],
     [['--strategy', 'priority', '--priority-field', 'a.'], /^--priority-field must be a dotted path/],
     [['--sink', '--stats'], /^Option '--sink' argument is ambiguous$/],
@@ -102,7 +163,16 @@ describe('parseCliArgs', () => {
   });
 
   test('the largest timer values Node can represent are accepted', () => {
-    expect(parseCliArgs(['--drain-timeout', '2147483647', '--flush-timeout', '2147483647', '--flush-interval', '2147483647'])).toMatchObject({
+    expect(
+      parseCliArgs([
+        '--drain-timeout',
+        '2147483647',
+        '--flush-timeout',
+        '2147483647',
+        '--flush-interval',
+        '2147483647',
+      ]),
+    ).toMatchObject({
       options: { drainTimeoutMs: 2147483647, flushTimeoutMs: 2147483647, flushIntervalMs: 2147483647 },
     });
   });

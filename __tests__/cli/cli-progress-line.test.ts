@@ -1,7 +1,14 @@
 import { fitToWidth, ProgressLine, renderProgress, type ProgressSnapshot } from '../../lib/cli/progress';
 import { runCli, seqLines } from '../helpers/cli';
 
-const SNAPSHOT: ProgressSnapshot = { lines: 12_345, state: 'critical', bufferSize: 8000, bufferUtilization: 0.8, dropped: 1_234, deadLettered: 56 };
+const SNAPSHOT: ProgressSnapshot = {
+  lines: 12_345,
+  state: 'critical',
+  bufferSize: 8000,
+  bufferUtilization: 0.8,
+  dropped: 1_234,
+  deadLettered: 56,
+};
 
 const ESC = String.fromCharCode(0x1b);
 const FRAME = new RegExp(`\r([^\r${ESC}]*)${ESC}\\[K`, 'g');
@@ -19,7 +26,12 @@ describe('progress line', () => {
       let written = '';
       let now = 0;
       const snapshot = { ...SNAPSHOT };
-      const line = new ProgressLine({ write: (t) => (written += t), snapshot: () => snapshot, columns: () => columns, now: () => now });
+      const line = new ProgressLine({
+        write: (t) => (written += t),
+        snapshot: () => snapshot,
+        columns: () => columns,
+        now: () => now,
+      });
       line.start();
       now += 250;
       snapshot.lines += 1000;

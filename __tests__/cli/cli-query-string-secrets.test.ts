@@ -56,7 +56,9 @@ describe('backpressure CLI: query-string secrets never reach stderr or the dead-
       const dead = readFileSync(dlq, 'utf8');
       // The server's words are kept (they say why), the values are not. (A value runs up to `&`,
       // whitespace or a quote: `);` may be part of it, so the scrub takes it too.)
-      expect(r.stderr).toMatch(/HTTP 403: forbidden: POST \/ingest\?api_key=\*\*\*&token=\*\*\*&v=\*\*\* \(api_key=\*\*\* unknown key \*\*\*; token \*\*\*/);
+      expect(r.stderr).toMatch(
+        /HTTP 403: forbidden: POST \/ingest\?api_key=\*\*\*&token=\*\*\*&v=\*\*\* \(api_key=\*\*\* unknown key \*\*\*; token \*\*\*/,
+      );
       expect(r.stderr).toContain(`${base}?***`);
       expectNoSecret(r.stderr);
       expectNoSecret(dead);
@@ -67,7 +69,10 @@ describe('backpressure CLI: query-string secrets never reach stderr or the dead-
   });
 
   test('an exec: command line with a URL query in it', async () => {
-    const r = await runCli(['--sink', `exec:true "https://example.invalid/up?api_key=${ENCODED_KEY}"; exit 3`, '--stats'], seqLines(5));
+    const r = await runCli(
+      ['--sink', `exec:true "https://example.invalid/up?api_key=${ENCODED_KEY}"; exit 3`, '--stats'],
+      seqLines(5),
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('exec:true "https://example.invalid/up?***"; exit 3');
     expectNoSecret(r.stderr);
@@ -81,9 +86,11 @@ describe('backpressure CLI: query-string secrets never reach stderr or the dead-
 });
 
 describe('redact helpers', () => {
-  test('scrubQueryParams replaces every value of the URL\'s parameters, however it is encoded', () => {
+  test("scrubQueryParams replaces every value of the URL's parameters, however it is encoded", () => {
     const url = new URL(`https://h/p?api_key=${ENCODED_KEY}&x=1`);
-    expect(scrubQueryParams(`a /p?api_key=${ENCODED_KEY}&x=1 b api_key=${KEY} c api_key%3Dabc`, url)).toBe('a /p?api_key=***&x=*** b api_key=*** c api_key%3D***');
+    expect(scrubQueryParams(`a /p?api_key=${ENCODED_KEY}&x=1 b api_key=${KEY} c api_key%3Dabc`, url)).toBe(
+      'a /p?api_key=***&x=*** b api_key=*** c api_key%3D***',
+    );
     expect(scrubQueryParams('no parameters here', new URL('https://h/p'))).toBe('no parameters here');
   });
 

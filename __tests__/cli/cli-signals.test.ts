@@ -31,7 +31,10 @@ describe('backpressure CLI: SIGINT / SIGTERM', () => {
       expectBalanced(stats);
       expect(stats.read).toBeLessThan(300_000);
       expect(stats.deadLettered).toBeGreaterThan(0);
-      const entries = readFileSync(dlq, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; record: { seq: number } });
+      const entries = readFileSync(dlq, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { reason: string; record: { seq: number } });
       const dead = entries.filter((e) => e.reason === 'undeliverable');
       expect(dead).toHaveLength(stats.deadLettered);
       // A line cut in half by the stop is reported as truncated-at-stop (its bytes kept in the

@@ -30,12 +30,22 @@ function alive(pid: number): boolean {
 }
 
 describe('backpressure CLI: a reader that never reads', () => {
-  test("exec: a child that never reads is terminated once everything is dead-lettered: exit 1, --stats, every record accounted for", async () => {
+  test('exec: a child that never reads is terminated once everything is dead-lettered: exit 1, --stats, every record accounted for', async () => {
     const { dir, cleanup } = tempDir('bp-stuck-exec-');
     try {
       const dlq = join(dir, 'dead.ndjson');
       const pidFile = join(dir, 'child.pid');
-      const cli = spawnCli(['--sink', `exec:echo $$ > '${pidFile}'; exec sleep 600`, '--flush-timeout', '200', '--retries', '0', '--stats', '--dead-letter', dlq]);
+      const cli = spawnCli([
+        '--sink',
+        `exec:echo $$ > '${pidFile}'; exec sleep 600`,
+        '--flush-timeout',
+        '200',
+        '--retries',
+        '0',
+        '--stats',
+        '--dead-letter',
+        dlq,
+      ]);
       const result = collect(cli);
       cli.stdin!.end(kiloLines(2000));
       const r = await result;
@@ -49,7 +59,10 @@ describe('backpressure CLI: a reader that never reads', () => {
       expect(r.stderr).toMatch(/stopped reading and was terminated \(signal SIGTERM\)/);
       // What went into the pipe but was never read is reported, not counted as delivered and forgotten.
       expect(stats.possiblyUndelivered).toBe(stats.flushed);
-      const entries = readFileSync(dlq, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string });
+      const entries = readFileSync(dlq, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { reason: string });
       expect(entries.filter((e) => e.reason === 'undeliverable')).toHaveLength(stats.deadLettered);
       expect(entries.filter((e) => e.reason === 'possibly-undelivered')).toHaveLength(stats.possiblyUndelivered);
       // The child is gone: the CLI did not leave it behind.
@@ -64,7 +77,9 @@ describe('backpressure CLI: a reader that never reads', () => {
     const reader = spawn('sleep', ['600'], { stdio: ['pipe', 'ignore', 'ignore'] });
     const readerExit = new Promise<void>((resolve) => reader.on('close', () => resolve()));
     try {
-      const cli = spawn(process.execPath, [CLI, '--flush-timeout', '200', '--retries', '0', '--stats'], { stdio: ['pipe', reader.stdin!, 'pipe'] });
+      const cli = spawn(process.execPath, [CLI, '--flush-timeout', '200', '--retries', '0', '--stats'], {
+        stdio: ['pipe', reader.stdin!, 'pipe'],
+      });
       reader.stdin!.destroy();
       const result = collect(cli);
       cli.stdin!.end(kiloLines(2000));
@@ -90,7 +105,13 @@ describe('backpressure CLI: a reader that never reads', () => {
       const out = join(dir, 'out.ndjson');
       const done = join(dir, 'read-all');
       // Reads everything, then keeps running: the CLI has ended its stdin and waits for its exit.
-      const cli = spawnCli(['--sink', `exec:cat > '${out}'; touch '${done}'; exec sleep 600`, '--drain-timeout', '300', '--stats']);
+      const cli = spawnCli([
+        '--sink',
+        `exec:cat > '${out}'; touch '${done}'; exec sleep 600`,
+        '--drain-timeout',
+        '300',
+        '--stats',
+      ]);
       const result = collect(cli);
       cli.stdin!.end(kiloLines(100));
       await waitUntil('the child to have read everything', () => existsSync(done));

@@ -20,7 +20,9 @@ test.each(TIMER_FLAGS)('%s at MAX_TIMER_MS is accepted', (flag) => {
 test('the built CLI exits 2 with the usage line, no stack trace', async () => {
   const result = await runCli(['--flush-timeout', '3000000000'], '{"a":1}\n');
   expect(result.code).toBe(2);
-  expect(result.stderr).toMatch(/^backpressure: --flush-timeout is out of range: must be an integer from 1 to 2147483647, got '3000000000'/);
+  expect(result.stderr).toMatch(
+    /^backpressure: --flush-timeout is out of range: must be an integer from 1 to 2147483647, got '3000000000'/,
+  );
   expect(result.stderr).not.toContain('    at ');
   expect(result.stdout).toBe('');
 });

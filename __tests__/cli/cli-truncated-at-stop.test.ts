@@ -28,7 +28,9 @@ describe('backpressure CLI: the line reading stopped in is truncated-at-stop, no
       const headResult = collect(head);
       const inputFd = openSync(inputPath, 'r');
       // A small buffer: reading blocks long before EOF, so the stop comes in the middle of the input.
-      const cli = spawn(process.execPath, [CLI, '--max-buffer', '100', '--stats', '--dead-letter', dlq], { stdio: [inputFd, head.stdin!, 'pipe'] });
+      const cli = spawn(process.execPath, [CLI, '--max-buffer', '100', '--stats', '--dead-letter', dlq], {
+        stdio: [inputFd, head.stdin!, 'pipe'],
+      });
       closeSync(inputFd);
       head.stdin!.destroy();
       const [r, h] = await Promise.all([collect(cli), headResult]);
@@ -42,9 +44,14 @@ describe('backpressure CLI: the line reading stopped in is truncated-at-stop, no
       expect(stats.read).toBeLessThan(5000);
       expect(stats).toMatchObject({ invalid: 0, truncated: 1 });
       const cutLine = stats.read; // the last line read, in part
-      expect(r.stderr).toMatch(new RegExp(`line ${cutLine}: truncated-at-stop: reading stopped after \\d+ bytes of it`));
+      expect(r.stderr).toMatch(
+        new RegExp(`line ${cutLine}: truncated-at-stop: reading stopped after \\d+ bytes of it`),
+      );
 
-      const entries = readFileSync(dlq, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; reason: string; raw?: string });
+      const entries = readFileSync(dlq, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { line: number; reason: string; raw?: string });
       const cut = entries.filter((e) => e.reason === 'truncated-at-stop');
       expect(cut).toHaveLength(1);
       expect(cut[0]?.line).toBe(cutLine);

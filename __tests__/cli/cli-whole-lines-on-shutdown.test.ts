@@ -52,7 +52,9 @@ async function stopWithSlowConsumer(dir: string, signal: NodeJS.Signals): Promis
   const dlq = join(dir, 'dead.ndjson');
   writeFileSync(`${out}.slow`, '');
   try {
-    const consumer = spawn(process.execPath, [FAULT_CONSUMER, out, '20', '1024'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const consumer = spawn(process.execPath, [FAULT_CONSUMER, out, '20', '1024'], {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
     const consumerExit = new Promise<void>((resolve) => consumer.on('close', () => resolve()));
     const inputFd = openSync(inputPath, 'r');
     const cli = spawn(process.execPath, [CLI, '--drain-timeout', '1000', '--stats', '--dead-letter', dlq], {
@@ -79,7 +81,13 @@ async function stopWithSlowConsumer(dir: string, signal: NodeJS.Signals): Promis
       if (seq !== i) throw new Error(`line ${i} holds record ${seq}: out of order or a gap`);
       return seq;
     });
-    const dead = existsSync(dlq) ? readFileSync(dlq, 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as DeadEntry) : [];
+    const dead = existsSync(dlq)
+      ? readFileSync(dlq, 'utf8')
+          .trim()
+          .split('\n')
+          .filter((l) => l !== '')
+          .map((l) => JSON.parse(l) as DeadEntry)
+      : [];
     return { r, consumed, dead };
   } finally {
     rmSync(`${out}.slow`, { force: true });
@@ -91,29 +99,32 @@ describe('backpressure CLI: the consumer only ever gets whole lines', () => {
     ['SIGTERM', 143],
     ['SIGINT', 130],
     ['SIGHUP', 129],
-  ] as const)('%s with a slow consumer: exit %i, every line the consumer read parses, every record accounted for', async (signal, exitCode) => {
-    const { dir, cleanup } = tempDir('bp-whole-lines-');
-    try {
-      const { r, consumed, dead } = await stopWithSlowConsumer(dir, signal);
-      expect(r.code).toBe(exitCode);
-      expect(r.stderr).toMatch(new RegExp(`${signal}: stopped reading; draining for up to 1000 ms`));
-      const stats = statsOf(r.stderr);
-      expectBalanced(stats);
-      expect(stats.read).toBeLessThan(RECORDS); // it stopped reading
-      expect(stats.deadLettered).toBeGreaterThan(0); // the drain deadline passed with records still to deliver
-      expect(consumed.length).toBeGreaterThanOrEqual(stats.flushed);
+  ] as const)(
+    '%s with a slow consumer: exit %i, every line the consumer read parses, every record accounted for',
+    async (signal, exitCode) => {
+      const { dir, cleanup } = tempDir('bp-whole-lines-');
+      try {
+        const { r, consumed, dead } = await stopWithSlowConsumer(dir, signal);
+        expect(r.code).toBe(exitCode);
+        expect(r.stderr).toMatch(new RegExp(`${signal}: stopped reading; draining for up to 1000 ms`));
+        const stats = statsOf(r.stderr);
+        expectBalanced(stats);
+        expect(stats.read).toBeLessThan(RECORDS); // it stopped reading
+        expect(stats.deadLettered).toBeGreaterThan(0); // the drain deadline passed with records still to deliver
+        expect(consumed.length).toBeGreaterThanOrEqual(stats.flushed);
 
-      // Every record read is delivered or dead-lettered; the only overlap is the batch the deadline cut off.
-      const undeliverable = dead.filter((e) => e.reason === 'undeliverable').map((e) => e.record!.seq);
-      expect(undeliverable).toHaveLength(stats.deadLettered);
-      expect(dead.filter((e) => e.reason === 'truncated-at-stop')).toHaveLength(stats.truncated);
-      expect(stats.invalid).toBe(0);
-      const seen = new Set([...consumed, ...undeliverable]);
-      for (let seq = 0; seq < stats.valid; seq++) if (!seen.has(seq)) throw new Error(`record ${seq} was lost`);
-    } finally {
-      cleanup();
-    }
-  });
+        // Every record read is delivered or dead-lettered; the only overlap is the batch the deadline cut off.
+        const undeliverable = dead.filter((e) => e.reason === 'undeliverable').map((e) => e.record!.seq);
+        expect(undeliverable).toHaveLength(stats.deadLettered);
+        expect(dead.filter((e) => e.reason === 'truncated-at-stop')).toHaveLength(stats.truncated);
+        expect(stats.invalid).toBe(0);
+        const seen = new Set([...consumed, ...undeliverable]);
+        for (let seq = 0; seq < stats.valid; seq++) if (!seen.has(seq)) throw new Error(`record ${seq} was lost`);
+      } finally {
+        cleanup();
+      }
+    },
+  );
 
   test('SIGQUIT (Ctrl-\\): exits at once without draining (131), reports what it leaves behind — and still cuts no line', async () => {
     const { dir, cleanup } = tempDir('bp-whole-lines-');
@@ -122,7 +133,9 @@ describe('backpressure CLI: the consumer only ever gets whole lines', () => {
       expect(r.code).toBe(131);
       expect(r.stderr).not.toMatch(/stopped reading; draining/);
       const stats = statsOf(r.stderr);
-      expect(r.stderr).toMatch(new RegExp(`SIGQUIT: exiting now without draining; ${stats.lost} records neither delivered nor dead-lettered`));
+      expect(r.stderr).toMatch(
+        new RegExp(`SIGQUIT: exiting now without draining; ${stats.lost} records neither delivered nor dead-lettered`),
+      );
       expect(stats.lost).toBeGreaterThan(0); // the buffer was full: it is reported, not silently dropped
       expect(stats.valid).toBe(stats.flushed + stats.dropped + stats.deadLettered + stats.lost);
       expect(consumed.length).toBeGreaterThanOrEqual(stats.flushed);

@@ -7,7 +7,12 @@ describe('RateLimitedLog', () => {
   test('prints the first `burst` messages, then one summary per interval, by kind', () => {
     jest.useFakeTimers();
     const out: string[] = [];
-    const log = new RateLimitedLog({ write: (t) => out.push(t), noun: 'invalid lines', burst: 2, summaryIntervalMs: 1000 });
+    const log = new RateLimitedLog({
+      write: (t) => out.push(t),
+      noun: 'invalid lines',
+      burst: 2,
+      summaryIntervalMs: 1000,
+    });
     const built: string[] = [];
     const message = (text: string) => () => {
       built.push(text);
@@ -31,21 +36,25 @@ describe('RateLimitedLog', () => {
 
   test('every message is either printed or counted in exactly one summary (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.constantFrom('x', 'y', 'z'), { maxLength: 200 }), fc.integer({ min: 0, max: 20 }), (kinds, burst) => {
-        jest.useFakeTimers();
-        const out: string[] = [];
-        const log = new RateLimitedLog({ write: (t) => out.push(t), noun: 'n', burst });
-        kinds.forEach((kind, i) => {
-          log.log(kind, () => 'msg');
-          if (i % 37 === 0) jest.advanceTimersByTime(1000);
-        });
-        log.close();
-        jest.useRealTimers();
-        const printed = out.filter((l) => l === 'backpressure: msg\n').length;
-        const summarized = out.reduce((sum, l) => sum + Number(/(\d+) more n/.exec(l)?.[1] ?? 0), 0);
-        expect(printed).toBe(Math.min(burst, kinds.length));
-        expect(printed + summarized).toBe(kinds.length);
-      }),
+      fc.property(
+        fc.array(fc.constantFrom('x', 'y', 'z'), { maxLength: 200 }),
+        fc.integer({ min: 0, max: 20 }),
+        (kinds, burst) => {
+          jest.useFakeTimers();
+          const out: string[] = [];
+          const log = new RateLimitedLog({ write: (t) => out.push(t), noun: 'n', burst });
+          kinds.forEach((kind, i) => {
+            log.log(kind, () => 'msg');
+            if (i % 37 === 0) jest.advanceTimersByTime(1000);
+          });
+          log.close();
+          jest.useRealTimers();
+          const printed = out.filter((l) => l === 'backpressure: msg\n').length;
+          const summarized = out.reduce((sum, l) => sum + Number(/(\d+) more n/.exec(l)?.[1] ?? 0), 0);
+          expect(printed).toBe(Math.min(burst, kinds.length));
+          expect(printed + summarized).toBe(kinds.length);
+        },
+      ),
       { numRuns: 100 },
     );
   });

@@ -5,7 +5,12 @@ import { AdaptiveController } from '../../lib/resilience/adaptive-controller';
  * timers): latency = (overhead + perItem × batch) × congestion, congestion =
  * (active/knee)² past the knee, fixed when a call starts.
  */
-function simulate(options: { knee: (t: number) => number; until: number; targetLatencyMs?: number; failAt?: number[] }) {
+function simulate(options: {
+  knee: (t: number) => number;
+  until: number;
+  targetLatencyMs?: number;
+  failAt?: number[];
+}) {
   const c = new AdaptiveController(
     { minBatchSize: 1, maxBatchSize: 20000, maxConcurrency: 16, targetLatencyMs: options.targetLatencyMs ?? 500 },
     100,
@@ -77,14 +82,24 @@ describe('adaptive control loop', () => {
   });
 
   test('with a slow producer (not backlogged) it does not probe', () => {
-    const c = new AdaptiveController({ minBatchSize: 1, maxBatchSize: 1000, maxConcurrency: 8, targetLatencyMs: 500 }, 100, 1, 0);
+    const c = new AdaptiveController(
+      { minBatchSize: 1, maxBatchSize: 1000, maxConcurrency: 8, targetLatencyMs: 500 },
+      100,
+      1,
+      0,
+    );
     for (let t = 10; t < 10000; t += 10) c.onSuccess(t, 100, 5, false);
     expect(c.adjustments).toBe(0);
     expect([c.batchSize, c.concurrency]).toEqual([100, 1]);
   });
 
   test('stays within its bounds', () => {
-    const c = new AdaptiveController({ minBatchSize: 50, maxBatchSize: 400, maxConcurrency: 3, targetLatencyMs: 1000 }, 100, 1, 0);
+    const c = new AdaptiveController(
+      { minBatchSize: 50, maxBatchSize: 400, maxConcurrency: 3, targetLatencyMs: 1000 },
+      100,
+      1,
+      0,
+    );
     for (let t = 10; t < 60000; t += 10) c.onSuccess(t, c.batchSize, 5, true);
     expect(c.batchSize).toBeLessThanOrEqual(400);
     expect(c.concurrency).toBeLessThanOrEqual(3);

@@ -53,8 +53,12 @@ test('adaptive: every item delivered exactly once, batches enter flush in order,
 
 test('adaptive option validation names the option', () => {
   const flush = async () => {};
-  expect(() => new BackpressureWritable({ flush, maxBufferSize: 100, adaptive: { maxBatchSize: 200 } })).toThrow('"adaptive.maxBatchSize"');
+  expect(() => new BackpressureWritable({ flush, maxBufferSize: 100, adaptive: { maxBatchSize: 200 } })).toThrow(
+    '"adaptive.maxBatchSize"',
+  );
   expect(() => new BackpressureWritable({ flush, adaptive: { minBatchSize: 0 } })).toThrow('"adaptive.minBatchSize"');
-  expect(() => new BackpressureWritable({ flush, adaptive: { maxConcurrency: 0 } })).toThrow('"adaptive.maxConcurrency"');
+  expect(() => new BackpressureWritable({ flush, adaptive: { maxConcurrency: 0 } })).toThrow(
+    '"adaptive.maxConcurrency"',
+  );
   expect(() => new BackpressureWritable({ flush, adaptive: 'yes' as never })).toThrow('"adaptive"');
 });

@@ -24,7 +24,10 @@ function chunkingFlush(send: (chunk: number[]) => void): (batch: number[]) => Pr
 
 test('a flush that splices its batch into chunks: everything is delivered once and the account is exact after finish', async () => {
   const delivered: number[] = [];
-  const w = new BackpressureWritable<number>({ batchSize: 5, flush: chunkingFlush((chunk) => delivered.push(...chunk)) });
+  const w = new BackpressureWritable<number>({
+    batchSize: 5,
+    flush: chunkingFlush((chunk) => delivered.push(...chunk)),
+  });
   const finished = once(w, 'finish');
   for (const i of range(23)) w.write(i);
   w.end();
@@ -60,7 +63,14 @@ test('a chunk that throws: the whole batch is retried from the stream’s own it
   expect(attempts).toEqual([range(6), range(6, 6), range(6, 6), range(6, 6)]);
   expect(dead).toEqual(range(6, 6));
   const m = w.getMetrics();
-  expect(m).toMatchObject({ eventsAccepted: 12, eventsFlushed: 6, eventsDeadLettered: 6, inFlight: 0, bufferSize: 0, eventsRetried: 12 });
+  expect(m).toMatchObject({
+    eventsAccepted: 12,
+    eventsFlushed: 6,
+    eventsDeadLettered: 6,
+    inFlight: 0,
+    bufferSize: 0,
+    eventsRetried: 12,
+  });
   expectConserved(m);
 });
 
@@ -99,6 +109,9 @@ test('a flush that adds to its array does not add items to the stream', async ()
   w.write('a');
   w.write('b');
   await jest.advanceTimersByTimeAsync(10);
-  expect(attempts).toEqual([['a', 'b'], ['a', 'b']]);
+  expect(attempts).toEqual([
+    ['a', 'b'],
+    ['a', 'b'],
+  ]);
   expect(w.getMetrics()).toMatchObject({ eventsAccepted: 2, eventsFlushed: 2, inFlight: 0 });
 });

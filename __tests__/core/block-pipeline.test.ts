@@ -43,7 +43,13 @@ describe('BLOCK through pipeline with a producer 100x faster than the sink', () 
     expect(blockedSeen).toBeGreaterThan(0);
     const m = w.getMetrics();
     expectConserved(m);
-    expect(m).toMatchObject({ eventsAccepted: total, eventsFlushed: total, eventsDeadLettered: 0, bufferSize: 0, inFlight: 0 });
+    expect(m).toMatchObject({
+      eventsAccepted: total,
+      eventsFlushed: total,
+      eventsDeadLettered: 0,
+      bufferSize: 0,
+      inFlight: 0,
+    });
   });
 
   test('byte bound: bufferBytes never exceeds maxBufferBytes by more than one item', async () => {
@@ -73,7 +79,7 @@ describe('BLOCK through pipeline with a producer 100x faster than the sink', () 
     expect(maxBytes).toBeGreaterThanOrEqual(400 - 37);
   });
 
-  test('a producer that ignores write() === false is never refused: its excess waits in Node\'s queue, counted', async () => {
+  test("a producer that ignores write() === false is never refused: its excess waits in Node's queue, counted", async () => {
     const delivered: number[] = [];
     const w = new BackpressureWritable<number>({
       maxBufferSize: 10,

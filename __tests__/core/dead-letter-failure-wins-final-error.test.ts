@@ -1,4 +1,10 @@
-import { backpressure, BackpressureWritable, ErrorCodes, type BackpressureError, type BackpressureOptions } from '../../lib';
+import {
+  backpressure,
+  BackpressureWritable,
+  ErrorCodes,
+  type BackpressureError,
+  type BackpressureOptions,
+} from '../../lib';
 import { expectConserved, settle } from '../helpers/core-helpers';
 
 // When onDeadLetter fails, the items it was given can only come back through the stream's error. So the
@@ -9,7 +15,10 @@ import { expectConserved, settle } from '../helpers/core-helpers';
 
 const STRATEGIES = ['block', 'drop-oldest', 'drop-newest', 'sample', 'priority'] as const;
 
-function create(strategy: (typeof STRATEGIES)[number], options: BackpressureOptions<number>): BackpressureWritable<number> | ReturnType<typeof backpressure<number>> {
+function create(
+  strategy: (typeof STRATEGIES)[number],
+  options: BackpressureOptions<number>,
+): BackpressureWritable<number> | ReturnType<typeof backpressure<number>> {
   return backpressure<number>({ ...options, strategy, priority: (n: number) => n % 3 });
 }
 

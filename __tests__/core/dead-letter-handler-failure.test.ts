@@ -121,7 +121,11 @@ test('destroy(err) while an onDeadLetter call is pending that then fails: the er
 
 test('an onDeadLetter that succeeds is not in the error; destroy() without failures keeps the user’s error', async () => {
   const handled: number[] = [];
-  const w = new BackpressureWritable<number>({ batchSize: 2, flush: () => new Promise<void>(() => undefined), onDeadLetter: (items) => void handled.push(...items) });
+  const w = new BackpressureWritable<number>({
+    batchSize: 2,
+    flush: () => new Promise<void>(() => undefined),
+    onDeadLetter: (items) => void handled.push(...items),
+  });
   for (const i of range(3)) w.write(i);
   const errored = once(w, 'error');
   w.destroy(new Error('shutdown'));
@@ -164,7 +168,13 @@ describe('arrays handed out with dead letters are the user’s: never read back'
     await settle();
     expect(handled).toEqual(range(3));
 
-    const without = new BackpressureWritable<number>({ batchSize: 3, retry: { retries: 0 }, flush: async () => { throw new Error('down'); } });
+    const without = new BackpressureWritable<number>({
+      batchSize: 3,
+      retry: { retries: 0 },
+      flush: async () => {
+        throw new Error('down');
+      },
+    });
     without.on('dead-letter', (e: { items: number[] }) => e.items.splice(0));
     const errored = once(without, 'error');
     for (const i of range(3)) without.write(i);

@@ -10,34 +10,37 @@ const STRATEGIES = ['block', 'drop-oldest', 'drop-newest', 'sample', 'priority']
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] }));
 afterEach(() => jest.useRealTimers());
 
-test.each(STRATEGIES)("%s: destroy() inside the 'dead-letter' listener of a failed batch still emits the error with its items", async (strategy) => {
-  const w = backpressure<number>({
-    strategy,
-    priority: (n: number) => n,
-    batchSize: 2,
-    retry: { retries: 0 },
-    flush: (batch) => (batch.includes(0) ? Promise.reject(new Error('sink refused')) : Promise.resolve()),
-  });
-  const events: number[][] = [];
-  w.on('dead-letter', (event: DeadLetterEvent<number>) => {
-    events.push([...event.items]);
-    w.destroy();
-  });
-  const errors: BackpressureError<number>[] = [];
-  w.on('error', (err: BackpressureError<number>) => errors.push(err));
-  w.write(0);
-  w.write(1);
-  await settle(20);
-  await jest.advanceTimersByTimeAsync(1);
-  await settle(20);
-  expect(w.destroyed).toBe(true);
-  expect(events).toEqual([[0, 1]]);
-  expect(errors).toHaveLength(1);
-  expect(errors[0]?.code).toBe(ErrorCodes.FLUSH_FAILED);
-  expect(errors[0]?.items).toEqual([0, 1]);
-  expectConserved(w.getMetrics());
-  expect(w.getMetrics().eventsDeadLettered).toBe(2);
-});
+test.each(STRATEGIES)(
+  "%s: destroy() inside the 'dead-letter' listener of a failed batch still emits the error with its items",
+  async (strategy) => {
+    const w = backpressure<number>({
+      strategy,
+      priority: (n: number) => n,
+      batchSize: 2,
+      retry: { retries: 0 },
+      flush: (batch) => (batch.includes(0) ? Promise.reject(new Error('sink refused')) : Promise.resolve()),
+    });
+    const events: number[][] = [];
+    w.on('dead-letter', (event: DeadLetterEvent<number>) => {
+      events.push([...event.items]);
+      w.destroy();
+    });
+    const errors: BackpressureError<number>[] = [];
+    w.on('error', (err: BackpressureError<number>) => errors.push(err));
+    w.write(0);
+    w.write(1);
+    await settle(20);
+    await jest.advanceTimersByTimeAsync(1);
+    await settle(20);
+    expect(w.destroyed).toBe(true);
+    expect(events).toEqual([[0, 1]]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.code).toBe(ErrorCodes.FLUSH_FAILED);
+    expect(errors[0]?.items).toEqual([0, 1]);
+    expectConserved(w.getMetrics());
+    expect(w.getMetrics().eventsDeadLettered).toBe(2);
+  },
+);
 
 test.each(STRATEGIES.filter((s) => s !== 'block'))(
   "%s: destroy() inside the 'dead-letter' listener of a drain timeout: the one error carries the writable's items and the stage's",

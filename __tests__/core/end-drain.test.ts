@@ -7,7 +7,11 @@ afterEach(() => jest.useRealTimers());
 
 test("end() flushes everything still held at once (no waiting for the interval), then 'finish'", async () => {
   const delivered: number[] = [];
-  const w = new BackpressureWritable<number>({ batchSize: 4, minFlushIntervalMs: 60000, flush: async (b) => void delivered.push(...b) });
+  const w = new BackpressureWritable<number>({
+    batchSize: 4,
+    minFlushIntervalMs: 60000,
+    flush: async (b) => void delivered.push(...b),
+  });
   for (const i of range(10)) w.write(i);
   const finished = once(w, 'finish');
   w.end(10);
@@ -56,7 +60,13 @@ test('drainTimeoutMs: what is left is dead-lettered, never discarded, and the st
   await finished;
   expect(hung.signal.aborted).toBe(true);
   expect(dead).toEqual(range(5)); // the hung batch and the rest, in order
-  expect(w.getMetrics()).toMatchObject({ eventsDeadLettered: 5, eventsFlushed: 0, bufferSize: 0, inFlight: 0, state: 'closed' });
+  expect(w.getMetrics()).toMatchObject({
+    eventsDeadLettered: 5,
+    eventsFlushed: 0,
+    bufferSize: 0,
+    inFlight: 0,
+    state: 'closed',
+  });
   hung.resolve(); // a late answer changes nothing
   await settle();
   expectConserved(w.getMetrics());

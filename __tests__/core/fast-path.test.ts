@@ -25,9 +25,13 @@ describe('the write() fast path keeps Node semantics', () => {
     w.destroy();
   });
 
-  test('cork(): writes wait in Node\'s queue (counted in bufferSize), uncork() hands them over in order', async () => {
+  test("cork(): writes wait in Node's queue (counted in bufferSize), uncork() hands them over in order", async () => {
     const delivered: number[] = [];
-    const w = new BackpressureWritable<number>({ batchSize: 100, maxBufferSize: 100, flush: async (b) => void delivered.push(...b) });
+    const w = new BackpressureWritable<number>({
+      batchSize: 100,
+      maxBufferSize: 100,
+      flush: async (b) => void delivered.push(...b),
+    });
     w.write(0);
     w.cork();
     w.write(1);
@@ -65,7 +69,11 @@ describe('the write() fast path keeps Node semantics', () => {
 
   test('destroy() after fast-path writes reports them; writes after destroy are Node errors, not counted', async () => {
     const dead: number[] = [];
-    const w = new BackpressureWritable<number>({ batchSize: 10, onDeadLetter: (items) => void dead.push(...items), flush: async () => {} });
+    const w = new BackpressureWritable<number>({
+      batchSize: 10,
+      onDeadLetter: (items) => void dead.push(...items),
+      flush: async () => {},
+    });
     w.write(1);
     w.write(2);
     w.destroy();

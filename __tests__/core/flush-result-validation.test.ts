@@ -67,14 +67,26 @@ describe('anything but undefined or a valid FlushResult fails the whole batch, c
     ['counts that do not add up to the batch (more)', () => ({ success: 3, failed: 1, errors: [] })],
     ['errors that is not an array', () => ({ success: 3, failed: 0, errors: 'boom' })],
     ['failedItems that is not an array', () => ({ success: 2, failed: 1, errors: [], failedItems: 'b' })],
-    ['a getter that throws', () => ({ success: 3, get failed(): number { throw new Error('trap'); }, errors: [] })],
+    [
+      'a getter that throws',
+      () => ({
+        success: 3,
+        get failed(): number {
+          throw new Error('trap');
+        },
+        errors: [],
+      }),
+    ],
   ];
 
   test.each(notResults)('%s', async (_label, make) => {
     const run = await deliver(['a', 'b', 'c'], make());
     expect(run.retryErrors).toHaveLength(1);
     expect(run.retryErrors[0]).toMatchObject({ code: 'ERR_BACKPRESSURE_INVALID_FLUSH_RESULT' });
-    expect(run.calls).toEqual([['a', 'b', 'c'], ['a', 'b', 'c']]); // the whole batch again
+    expect(run.calls).toEqual([
+      ['a', 'b', 'c'],
+      ['a', 'b', 'c'],
+    ]); // the whole batch again
     expect(run.w.getMetrics()).toMatchObject({ eventsFlushed: 3, failedFlushes: 1, flushes: 1, eventsRetried: 3 });
     dispose(run.w);
   });
@@ -117,7 +129,10 @@ describe('valid results', () => {
     const cause = new Error('2 rejected');
     const run = await deliver(['a', 'b', 'c'], { success: 1, failed: 2, errors: [cause] });
     expect(run.retryErrors).toEqual([cause]);
-    expect(run.calls).toEqual([['a', 'b', 'c'], ['a', 'b', 'c']]);
+    expect(run.calls).toEqual([
+      ['a', 'b', 'c'],
+      ['a', 'b', 'c'],
+    ]);
     dispose(run.w);
   });
 });
@@ -126,14 +141,21 @@ describe('failedItems must be a sub-multiset of the batch with exactly `failed` 
   test('exactly the named items are retried, in batch order, the rest count as delivered', async () => {
     const run = await deliver(['a', 'b', 'c', 'd'], { success: 2, failed: 2, errors: [], failedItems: ['d', 'b'] });
     expect(run.retryErrors[0]).not.toMatchObject({ code: 'ERR_BACKPRESSURE_INVALID_FLUSH_RESULT' });
-    expect(run.calls).toEqual([['a', 'b', 'c', 'd'], ['b', 'd']]);
+    expect(run.calls).toEqual([
+      ['a', 'b', 'c', 'd'],
+      ['b', 'd'],
+    ]);
     expect(run.w.getMetrics()).toMatchObject({ eventsFlushed: 4, eventsRetried: 2 });
     dispose(run.w);
   });
 
   const invalid: [string, string[], FlushResult<string>][] = [
     ['an item not in the batch', ['a', 'b', 'c'], { success: 2, failed: 1, errors: [], failedItems: ['X'] }],
-    ['an item named more often than it occurs', ['a', 'b', 'c'], { success: 1, failed: 2, errors: [], failedItems: ['a', 'a'] }],
+    [
+      'an item named more often than it occurs',
+      ['a', 'b', 'c'],
+      { success: 1, failed: 2, errors: [], failedItems: ['a', 'a'] },
+    ],
     ['fewer items than failed', ['a', 'b', 'c'], { success: 1, failed: 2, errors: [], failedItems: ['a'] }],
     ['more items than failed', ['a', 'b', 'c'], { success: 2, failed: 1, errors: [], failedItems: ['a', 'b'] }],
   ];
@@ -157,7 +179,10 @@ describe('failedItems must be a sub-multiset of the batch with exactly `failed` 
   test('an item the batch holds twice may be named twice (multiplicity counts), and NaN matches NaN', async () => {
     const run = await deliver([1, NaN, 1, 2], { success: 1, failed: 3, errors: [], failedItems: [1, 1, NaN] });
     expect(run.retryErrors[0]).not.toMatchObject({ code: 'ERR_BACKPRESSURE_INVALID_FLUSH_RESULT' });
-    expect(run.calls).toEqual([[1, NaN, 1, 2], [1, NaN, 1]]);
+    expect(run.calls).toEqual([
+      [1, NaN, 1, 2],
+      [1, NaN, 1],
+    ]);
     expect(run.w.getMetrics()).toMatchObject({ eventsFlushed: 4, eventsRetried: 3 });
     dispose(run.w);
   });

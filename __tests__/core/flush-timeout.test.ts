@@ -6,7 +6,12 @@ afterEach(() => jest.useRealTimers());
 
 test('a flush pending past flushTimeoutMs is aborted through ctx.signal, counts as failed and is retried', async () => {
   const sink = new ControlledSink<number>();
-  const w = new BackpressureWritable<number>({ batchSize: 2, flushTimeoutMs: 1000, retry: { retries: 2, minDelayMs: 10 }, flush: sink.flush });
+  const w = new BackpressureWritable<number>({
+    batchSize: 2,
+    flushTimeoutMs: 1000,
+    retry: { retries: 2, minDelayMs: 10 },
+    flush: sink.flush,
+  });
   w.write(1);
   w.write(2);
   const first = sink.pending;

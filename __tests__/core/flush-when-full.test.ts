@@ -80,7 +80,11 @@ test('blocked with a withheld write callback behind a slow sink: each flush star
 
 test('maxBufferBytes smaller than one item: every item is flushed at once, one per batch', async () => {
   const delivered: string[] = [];
-  const w = new BackpressureWritable<string>({ maxBufferBytes: 10, batchSize: 100, flush: async (batch) => void delivered.push(...batch) });
+  const w = new BackpressureWritable<string>({
+    maxBufferBytes: 10,
+    batchSize: 100,
+    flush: async (batch) => void delivered.push(...batch),
+  });
   const items = range(100).map((i) => `line number ${i}`);
   expect(await produce(w, items)).toBe('done');
   await settle();

@@ -57,7 +57,6 @@ const impls: Impl[] = [
   },
 ];
 
-
 interface RecordingSink<T> {
   writable: BackpressureWritable<T>;
   delivered: T[];
@@ -207,7 +206,13 @@ describe.each(impls)('with $name', ({ lib, pipelineAsync, finishedAsync }) => {
     const chunks = range(40).map((i) => Buffer.from(ndjson.slice(i * 1000, (i + 1) * 1000)));
     expect(Buffer.concat(chunks).toString()).toBe(ndjson);
     const sink = recordingSink<Row>(true);
-    await pipelineAsync(lib.Readable.from(chunks), zlib.createGzip(), zlib.createGunzip(), lineSplitter(lib), sink.writable);
+    await pipelineAsync(
+      lib.Readable.from(chunks),
+      zlib.createGzip(),
+      zlib.createGunzip(),
+      lineSplitter(lib),
+      sink.writable,
+    );
     expectAllDelivered(sink, rows);
     expect(sink.states).toContain('blocked');
   });
@@ -261,7 +266,13 @@ describe.each(impls)('with $name', ({ lib, pipelineAsync, finishedAsync }) => {
     expect(deadLettered[0]?.error.cause).toBe(boom);
     const m = writable.getMetrics();
     expectConserved(m);
-    expect(m).toMatchObject({ eventsAccepted: 10, eventsFlushed: 4, eventsDeadLettered: 6, bufferSize: 0, inFlight: 0 });
+    expect(m).toMatchObject({
+      eventsAccepted: 10,
+      eventsFlushed: 4,
+      eventsDeadLettered: 6,
+      bufferSize: 0,
+      inFlight: 0,
+    });
   });
 
   test('a producer error without onDeadLetter hands the held items back in the writable error', async () => {
@@ -325,7 +336,12 @@ describe.each(impls)('with $name', ({ lib, pipelineAsync, finishedAsync }) => {
     // Everything the writable took in is either delivered or handed back, in order, once.
     expect(failure.items).toEqual(items.slice(10, m.eventsAccepted));
     expect(failure.items?.length).toBeGreaterThanOrEqual(5); // at least the failed batch itself
-    expect(m).toMatchObject({ eventsFlushed: 10, eventsDeadLettered: m.eventsAccepted - 10, bufferSize: 0, inFlight: 0 });
+    expect(m).toMatchObject({
+      eventsFlushed: 10,
+      eventsDeadLettered: m.eventsAccepted - 10,
+      bufferSize: 0,
+      inFlight: 0,
+    });
     expect(m.eventsAccepted).toBeLessThan(items.length); // the source was stopped, not drained into the void
   });
 

@@ -107,7 +107,9 @@ describe.each([
     w.end();
     await jest.advanceTimersByTimeAsync(100);
     await settle();
-    expect(watch.seen).toEqual(expect.arrayContaining(['state draining', 'dead-letter ERR_BACKPRESSURE_DRAIN_TIMEOUT', 'state closed']));
+    expect(watch.seen).toEqual(
+      expect.arrayContaining(['state draining', 'dead-letter ERR_BACKPRESSURE_DRAIN_TIMEOUT', 'state closed']),
+    );
     expect(watch.seen).toEqual(expect.arrayContaining(withHandler ? ['finish'] : ['error', 'close']));
     expect(watch.violations).toEqual([]);
     expect(given).toEqual(range(5));
@@ -116,7 +118,15 @@ describe.each([
 });
 
 test('the way through: retries, partial failures, the circuit, drain, end', async () => {
-  const { w, watch, sink } = setup({ batchSize: 2, maxBufferSize: 4, retry: { retries: 3, minDelayMs: 10 }, circuitBreaker: { failureThreshold: 1, cooldownMs: 50 } }, true);
+  const { w, watch, sink } = setup(
+    {
+      batchSize: 2,
+      maxBufferSize: 4,
+      retry: { retries: 3, minDelayMs: 10 },
+      circuitBreaker: { failureThreshold: 1, cooldownMs: 50 },
+    },
+    true,
+  );
   for (const i of range(5)) w.write(i);
   w.end(5);
   sink.pending.resolve({ success: 1, failed: 1, errors: [new Error('one failed')], failedItems: [1] });
@@ -130,7 +140,16 @@ test('the way through: retries, partial failures, the circuit, drain, end', asyn
   }
   expect(w.writableFinished).toBe(true);
   expect(watch.seen).toEqual(
-    expect.arrayContaining(['retry', 'circuit', 'flush', 'drain', 'state blocked', 'state draining', 'state closed', 'finish']),
+    expect.arrayContaining([
+      'retry',
+      'circuit',
+      'flush',
+      'drain',
+      'state blocked',
+      'state draining',
+      'state closed',
+      'finish',
+    ]),
   );
   expect(watch.violations).toEqual([]);
   expect(w.getMetrics()).toMatchObject({ eventsFlushed: 6, eventsDeadLettered: 0 });
@@ -178,7 +197,8 @@ describe('a listener that destroys the stream: every item is accounted exactly o
     expect([...sink.delivered, ...dead].sort()).toEqual(range(6));
   }
 
-  test("inside 'circuit' (a failure opened it)", () => run('circuit', (sink) => sink.pending.reject(new Error('down'))));
+  test("inside 'circuit' (a failure opened it)", () =>
+    run('circuit', (sink) => sink.pending.reject(new Error('down'))));
   test("inside 'retry' (after a partial failure)", () =>
     run('retry', (sink) => {
       const [taken, failed] = sink.pending.batch as [number, number];

@@ -7,7 +7,13 @@ afterEach(() => jest.useRealTimers());
 
 test('blocked with no sink progress for maxBlockTimeMs: coded error, items handed back', async () => {
   const sink = new ControlledSink<number>();
-  const w = new BackpressureWritable<number>({ batchSize: 2, maxBufferSize: 4, maxBlockTimeMs: 1000, flushTimeoutMs: 60000, flush: sink.flush });
+  const w = new BackpressureWritable<number>({
+    batchSize: 2,
+    maxBufferSize: 4,
+    maxBlockTimeMs: 1000,
+    flushTimeoutMs: 60000,
+    flush: sink.flush,
+  });
   for (const i of range(6)) w.write(i);
   expect(w.state).toBe('blocked');
   const failed = once(w, 'error');
@@ -18,7 +24,13 @@ test('blocked with no sink progress for maxBlockTimeMs: coded error, items hande
 
 test('progress re-arms the timer; leaving blocked disarms it', async () => {
   const sink = new ControlledSink<number>();
-  const w = new BackpressureWritable<number>({ batchSize: 2, maxBufferSize: 4, maxBlockTimeMs: 1000, flushTimeoutMs: 60000, flush: sink.flush });
+  const w = new BackpressureWritable<number>({
+    batchSize: 2,
+    maxBufferSize: 4,
+    maxBlockTimeMs: 1000,
+    flushTimeoutMs: 60000,
+    flush: sink.flush,
+  });
   const errors: Error[] = [];
   w.on('error', (e) => errors.push(e));
   for (const i of range(6)) w.write(i);

@@ -32,28 +32,59 @@ function thrown(build: () => unknown): unknown {
   throw new Error('expected the call to throw');
 }
 
-const bp = (options: Partial<BackpressureOptions<number>>) => () => backpressure<number>({ flush, ...options } as BackpressureOptions<number>);
+const bp = (options: Partial<BackpressureOptions<number>>) => () =>
+  backpressure<number>({ flush, ...options } as BackpressureOptions<number>);
 
 const CASES: readonly (readonly [string, () => unknown, typeof TYPE | typeof RANGE, string])[] = [
   // The writable (directly and through backpressure()).
-  ['BackpressureWritable maxBufferSize', () => new BackpressureWritable({ flush, maxBufferSize: 0 }), RANGE, 'maxBufferSize'],
+  [
+    'BackpressureWritable maxBufferSize',
+    () => new BackpressureWritable({ flush, maxBufferSize: 0 }),
+    RANGE,
+    'maxBufferSize',
+  ],
   ['BackpressureWritable flush', () => new BackpressureWritable({} as never), TYPE, 'flush'],
-  ['BackpressureWritable retry.minDelayMs', () => new BackpressureWritable({ flush, retry: { minDelayMs: 2 ** 31 } }), RANGE, 'retry.minDelayMs'],
+  [
+    'BackpressureWritable retry.minDelayMs',
+    () => new BackpressureWritable({ flush, retry: { minDelayMs: 2 ** 31 } }),
+    RANGE,
+    'retry.minDelayMs',
+  ],
   ['backpressure() block batchSize', bp({ batchSize: 1.5 }), RANGE, 'batchSize'],
   // backpressure() itself.
   ['backpressure() strategy (unknown name)', bp({ strategy: 'drop-everything' as Strategy }), RANGE, 'strategy'],
   ['backpressure() strategy (not a string)', bp({ strategy: 7 as unknown as Strategy }), TYPE, 'strategy'],
   ['backpressure() capacity', bp({ strategy: 'drop-oldest', capacity: 0 }), RANGE, 'capacity'],
-  ['backpressure() capacity (not a number)', bp({ strategy: 'drop-newest', capacity: '10' as never }), TYPE, 'capacity'],
+  [
+    'backpressure() capacity (not a number)',
+    bp({ strategy: 'drop-newest', capacity: '10' as never }),
+    TYPE,
+    'capacity',
+  ],
   ['backpressure() sampleRate 0', bp({ strategy: 'sample', sampleRate: 0 }), RANGE, 'sampleRate'],
   ['backpressure() sampleRate 2.5 (counter)', bp({ strategy: 'sample', sampleRate: 2.5 }), RANGE, 'sampleRate'],
   ['backpressure() sampleMode', bp({ strategy: 'sample', sampleMode: 'every-other' as never }), RANGE, 'sampleMode'],
   ['backpressure() sampleKey missing for key mode', bp({ strategy: 'sample', sampleMode: 'key' }), TYPE, 'sampleKey'],
-  ['backpressure() sampleThreshold', bp({ strategy: 'sample', sampleThreshold: 'normal' as never }), RANGE, 'sampleThreshold'],
+  [
+    'backpressure() sampleThreshold',
+    bp({ strategy: 'sample', sampleThreshold: 'normal' as never }),
+    RANGE,
+    'sampleThreshold',
+  ],
   ['backpressure() random', bp({ strategy: 'sample', sampleMode: 'random', random: 0.5 as never }), TYPE, 'random'],
   ['backpressure() priority missing', bp({ strategy: 'priority' } as never), TYPE, 'priority'],
-  ['backpressure() keepAtLeast.critical', bp({ strategy: 'priority', priority: () => 1, keepAtLeast: { critical: Infinity } }), RANGE, 'keepAtLeast.critical'],
-  ['backpressure() keepAtLeast (not an object)', bp({ strategy: 'priority', priority: () => 1, keepAtLeast: 3 as never }), TYPE, 'keepAtLeast'],
+  [
+    'backpressure() keepAtLeast.critical',
+    bp({ strategy: 'priority', priority: () => 1, keepAtLeast: { critical: Infinity } }),
+    RANGE,
+    'keepAtLeast.critical',
+  ],
+  [
+    'backpressure() keepAtLeast (not an object)',
+    bp({ strategy: 'priority', priority: () => 1, keepAtLeast: 3 as never }),
+    TYPE,
+    'keepAtLeast',
+  ],
   // The stages, in their own words.
   ['dropOldest capacity', () => dropOldest({ capacity: -1 }), RANGE, 'capacity'],
   ['dropNewest capacity NaN', () => dropNewest({ capacity: Number.NaN }), RANGE, 'capacity'],
@@ -64,13 +95,28 @@ const CASES: readonly (readonly [string, () => unknown, typeof TYPE | typeof RAN
   ['sample key missing for key mode', () => sample({ mode: 'key' }), TYPE, 'key'],
   ['sample threshold', () => sample({ threshold: 'closed' as never }), RANGE, 'threshold'],
   ['shedByPriority priority', () => shedByPriority({ priority: 'level' as never }), TYPE, 'priority'],
-  ['shedByPriority keepAtLeast.elevated', () => shedByPriority({ priority: () => 0, keepAtLeast: { elevated: Number.NaN } }), RANGE, 'keepAtLeast.elevated'],
+  [
+    'shedByPriority keepAtLeast.elevated',
+    () => shedByPriority({ priority: () => 0, keepAtLeast: { elevated: Number.NaN } }),
+    RANGE,
+    'keepAtLeast.elevated',
+  ],
   // Helpers.
   ['fieldPriority path', () => fieldPriority('a..b'), RANGE, 'path'],
-  ['sinkFlush unconfirmedTailBytes', () => sinkFlush({} as LineSink, { unconfirmedTailBytes: -1 }), RANGE, 'unconfirmedTailBytes'],
+  [
+    'sinkFlush unconfirmedTailBytes',
+    () => sinkFlush({} as LineSink, { unconfirmedTailBytes: -1 }),
+    RANGE,
+    'unconfirmedTailBytes',
+  ],
   ['sinkFlush onSinkGone', () => sinkFlush({} as LineSink, { onSinkGone: 'stop' as never }), TYPE, 'onSinkGone'],
   ['RateLimitedLog write', () => new RateLimitedLog({ noun: 'x' } as never), TYPE, 'write'],
-  ['RateLimitedLog summaryIntervalMs over the timer limit', () => new RateLimitedLog({ write: () => {}, noun: 'x', summaryIntervalMs: 2 ** 31 }), RANGE, 'summaryIntervalMs'],
+  [
+    'RateLimitedLog summaryIntervalMs over the timer limit',
+    () => new RateLimitedLog({ write: () => {}, noun: 'x', summaryIntervalMs: 2 ** 31 }),
+    RANGE,
+    'summaryIntervalMs',
+  ],
 ];
 
 describe('a bad option is a coded TypeError/RangeError naming the option as the caller spelled it', () => {

@@ -24,7 +24,11 @@ describe('a rejected or throwing flush is retried with backoff, in order, with c
   test('rejections then success: delivered once, retries counted, order kept', async () => {
     const sink = new ControlledSink<number>();
     const retries: RetryEvent[] = [];
-    const w = new BackpressureWritable<number>({ batchSize: 3, retry: { retries: 3, minDelayMs: 100, maxDelayMs: 1000 }, flush: sink.flush });
+    const w = new BackpressureWritable<number>({
+      batchSize: 3,
+      retry: { retries: 3, minDelayMs: 100, maxDelayMs: 1000 },
+      flush: sink.flush,
+    });
     w.on('retry', (e: RetryEvent) => retries.push(e));
     for (const i of range(6)) w.write(i);
     sink.pending.reject(new Error('boom 1'));
@@ -47,7 +51,12 @@ describe('a rejected or throwing flush is retried with backoff, in order, with c
     sink.pending.resolve();
     await settle();
     expect(sink.delivered).toEqual(range(6));
-    expect(w.getMetrics()).toMatchObject({ eventsFlushed: 6, eventsRetried: 6, failedFlushes: 2, eventsDeadLettered: 0 });
+    expect(w.getMetrics()).toMatchObject({
+      eventsFlushed: 6,
+      eventsRetried: 6,
+      failedFlushes: 2,
+      eventsDeadLettered: 0,
+    });
     dispose(w);
   });
 

@@ -33,7 +33,9 @@ describe('nextPressureState (the single transition function)', () => {
           const next = nextPressureState(state, u, T);
           const l = level(next);
           // the state's own threshold is reached (minus the band when we stayed up)
-          expect(u).toBeGreaterThanOrEqual((threshold[l] as number) - (l === level(state) || l < level(state) ? T.hysteresis : 0) - 1e-12);
+          expect(u).toBeGreaterThanOrEqual(
+            (threshold[l] as number) - (l === level(state) || l < level(state) ? T.hysteresis : 0) - 1e-12,
+          );
           // the next level up is not reached
           if (l < 3) expect(u).toBeLessThan(threshold[l + 1] as number);
           if (l > level(state)) expect(u).toBeGreaterThanOrEqual(threshold[l] as number);

@@ -28,16 +28,15 @@ function build(options: Options): BackpressureWritable<number> {
 }
 
 describe('a timer option beyond 2^31 − 1 ms is refused with a coded RangeError naming the option and the range', () => {
-  test.each(TIMER_OPTIONS.flatMap(([name, of]) => [2 ** 31, 3e9, Number.MAX_SAFE_INTEGER].map((ms) => [name, ms, of] as const)))(
-    '%s: %d',
-    (name, ms, of) => {
-      const attempt = () => build(of(ms));
-      expect(attempt).toThrow(RangeError);
-      expect(attempt).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-      expect(attempt).toThrow(`"${name}"`);
-      expect(attempt).toThrow(`${MAX_TIMER_MS}]`);
-    },
-  );
+  test.each(
+    TIMER_OPTIONS.flatMap(([name, of]) => [2 ** 31, 3e9, Number.MAX_SAFE_INTEGER].map((ms) => [name, ms, of] as const)),
+  )('%s: %d', (name, ms, of) => {
+    const attempt = () => build(of(ms));
+    expect(attempt).toThrow(RangeError);
+    expect(attempt).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(attempt).toThrow(`"${name}"`);
+    expect(attempt).toThrow(`${MAX_TIMER_MS}]`);
+  });
 
   test.each(TIMER_OPTIONS)('%s: MAX_TIMER_MS itself is accepted', (_name, of) => {
     dispose(build(of(MAX_TIMER_MS)));
@@ -47,7 +46,9 @@ describe('a timer option beyond 2^31 − 1 ms is refused with a coded RangeError
     if (DEADLINES.includes(name)) {
       dispose(build(of(Infinity)));
     } else {
-      expect(() => build(of(Infinity))).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+      expect(() => build(of(Infinity))).toThrow(
+        expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }),
+      );
     }
   });
 
@@ -135,7 +136,13 @@ describe('Infinity means no deadline: no timer is armed for it', () => {
   test('maxBlockTimeMs: Infinity never fails a blocked writer', async () => {
     const sink = new ControlledSink<number>();
     const errors: Error[] = [];
-    const w = new BackpressureWritable<number>({ maxBlockTimeMs: Infinity, flushTimeoutMs: Infinity, maxBufferSize: 2, batchSize: 1, flush: sink.flush });
+    const w = new BackpressureWritable<number>({
+      maxBlockTimeMs: Infinity,
+      flushTimeoutMs: Infinity,
+      maxBufferSize: 2,
+      batchSize: 1,
+      flush: sink.flush,
+    });
     w.on('error', (err) => errors.push(err));
     for (const i of range(4)) w.write(i);
     await settle();
@@ -163,6 +170,9 @@ describe('no timer ever overflows (a real process, watching for TimeoutOverflowW
     const { warnings, events } = await run();
     expect(warnings).toEqual([]);
     // Only the first failed attempts happen; each retry waits the longest delay Node can wait.
-    expect(events.sort()).toEqual([`circuit: retry after ${MAX_TIMER_MS} ms`, `retry-after: retry after ${MAX_TIMER_MS} ms`]);
+    expect(events.sort()).toEqual([
+      `circuit: retry after ${MAX_TIMER_MS} ms`,
+      `retry-after: retry after ${MAX_TIMER_MS} ms`,
+    ]);
   });
 });

@@ -41,7 +41,7 @@ describe("write() returns false exactly while blocked and 'drain' fires when it 
     await new Promise<void>((resolve) => w.end(resolve));
   });
 
-  test('write(null) is Node\'s error; write after end reports ERR_STREAM_WRITE_AFTER_END and is not counted', async () => {
+  test("write(null) is Node's error; write after end reports ERR_STREAM_WRITE_AFTER_END and is not counted", async () => {
     const w = new BackpressureWritable<number>({ flush: async () => {} });
     expect(() => w.write(null as never)).toThrow(expect.objectContaining({ code: 'ERR_STREAM_NULL_VALUES' }));
     w.end();

@@ -44,9 +44,13 @@ describe('README copies agree with the docs/ pages', () => {
   });
 
   test('the composition example is the same in README.md and docs/strategies.md', () => {
-    const example = codeBlocks('README.md', README).find((b) => b.lang === 'ts' && b.code.includes("strategy: 'drop-oldest'"));
+    const example = codeBlocks('README.md', README).find(
+      (b) => b.lang === 'ts' && b.code.includes("strategy: 'drop-oldest'"),
+    );
     expect(example).toBeDefined();
-    const inPage = codeBlocks('docs/strategies.md', readDoc('docs/strategies.md')).find((b) => b.code === example?.code);
+    const inPage = codeBlocks('docs/strategies.md', readDoc('docs/strategies.md')).find(
+      (b) => b.code === example?.code,
+    );
     expect(inPage?.comments).toEqual(example?.comments); // the same prelude, so both are checked the same way
   });
 

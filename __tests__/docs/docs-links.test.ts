@@ -32,7 +32,8 @@ function brokenLink(file: string, target: string): string | null {
   if (resolved.startsWith('..')) return `points outside the repository (${resolved})`;
   if (!existsSync(join(ROOT, resolved))) return `no such file: ${resolved}`;
   if (anchor === null) return null;
-  if (!resolved.endsWith('.md') || statSync(join(ROOT, resolved)).isDirectory()) return `#${anchor} on a file that is not Markdown`;
+  if (!resolved.endsWith('.md') || statSync(join(ROOT, resolved)).isDirectory())
+    return `#${anchor} on a file that is not Markdown`;
   return anchorsOfFile(resolved).has(anchor) ? null : `no heading with anchor #${anchor} in ${resolved}`;
 }
 
@@ -44,7 +45,10 @@ describe('GitHub heading anchors (the rules the link check relies on)', () => {
     ['`BackpressureWritable<T>`', 'backpressurewritablet'],
     ['`--stats` keys', '--stats-keys'],
     ['Ending, errors and destroy', 'ending-errors-and-destroy'],
-    ['`file-to-http` — file → splitter → sample → HTTP, with cancellation', 'file-to-http--file--splitter--sample--http-with-cancellation'],
+    [
+      '`file-to-http` — file → splitter → sample → HTTP, with cancellation',
+      'file-to-http--file--splitter--sample--http-with-cancellation',
+    ],
     ['On-disk format (version 1)', 'on-disk-format-version-1'],
     ['Sizing `maxBytes`', 'sizing-maxbytes'],
     ['**Bold** and [a link](x.md) and `snake_case`', 'bold-and-a-link-and-snake_case'],
@@ -53,13 +57,26 @@ describe('GitHub heading anchors (the rules the link check relies on)', () => {
   });
 
   test('repeated headings get -1, -2, … as on GitHub', () => {
-    expect([...anchors('# A\n## Options\ntext\n## Options\n### Options\n```\n## Options\n```\n')]).toEqual(['a', 'options', 'options-1', 'options-2']);
+    expect([...anchors('# A\n## Options\ntext\n## Options\n### Options\n```\n## Options\n```\n')]).toEqual([
+      'a',
+      'options',
+      'options-1',
+      'options-2',
+    ]);
   });
 });
 
 describe('documentation links', () => {
   test('the documentation set is README.md plus the docs/ pages', () => {
-    expect(FILES).toEqual(expect.arrayContaining(['README.md', 'docs/writable.md', 'docs/strategies.md', 'docs/cli.md', 'docs/guarantees.md']));
+    expect(FILES).toEqual(
+      expect.arrayContaining([
+        'README.md',
+        'docs/writable.md',
+        'docs/strategies.md',
+        'docs/cli.md',
+        'docs/guarantees.md',
+      ]),
+    );
   });
 
   test.each(FILES)('every relative link and #anchor in %s resolves', (file) => {
@@ -91,7 +108,9 @@ describe('documentation links', () => {
     const missing: string[] = [];
     for (const file of FILES.filter((f) => f.startsWith('docs/') && !OWN_LAYOUT.has(f))) {
       const text = readDoc(file);
-      const sections = [...withoutCodeBlocks(text).matchAll(/^## (.+)$/gm)].map((m) => m[1] as string).filter((h) => h !== 'Contents');
+      const sections = [...withoutCodeBlocks(text).matchAll(/^## (.+)$/gm)]
+        .map((m) => m[1] as string)
+        .filter((h) => h !== 'Contents');
       if (text.length < 8000 || sections.length < 3) continue;
       if (!/^## Contents$/m.test(text)) {
         missing.push(`${file}: no "## Contents"`);
@@ -123,7 +142,9 @@ describe('repository paths named in the docs', () => {
   });
 
   test('the guarantees page names a test for its promises, and each is a real test file', () => {
-    const tests = [...readDoc('docs/guarantees.md').matchAll(/`(__tests__\/[\w.\-/]+\.test\.ts)`/g)].map((m) => m[1] as string);
+    const tests = [...readDoc('docs/guarantees.md').matchAll(/`(__tests__\/[\w.\-/]+\.test\.ts)`/g)].map(
+      (m) => m[1] as string,
+    );
     expect(new Set(tests).size).toBeGreaterThan(30);
     expect(tests.filter((t) => !existsSync(join(ROOT, t)))).toEqual([]);
   });

@@ -48,7 +48,10 @@ function toSnippet(block: CodeBlock): Snippet {
     const skipMatch = /^skip\s*\((.+)\)$/s.exec(directive);
     if (skipMatch !== null) skip = (skipMatch[1] as string).trim();
     else if (directive.startsWith('prelude')) preludes.push(directive.slice('prelude'.length).replace(/^\s*\n/, ''));
-    else throw new Error(`${where}: unknown snippet directive "${directive.split('\n')[0] ?? ''}" (use "prelude" or "skip (reason)")`);
+    else
+      throw new Error(
+        `${where}: unknown snippet directive "${directive.split('\n')[0] ?? ''}" (use "prelude" or "skip (reason)")`,
+      );
   }
   const prelude = preludes.join('\n');
   const ext = JS_LANGS.has(block.lang) ? 'js' : 'ts';
@@ -103,7 +106,9 @@ beforeAll(() => {
   const getSourceFile = host.getSourceFile.bind(host);
   host.getSourceFile = (name, languageVersion, onError, shouldCreate) => {
     const text = files.get(name);
-    return text === undefined ? getSourceFile(name, languageVersion, onError, shouldCreate) : ts.createSourceFile(name, text, languageVersion, true);
+    return text === undefined
+      ? getSourceFile(name, languageVersion, onError, shouldCreate)
+      : ts.createSourceFile(name, text, languageVersion, true);
   };
   host.fileExists = (name) => files.has(name) || ts.sys.fileExists(name);
   host.readFile = (name) => files.get(name) ?? ts.sys.readFile(name);
@@ -118,7 +123,10 @@ function problems(snippet: Snippet): string[] {
     const message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
     if (d.start === undefined) return `${snippet.where}: TS${d.code}: ${message}`;
     const line = sf.getLineAndCharacterOfPosition(d.start).line;
-    const at = line < snippet.offset ? `${snippet.where} (prelude line ${line + 1})` : `${snippet.block.file}:${snippet.block.line + 1 + line - snippet.offset}`;
+    const at =
+      line < snippet.offset
+        ? `${snippet.where} (prelude line ${line + 1})`
+        : `${snippet.block.file}:${snippet.block.line + 1 + line - snippet.offset}`;
     return `${at}: TS${d.code}: ${message}`;
   });
 }
@@ -126,7 +134,9 @@ function problems(snippet: Snippet): string[] {
 describe('code snippets in README.md and docs/', () => {
   test('there are snippets to check, and the compiler options are valid', () => {
     expect(checked.length).toBeGreaterThanOrEqual(4);
-    expect(program.getOptionsDiagnostics().map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual([]);
+    expect(program.getOptionsDiagnostics().map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual(
+      [],
+    );
     expect(program.getGlobalDiagnostics().map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual([]);
   });
 
@@ -152,7 +162,9 @@ describe('code snippets in README.md and docs/', () => {
   });
 
   test('no block in a TypeScript-like language escapes the check under another name', () => {
-    const odd = allBlocks.filter((b) => /^(tsx?|jsx?|typescript|javascript|node)$/i.test(b.lang) && !CHECKED_LANGS.has(b.lang));
+    const odd = allBlocks.filter(
+      (b) => /^(tsx?|jsx?|typescript|javascript|node)$/i.test(b.lang) && !CHECKED_LANGS.has(b.lang),
+    );
     expect(odd.map((b) => `${b.file}:${b.line} (${b.lang})`)).toEqual([]);
   });
 });

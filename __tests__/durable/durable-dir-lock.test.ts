@@ -20,7 +20,8 @@ beforeEach(() => {
   dir = tempDir('lock-');
 });
 afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   removeDir(dir);
 });
 
@@ -49,7 +50,9 @@ function startHolder(): Promise<ChildProcess> {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.on('exit', () => resolve())));
+  return new Promise((resolve) =>
+    child.exitCode !== null || child.signalCode !== null ? resolve() : child.on('exit', () => resolve()),
+  );
 }
 
 test('a second open in the same process fails with ERR_DURABLE_LOCKED naming this pid; after close it opens', async () => {
@@ -131,6 +134,8 @@ test('temporary files of openers killed while taking the lock are cleaned up by 
   writeFileSync(join(dir, `${LOCK_FILE}.stale.${dead}.0badc0de`), 'x');
   writeFileSync(join(dir, `${LOCK_FILE}.${child.pid as number}.0badc0de.tmp`), 'x'); // a live opener's: left alone
   const log = await openLog(dir);
-  expect(readdirSync(dir).filter((name) => name.startsWith(`${LOCK_FILE}.`))).toEqual([`${LOCK_FILE}.${child.pid as number}.0badc0de.tmp`]);
+  expect(readdirSync(dir).filter((name) => name.startsWith(`${LOCK_FILE}.`))).toEqual([
+    `${LOCK_FILE}.${child.pid as number}.0badc0de.tmp`,
+  ]);
   await log.close();
 });

@@ -7,7 +7,18 @@
 import fc from 'fast-check';
 import { DurableErrorCodes, isDurableError } from '../../lib/durable';
 import { AckTracker } from '../../lib/durable/ack-tracker';
-import { appendIds, checkpointed, goodIds, idOf, openLog, range, readAll, segmentPaths, removeDir, tempDir } from '../helpers/durable-helpers';
+import {
+  appendIds,
+  checkpointed,
+  goodIds,
+  idOf,
+  openLog,
+  range,
+  readAll,
+  segmentPaths,
+  removeDir,
+  tempDir,
+} from '../helpers/durable-helpers';
 
 let dir: string;
 beforeEach(() => {
@@ -83,7 +94,8 @@ test('the checkpoint follows acks on its own (checkpointIntervalMs) and segments
   const first = segmentPaths(dir)[0];
   for (const entry of await readAll(log)) log.ack(entry.seq);
   await checkpointed(log, 400);
-  for (let i = 0; i < 200 && segmentPaths(dir).includes(first as string); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (let i = 0; i < 200 && segmentPaths(dir).includes(first as string); i++)
+    await new Promise((resolve) => setTimeout(resolve, 5));
   expect(segmentPaths(dir)).not.toContain(first);
   await log.close();
 });
@@ -115,9 +127,14 @@ test('AckTracker: thousands of records in flight acknowledged in reverse (its ri
 test('AckTracker: any permutation of acks ends at the same watermark, and it only ever moves over a contiguous prefix', () => {
   fc.assert(
     fc.property(
-      fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 60 }).chain((counts) =>
-        fc.tuple(fc.constant(counts), fc.shuffledSubarray(range(0, counts.length), { minLength: counts.length, maxLength: counts.length })),
-      ),
+      fc
+        .array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 60 })
+        .chain((counts) =>
+          fc.tuple(
+            fc.constant(counts),
+            fc.shuffledSubarray(range(0, counts.length), { minLength: counts.length, maxLength: counts.length }),
+          ),
+        ),
       ([counts, order]) => {
         const tracker = new AckTracker(10);
         const starts: number[] = [];

@@ -18,11 +18,15 @@ import { removeDir, tempDir } from '../helpers/durable-helpers';
 import { runTorture } from '../helpers/durable-torture';
 
 const KILLS = Number(process.env['TORTURE_KILLS'] ?? 200);
-const SEED = process.env['TORTURE_SEED'] !== undefined && process.env['TORTURE_SEED'] !== '' ? Number(process.env['TORTURE_SEED']) >>> 0 : Math.floor(Math.random() * 2 ** 32);
+const SEED =
+  process.env['TORTURE_SEED'] !== undefined && process.env['TORTURE_SEED'] !== ''
+    ? Number(process.env['TORTURE_SEED']) >>> 0
+    : Math.floor(Math.random() * 2 ** 32);
 
 let dir: string;
 beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'durable', 'index.js'))) throw new Error('the torture child needs the built library: run npm run build');
+  if (!existsSync(join(ROOT, 'dist', 'durable', 'index.js')))
+    throw new Error('the torture child needs the built library: run npm run build');
   dir = tempDir('torture-');
 });
 afterAll(() => removeDir(dir));

@@ -27,7 +27,9 @@ test('with decode, read() hands out what decode made of each record', async () =
   const log = await openLog(dir);
   await appendIds(log, range(0, 300));
   const entries = await log.read(300, (bytes, seq) => ({ id: idOf(bytes), seq }));
-  expect(entries.map((e) => (e.error === null ? e.payload : undefined))).toEqual(range(0, 300).map((id) => ({ id, seq: id })));
+  expect(entries.map((e) => (e.error === null ? e.payload : undefined))).toEqual(
+    range(0, 300).map((id) => ({ id, seq: id })),
+  );
   await log.close();
 });
 

@@ -11,7 +11,20 @@ import { join } from 'node:path';
 import { DurableErrorCodes } from '../../lib/durable';
 import { CHECKPOINT_FILE } from '../../lib/durable/checkpoint-file';
 import { FRAME_HEADER_BYTES, encodeFrame } from '../../lib/durable/record-frame';
-import { appendIds, coveredSeqs, fileSize, goodIds, idOf, openLog, range, readAll, recordOf, removeDir, segmentPaths, tempDir } from '../helpers/durable-helpers';
+import {
+  appendIds,
+  coveredSeqs,
+  fileSize,
+  goodIds,
+  idOf,
+  openLog,
+  range,
+  readAll,
+  recordOf,
+  removeDir,
+  segmentPaths,
+  tempDir,
+} from '../helpers/durable-helpers';
 
 let dir: string;
 beforeEach(() => {
@@ -35,7 +48,8 @@ function lastSegment(): string {
 function frameStarts(path: string): number[] {
   const bytes = readFileSync(path);
   const starts: number[] = [];
-  for (let at = 0; at + FRAME_HEADER_BYTES <= bytes.length; at += FRAME_HEADER_BYTES + bytes.readUInt32LE(at + 4)) starts.push(at);
+  for (let at = 0; at + FRAME_HEADER_BYTES <= bytes.length; at += FRAME_HEADER_BYTES + bytes.readUInt32LE(at + 4))
+    starts.push(at);
   return starts;
 }
 
@@ -293,14 +307,21 @@ describe('properties', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(
-          fc.tuple(fc.integer({ min: 0, max: 1000 }), fc.oneof(fc.uint8Array({ maxLength: 3000 }).map((a) => Buffer.from(a)), fc.integer({ min: 0, max: 3000 }).map((k) => Buffer.alloc(k)))),
+          fc.tuple(
+            fc.integer({ min: 0, max: 1000 }),
+            fc.oneof(
+              fc.uint8Array({ maxLength: 3000 }).map((a) => Buffer.from(a)),
+              fc.integer({ min: 0, max: 3000 }).map((k) => Buffer.alloc(k)),
+            ),
+          ),
           { minLength: 1, maxLength: 4 },
         ),
         fc.uint8Array({ maxLength: 1100 }),
         async (files, checkpoint) => {
           removeDir(dir);
           dir = tempDir('garbage-');
-          for (const [firstSeq, bytes] of files) writeFileSync(join(dir, `${String(firstSeq).padStart(20, '0')}.seg`), bytes);
+          for (const [firstSeq, bytes] of files)
+            writeFileSync(join(dir, `${String(firstSeq).padStart(20, '0')}.seg`), bytes);
           writeFileSync(join(dir, CHECKPOINT_FILE), Buffer.from(checkpoint));
           const log = await openLog(dir);
           try {
@@ -308,7 +329,9 @@ describe('properties', () => {
             expect(goodIds(entries)).toEqual([]);
             const seqs = coveredSeqs(entries);
             expect(seqs).toEqual(seqs.length === 0 ? [] : range(seqs[0] as number, (seqs[0] as number) + seqs.length));
-            expect(log.append(recordOf(7))).toBeGreaterThanOrEqual(seqs.length === 0 ? 0 : (seqs[seqs.length - 1] as number) + 1);
+            expect(log.append(recordOf(7))).toBeGreaterThanOrEqual(
+              seqs.length === 0 ? 0 : (seqs[seqs.length - 1] as number) + 1,
+            );
             await log.flush();
             expect(goodIds(await readAll(log))).toEqual([7]);
           } finally {

@@ -7,7 +7,18 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DurableErrorCodes, isDurableError, SegmentLog, type SyncMode } from '../../lib/durable';
-import { appendIds, goodIds, idOf, openLog, range, readAll, recordOf, removeDir, segmentPaths, tempDir } from '../helpers/durable-helpers';
+import {
+  appendIds,
+  goodIds,
+  idOf,
+  openLog,
+  range,
+  readAll,
+  recordOf,
+  removeDir,
+  segmentPaths,
+  tempDir,
+} from '../helpers/durable-helpers';
 
 let dir: string;
 beforeEach(() => {
@@ -76,7 +87,12 @@ test('a full log whose records are all acknowledged frees everything, the active
 
 test('a record larger than a segment can hold: ERR_DURABLE_RECORD_TOO_LARGE, from append and from waitForSpace', async () => {
   const log = await openLog(dir, { maxBytes: 8192, segmentBytes: 2048 });
-  expect(isDurableError(errorOf(() => log.append(Buffer.alloc(2048 - 24 + 1))), DurableErrorCodes.RECORD_TOO_LARGE)).toBe(true);
+  expect(
+    isDurableError(
+      errorOf(() => log.append(Buffer.alloc(2048 - 24 + 1))),
+      DurableErrorCodes.RECORD_TOO_LARGE,
+    ),
+  ).toBe(true);
   expect(log.append(Buffer.alloc(2048 - 24))).toBe(0); // exactly the largest
   await expect(log.waitForSpace(5000)).rejects.toMatchObject({ code: DurableErrorCodes.RECORD_TOO_LARGE });
   await log.close();
@@ -117,24 +133,37 @@ test('misuse gets coded errors: a non-Buffer payload, read(0), overlapping reads
   await expect(log.read(10)).rejects.toMatchObject({ code: DurableErrorCodes.READ_IN_PROGRESS });
   await first;
   await log.close();
-  expect(isDurableError(errorOf(() => log.append(recordOf(1))), DurableErrorCodes.CLOSED)).toBe(true);
+  expect(
+    isDurableError(
+      errorOf(() => log.append(recordOf(1))),
+      DurableErrorCodes.CLOSED,
+    ),
+  ).toBe(true);
   await expect(log.read(1)).rejects.toMatchObject({ code: DurableErrorCodes.CLOSED });
-  expect(isDurableError(errorOf(() => log.ack(0)), DurableErrorCodes.CLOSED)).toBe(true);
+  expect(
+    isDurableError(
+      errorOf(() => log.ack(0)),
+      DurableErrorCodes.CLOSED,
+    ),
+  ).toBe(true);
   await log.close(); // idempotent
 });
 
-test.each<SyncMode>(['always', 'batch', 'none'])("sync '%s': flush resolves, and what was appended is there after close and reopen", async (sync) => {
-  let log = await openLog(dir, { sync });
-  const n = sync === 'always' ? 40 : 500;
-  for (const id of range(0, n)) log.append(recordOf(id));
-  await log.flush();
-  expect(log.stats().durableSeq).toBe(n);
-  expect(goodIds(await log.read(5))).toEqual(range(0, 5));
-  await log.close();
-  log = await openLog(dir, { sync });
-  const entries = await readAll(log);
-  expect(entries.map((e) => idOf(e.payload))).toEqual(range(0, n));
-  await appendIds(log, [n]);
-  expect(goodIds(await readAll(log))).toEqual([n]);
-  await log.close();
-});
+test.each<SyncMode>(['always', 'batch', 'none'])(
+  "sync '%s': flush resolves, and what was appended is there after close and reopen",
+  async (sync) => {
+    let log = await openLog(dir, { sync });
+    const n = sync === 'always' ? 40 : 500;
+    for (const id of range(0, n)) log.append(recordOf(id));
+    await log.flush();
+    expect(log.stats().durableSeq).toBe(n);
+    expect(goodIds(await log.read(5))).toEqual(range(0, 5));
+    await log.close();
+    log = await openLog(dir, { sync });
+    const entries = await readAll(log);
+    expect(entries.map((e) => idOf(e.payload))).toEqual(range(0, n));
+    await appendIds(log, [n]);
+    expect(goodIds(await readAll(log))).toEqual([n]);
+    await log.close();
+  },
+);

@@ -36,7 +36,11 @@ export function spawnCli(args: readonly string[], options: SpawnOptions = {}): C
 }
 
 /** Runs the CLI with `input` on stdin (ended) and returns what it printed. */
-export function runCli(args: readonly string[], input: string | Buffer = '', options: SpawnOptions = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  input: string | Buffer = '',
+  options: SpawnOptions = {},
+): Promise<CliResult> {
   const child = spawnCli(args, options);
   const result = collect(child);
   child.stdin?.on('error', () => undefined); // the CLI may exit (usage error) before reading

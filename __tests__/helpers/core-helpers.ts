@@ -19,7 +19,13 @@ export function sleep(ms: number): Promise<void> {
 
 /** A flush whose every call waits until the test settles it. */
 export class ControlledSink<T> {
-  readonly calls: { batch: T[]; attempt: number; signal: AbortSignal; resolve: (v?: unknown) => void; reject: (e: Error) => void }[] = [];
+  readonly calls: {
+    batch: T[];
+    attempt: number;
+    signal: AbortSignal;
+    resolve: (v?: unknown) => void;
+    reject: (e: Error) => void;
+  }[] = [];
   readonly delivered: T[] = [];
 
   readonly flush = (batch: T[], ctx: { signal: AbortSignal; attempt: number }): Promise<void> =>
@@ -50,7 +56,17 @@ export function dispose(stream: NodeJS.EventEmitter & { destroy(): unknown }): v
 }
 
 /** Every event a BackpressureWritable (or a composition) emits: its own and the Writable ones. */
-export const STREAM_EVENTS = ['state', 'flush', 'retry', 'dead-letter', 'circuit', 'drain', 'finish', 'close', 'error'] as const;
+export const STREAM_EVENTS = [
+  'state',
+  'flush',
+  'retry',
+  'dead-letter',
+  'circuit',
+  'drain',
+  'finish',
+  'close',
+  'error',
+] as const;
 
 export interface ConservationWatch {
   /** Events seen, in order (`'state'` as `state <to>`, `'dead-letter'` with its error's code). */
@@ -85,7 +101,8 @@ export function watchConservation(
   for (const name of events) {
     stream.on(name, (payload: unknown) => {
       const p = payload as { to?: string; error?: { code?: string } } | undefined;
-      const label = name === 'state' ? `state ${p?.to}` : name === 'dead-letter' ? `dead-letter ${p?.error?.code}` : name;
+      const label =
+        name === 'state' ? `state ${p?.to}` : name === 'dead-letter' ? `dead-letter ${p?.error?.code}` : name;
       seen.push(label);
       check(`inside '${label}'`);
     });

@@ -29,7 +29,14 @@ import { spawn } from 'node:child_process';
 import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointFile } from '../../lib/durable/checkpoint-file';
-import { FRAME_HEADER_BYTES, encodeFrame, findMagic, newFrameHeader, payloadMatches, readFrameHeader } from '../../lib/durable/record-frame';
+import {
+  FRAME_HEADER_BYTES,
+  encodeFrame,
+  findMagic,
+  newFrameHeader,
+  payloadMatches,
+  readFrameHeader,
+} from '../../lib/durable/record-frame';
 import { mulberry32 } from './seeded-random';
 
 export interface TortureOptions {
@@ -88,7 +95,11 @@ interface Life {
 const TORN_ID = 999_999_999_999;
 const ID_STRIDE = 1_000_000; // life n appends ids from n * ID_STRIDE: ids never repeat across lives
 
-function runLife(child: string, args: string[], killAfter: { fromStart: boolean; ms: number } | undefined): Promise<Life> {
+function runLife(
+  child: string,
+  args: string[],
+  killAfter: { fromStart: boolean; ms: number } | undefined,
+): Promise<Life> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [child, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const life: Life = { code: null, signal: null, stderr: '', opened: false, lines: [] };
@@ -138,7 +149,8 @@ function intactFrames(bytes: Buffer): FrameAt[] {
       const end = at + FRAME_HEADER_BYTES + header.length;
       const payload = bytes.subarray(at + FRAME_HEADER_BYTES, end);
       const match = /^id=(\d+);/.exec(payload.toString('latin1'));
-      if (payloadMatches(payload, header) && match !== null) frames.push({ start: at, end, seq: header.seq, id: Number(match[1]) });
+      if (payloadMatches(payload, header) && match !== null)
+        frames.push({ start: at, end, seq: header.seq, id: Number(match[1]) });
       at = end;
     } else {
       at = findMagic(bytes, at + 1, bytes.length);
@@ -198,7 +210,9 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
 
   const absorb = (life: Life, index: number, expectKilled: boolean): void => {
     if (expectKilled ? life.signal !== 'SIGKILL' || life.code !== null : life.code !== 0) {
-      fail(`life ${index} ended with code ${life.code} / signal ${life.signal} (a restart must always succeed):\n${life.stderr}`);
+      fail(
+        `life ${index} ended with code ${life.code} / signal ${life.signal} (a restart must always succeed):\n${life.stderr}`,
+      );
     }
     let last = -1;
     let lifeCheckpoint = checkpointedId;
@@ -209,12 +223,16 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       else if (kind === 'A') for (let id = numbers[0] as number; id <= (numbers[1] as number); id++) confirmed.add(id);
       else if (kind === 'C') for (const id of numbers) completed.add(id);
       else if (kind === 'K') lifeCheckpoint = Math.max(lifeCheckpoint, numbers[0] as number);
-      else if (kind === 'X') for (let i = 0; i < (numbers[1] as number); i++) corruptSeqs.add((numbers[0] as number) + i);
+      else if (kind === 'X')
+        for (let i = 0; i < (numbers[1] as number); i++) corruptSeqs.add((numbers[0] as number) + i);
       else if (kind === 'D') {
         for (const id of numbers) {
           if (id <= last) fail(`life ${index} delivered ${id} after ${last}: out of order`);
           last = id;
-          if (id <= checkpointedId) fail(`life ${index} delivered ${id} again, but an earlier life saw the checkpoint cover up to ${checkpointedId}`);
+          if (id <= checkpointedId)
+            fail(
+              `life ${index} delivered ${id} again, but an earlier life saw the checkpoint cover up to ${checkpointedId}`,
+            );
           if (deliveredEver.has(id)) result.duplicates++;
           deliveredEver.add(id);
           result.delivered++;
@@ -224,19 +242,35 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     checkpointedId = lifeCheckpoint;
   };
 
-  const args = (mode: string, index: number): string[] => [dir, mode, String(index * ID_STRIDE), String(between(0, 2 ** 31)), String(segmentBytes), String(maxBytes), String([0, 0, 5, 50][between(0, 3)])];
+  const args = (mode: string, index: number): string[] => [
+    dir,
+    mode,
+    String(index * ID_STRIDE),
+    String(between(0, 2 ** 31)),
+    String(segmentBytes),
+    String(maxBytes),
+    String([0, 0, 5, 50][between(0, 3)]),
+  ];
 
   for (let index = 0; index < kills; index++) {
     const roll = random();
     const mode = roll < 0.3 ? 'append' : roll < 0.55 ? 'consume' : 'both';
     const fromStart = random() < 0.35;
-    const life = await runLife(child, args(mode, index + 1), { fromStart, ms: fromStart ? between(0, 150) : between(0, 60) });
+    const life = await runLife(child, args(mode, index + 1), {
+      fromStart,
+      ms: fromStart ? between(0, 150) : between(0, 60),
+    });
     if (!life.opened) result.killsBeforeOpen++;
     result.kills++;
-    options.trace?.(`life ${index + 1} ${mode} kill ${fromStart ? 'from start' : 'after open'}: ${life.lines.filter((l) => !l.startsWith('D ') && !l.startsWith('C ') && !l.startsWith('A ')).join(' | ')}`);
+    options.trace?.(
+      `life ${index + 1} ${mode} kill ${fromStart ? 'from start' : 'after open'}: ${life.lines.filter((l) => !l.startsWith('D ') && !l.startsWith('C ') && !l.startsWith('A ')).join(' | ')}`,
+    );
     absorb(life, index + 1, true);
     if (faults) await injectFault();
-    if (index % 50 === 49) options.progress?.(`${index + 1}/${kills} kills · confirmed ${confirmed.size} · delivered ${result.delivered} · duplicates ${result.duplicates} · flips ${result.bitFlips}`);
+    if (index % 50 === 49)
+      options.progress?.(
+        `${index + 1}/${kills} kills · confirmed ${confirmed.size} · delivered ${result.delivered} · duplicates ${result.duplicates} · flips ${result.bitFlips}`,
+      );
   }
 
   const drain = await runLife(child, args('drain', kills + 1), undefined);
@@ -249,11 +283,16 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
   const destroyed = new Set([...damaged.values()].map((d) => d.id));
   for (const id of confirmed) {
     if (completed.has(id) || destroyed.has(id)) continue;
-    fail(`record ${id} was confirmed durable but never ${deliveredEver.has(id) ? 'completed (it was read, then lost before its ack)' : 'delivered'} (and no bit flip hit it)`);
+    fail(
+      `record ${id} was confirmed durable but never ${deliveredEver.has(id) ? 'completed (it was read, then lost before its ack)' : 'delivered'} (and no bit flip hit it)`,
+    );
   }
   for (const id of completed) if (!deliveredEver.has(id)) fail(`record ${id} completed without being delivered`);
-  for (const seq of corruptSeqs) if (!damaged.has(seq)) fail(`seq ${seq} was reported corrupt, but the campaign never damaged it`);
-  for (const [seq, d] of damaged) if (d.mustReport && !corruptSeqs.has(seq)) fail(`record ${d.id} (seq ${seq}) was damaged before it was acknowledged, but never reported corrupt`);
+  for (const seq of corruptSeqs)
+    if (!damaged.has(seq)) fail(`seq ${seq} was reported corrupt, but the campaign never damaged it`);
+  for (const [seq, d] of damaged)
+    if (d.mustReport && !corruptSeqs.has(seq))
+      fail(`record ${d.id} (seq ${seq}) was damaged before it was acknowledged, but never reported corrupt`);
 
   result.confirmed = confirmed.size;
   result.corruptReported = corruptSeqs.size;

@@ -123,15 +123,28 @@ export function readDeadLetters(path: string): DeadLetters {
   const errors = new Set<string>();
   for (const text of readFileSync(path, 'utf8').split('\n')) {
     if (text === '') continue;
-    const entry = JSON.parse(text) as { line?: unknown; reason?: unknown; error?: unknown; record?: { seq?: unknown }; raw?: unknown; rawBase64?: unknown };
+    const entry = JSON.parse(text) as {
+      line?: unknown;
+      reason?: unknown;
+      error?: unknown;
+      record?: { seq?: unknown };
+      raw?: unknown;
+      rawBase64?: unknown;
+    };
     if (typeof entry.line !== 'number') throw new Error(`dead-letter entry without a line number: ${text}`);
     const id = entry.line - 1;
     if (entry.reason === 'undeliverable' || entry.reason === 'possibly-undelivered') {
-      if (entry.record?.seq !== id) throw new Error(`dead-letter entry for line ${entry.line} holds another record: ${text}`);
+      if (entry.record?.seq !== id)
+        throw new Error(`dead-letter entry for line ${entry.line} holds another record: ${text}`);
       (entry.reason === 'undeliverable' ? result.undeliverable : result.possiblyUndelivered).push(id);
       errors.add(String(entry.error));
     } else if (entry.reason === 'truncated-at-stop') {
-      const raw = typeof entry.rawBase64 === 'string' ? Buffer.from(entry.rawBase64, 'base64') : typeof entry.raw === 'string' ? Buffer.from(entry.raw) : undefined;
+      const raw =
+        typeof entry.rawBase64 === 'string'
+          ? Buffer.from(entry.rawBase64, 'base64')
+          : typeof entry.raw === 'string'
+            ? Buffer.from(entry.raw)
+            : undefined;
       const line = Buffer.from(inputLine(id));
       if (raw === undefined || raw.length >= line.length || !line.subarray(0, raw.length).equals(raw)) {
         throw new Error(`truncated-at-stop entry for line ${entry.line} is not a proper prefix of that line: ${text}`);

@@ -46,8 +46,15 @@ export function codeBlocks(file: string, text: string): CodeBlock[] {
     const marker = open[1] as string;
     const start = i;
     const body: string[] = [];
-    for (i++; i < lines.length && !(lines[i] as string).trimStart().startsWith(marker); i++) body.push(lines[i] as string);
-    blocks.push({ file, line: start + 1, lang: (open[2] as string).toLowerCase(), code: body.join('\n'), comments: commentsAbove(lines, start) });
+    for (i++; i < lines.length && !(lines[i] as string).trimStart().startsWith(marker); i++)
+      body.push(lines[i] as string);
+    blocks.push({
+      file,
+      line: start + 1,
+      lang: (open[2] as string).toLowerCase(),
+      code: body.join('\n'),
+      comments: commentsAbove(lines, start),
+    });
   }
   return blocks;
 }
@@ -163,7 +170,8 @@ export function links(text: string): Link[] {
     .split('\n')
     .forEach((raw, i) => {
       const line = raw.replace(/`[^`]*`/g, '');
-      for (const m of line.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) out.push({ target: m[1] as string, line: i + 1 });
+      for (const m of line.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g))
+        out.push({ target: m[1] as string, line: i + 1 });
       const ref = /^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/.exec(line);
       if (ref !== null) out.push({ target: ref[1] as string, line: i + 1 });
       for (const m of line.matchAll(/\s(?:href|src)="([^"]+)"/g)) out.push({ target: m[1] as string, line: i + 1 });

@@ -1,4 +1,10 @@
-import { NdjsonSplitter, type InvalidLine, type NdjsonRecord, type NdjsonSplitterMetrics, type NdjsonSplitterOptions } from '../../lib/ndjson/ndjson-splitter';
+import {
+  NdjsonSplitter,
+  type InvalidLine,
+  type NdjsonRecord,
+  type NdjsonSplitterMetrics,
+  type NdjsonSplitterOptions,
+} from '../../lib/ndjson/ndjson-splitter';
 
 export interface SplitResult {
   records: NdjsonRecord[];
@@ -10,7 +16,10 @@ export interface SplitResult {
 }
 
 /** Writes `chunks` one by one into a fresh splitter, ends it and collects everything it produced. */
-export async function split(chunks: readonly (Buffer | string)[], options: NdjsonSplitterOptions = {}): Promise<SplitResult> {
+export async function split(
+  chunks: readonly (Buffer | string)[],
+  options: NdjsonSplitterOptions = {},
+): Promise<SplitResult> {
   const splitter = new NdjsonSplitter(options);
   const records: NdjsonRecord[] = [];
   const invalid: InvalidLine[] = [];

@@ -124,7 +124,8 @@ export async function produceFasterThanSink<T>(
     const m = stage.getMetrics();
     expectBalanced(m);
     const startedToFill = heldBefore === 0 && m.held > 0;
-    if (ok && startedToFill) throw new Error(`write ${i} started to fill the hold (${heldBefore} → ${m.held}) but did not yield`);
+    if (ok && startedToFill)
+      throw new Error(`write ${i} started to fill the hold (${heldBefore} → ${m.held}) but did not yield`);
     if (!ok) {
       drained = false;
       await macrotask();

@@ -16,12 +16,18 @@ describe('backpressure CLI: installed from the npm pack tarball', () => {
     try {
       const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
       // dist/ is already built; `prepare` would rebuild it under the other test files that run the CLI from it.
-      execFileSync(npm, ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      execFileSync(npm, ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'));
       expect(tarball).toBeDefined();
       const project = join(dir, 'project');
       execFileSync('mkdir', ['-p', project]);
-      writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch', version: '1.0.0', private: true }));
+      writeFileSync(
+        join(project, 'package.json'),
+        JSON.stringify({ name: 'scratch', version: '1.0.0', private: true }),
+      );
       execFileSync(npm, ['install', '--no-audit', '--no-fund', '--silent', join(dir, tarball as string)], {
         cwd: project,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -33,9 +39,14 @@ describe('backpressure CLI: installed from the npm pack tarball', () => {
       expect(help.stdout).toContain('usage: backpressure');
 
       const version = spawnSync(bin, ['--version'], { encoding: 'utf8' });
-      expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+      expect(version.stdout.trim()).toBe(
+        (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+      );
 
-      const run = spawnSync(bin, ['--stats'], { input: readFileSync(join(ROOT, 'examples', 'events.ndjson')), encoding: 'utf8' });
+      const run = spawnSync(bin, ['--stats'], {
+        input: readFileSync(join(ROOT, 'examples', 'events.ndjson')),
+        encoding: 'utf8',
+      });
       expect(run.status).toBe(0);
       expect(run.stdout.trim().split('\n')).toHaveLength(298);
       expect(run.stderr).toMatch(/"read":300,"valid":298,"invalid":2/);

@@ -112,8 +112,14 @@ describe('refused requests put nothing into the stream', () => {
   }
 
   test('a line that is not JSON, or is null: 400, none of the request accepted', async () => {
-    expect(await post('{"id":1}\n{"id":2\n')).toEqual({ status: 400, json: { accepted: 0, error: 'line 2: not JSON' } });
-    expect(await post('{"id":1}\nnull\n')).toEqual({ status: 400, json: { accepted: 0, error: 'line 2: null is not an event' } });
+    expect(await post('{"id":1}\n{"id":2\n')).toEqual({
+      status: 400,
+      json: { accepted: 0, error: 'line 2: not JSON' },
+    });
+    expect(await post('{"id":1}\nnull\n')).toEqual({
+      status: 400,
+      json: { accepted: 0, error: 'line 2: null is not an event' },
+    });
     expect(server.getMetrics().eventsAccepted).toBe(0);
     expect(await post('{"id":1}\r\n\r\n{"id":2}')).toEqual({ status: 202, json: { accepted: 2 } });
     expect(server.getMetrics().eventsAccepted).toBe(2);
@@ -129,7 +135,11 @@ describe('refused requests put nothing into the stream', () => {
   test('wrong route or method: 404 / 405; GET /stats reports the counters', async () => {
     expect((await fetch(`${base}/nope`)).status).toBe(404);
     expect((await fetch(`${base}/events`)).status).toBe(405);
-    const stats = (await (await fetch(`${base}/stats`)).json()) as { requests: number; refused: number; eventsAccepted: number };
+    const stats = (await (await fetch(`${base}/stats`)).json()) as {
+      requests: number;
+      refused: number;
+      eventsAccepted: number;
+    };
     expect(stats).toMatchObject({ requests: 3, refused: 2, eventsAccepted: 0 });
   });
 
@@ -166,7 +176,10 @@ test('the stream going back below critical re-opens admission (an "accepting" ev
   const base = await server.listen();
   try {
     const post = async (): Promise<Response> => {
-      const response = await fetch(`${base}/events`, { method: 'POST', body: '{"a":1}\n{"a":2}\n{"a":3}\n{"a":4}\n{"a":5}\n' });
+      const response = await fetch(`${base}/events`, {
+        method: 'POST',
+        body: '{"a":1}\n{"a":2}\n{"a":3}\n{"a":4}\n{"a":5}\n',
+      });
       await response.text();
       return response;
     };

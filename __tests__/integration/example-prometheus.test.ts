@@ -64,7 +64,8 @@ async function flush(batch: number[], _ctx: FlushContext): Promise<void | FlushR
     failuresLeft--;
     throw new Error('transient');
   }
-  if (batch.includes(13)) return { success: batch.length - 1, failed: 1, errors: [new PoisonError('13 is poison')], failedItems: [13] };
+  if (batch.includes(13))
+    return { success: batch.length - 1, failed: 1, errors: [new PoisonError('13 is poison')], failedItems: [13] };
   return undefined;
 }
 
@@ -127,7 +128,9 @@ test('counters move by exactly what happened between scrapes, drops by reason, n
   const s1 = await scrape();
   expect(value(s1, 'backpressure_events_accepted_total') - value(s0, 'backpressure_events_accepted_total')).toBe(30);
   expect(value(s1, 'backpressure_events_flushed_total') - value(s0, 'backpressure_events_flushed_total')).toBe(29);
-  expect(value(s1, 'backpressure_events_dead_lettered_total') - value(s0, 'backpressure_events_dead_lettered_total')).toBe(1);
+  expect(
+    value(s1, 'backpressure_events_dead_lettered_total') - value(s0, 'backpressure_events_dead_lettered_total'),
+  ).toBe(1);
   expect(value(s1, 'backpressure_events_retried_total') - value(s0, 'backpressure_events_retried_total')).toBe(5);
   expect(value(s1, 'backpressure_events_dropped_total{reason="rejected-newest"}')).toBe(0);
   expect(value(s1, 'backpressure_flush_duration_seconds_count')).toBe(flushEvents);
@@ -145,7 +148,10 @@ test('counters move by exactly what happened between scrapes, drops by reason, n
   const droppedNow = before.droppedByReason['rejected-newest'] ?? 0;
   expect(droppedNow).toBeGreaterThan(0);
   expect(value(s2, 'backpressure_events_accepted_total') - value(s1, 'backpressure_events_accepted_total')).toBe(100);
-  expect(value(s2, 'backpressure_events_dropped_total{reason="rejected-newest"}') - value(s1, 'backpressure_events_dropped_total{reason="rejected-newest"}')).toBe(droppedNow);
+  expect(
+    value(s2, 'backpressure_events_dropped_total{reason="rejected-newest"}') -
+      value(s1, 'backpressure_events_dropped_total{reason="rejected-newest"}'),
+  ).toBe(droppedNow);
   expect(value(s2, 'backpressure_events_dropped_total{reason="destroyed"}')).toBe(0);
   expect(value(s2, 'backpressure_events_flushed_total')).toBe(value(s1, 'backpressure_events_flushed_total'));
   expect(value(s2, 'backpressure_buffer_size')).toBe(before.bufferSize);
@@ -160,7 +166,9 @@ test('counters move by exactly what happened between scrapes, drops by reason, n
   stream.end();
   await once(stream, 'finish');
   const s3 = await scrape();
-  expect(value(s3, 'backpressure_events_flushed_total') - value(s2, 'backpressure_events_flushed_total')).toBe(100 - droppedNow);
+  expect(value(s3, 'backpressure_events_flushed_total') - value(s2, 'backpressure_events_flushed_total')).toBe(
+    100 - droppedNow,
+  );
   expect(value(s3, 'backpressure_state{state="closed"}')).toBe(1);
   // The scraped numbers balance on their own: accepted = flushed + dropped + dead-lettered + held + in flight.
   expect(value(s3, 'backpressure_events_accepted_total')).toBe(
@@ -171,7 +179,11 @@ test('counters move by exactly what happened between scrapes, drops by reason, n
       value(s3, 'backpressure_buffer_size') +
       value(s3, 'backpressure_in_flight'),
   );
-  for (const [earlier, later] of [[s0, s1], [s1, s2], [s2, s3]] as const) {
+  for (const [earlier, later] of [
+    [s0, s1],
+    [s1, s2],
+    [s2, s3],
+  ] as const) {
     for (const name of COUNTERS) expect(value(later, name)).toBeGreaterThanOrEqual(value(earlier, name));
   }
 });
@@ -195,7 +207,15 @@ test('the server answers 404 off /metrics', async () => {
 });
 
 test('run(): every scrape after a burst balances and the counters only grow', async () => {
-  const result = await run({ port: 0, rounds: 2, eventsPerRound: 400, maxBufferSize: 100, capacity: 50, batchSize: 20, sinkDelayMs: 1 });
+  const result = await run({
+    port: 0,
+    rounds: 2,
+    eventsPerRound: 400,
+    maxBufferSize: 100,
+    capacity: 50,
+    batchSize: 20,
+    sinkDelayMs: 1,
+  });
   expect(result.scrapes).toHaveLength(3);
   const scrapes = result.scrapes.map(parseExposition);
   const accepted = scrapes.map((s) => value(s, 'backpressure_events_accepted_total'));
@@ -203,9 +223,13 @@ test('run(): every scrape after a burst balances and the counters only grow', as
   for (const s of scrapes) {
     const dropped = value(s, 'backpressure_events_dropped_total{reason="evicted-oldest"}');
     expect(dropped).toBeGreaterThan(0);
-    expect(value(s, 'backpressure_events_accepted_total')).toBe(value(s, 'backpressure_events_flushed_total') + dropped);
+    expect(value(s, 'backpressure_events_accepted_total')).toBe(
+      value(s, 'backpressure_events_flushed_total') + dropped,
+    );
   }
   const last = scrapes[2] as Scrape;
   expect(value(last, 'backpressure_events_flushed_total')).toBe(result.metrics.eventsFlushed);
-  expect(value(last, 'backpressure_events_dropped_total{reason="evicted-oldest"}')).toBe(result.metrics.droppedByReason['evicted-oldest']);
+  expect(value(last, 'backpressure_events_dropped_total{reason="evicted-oldest"}')).toBe(
+    result.metrics.droppedByReason['evicted-oldest'],
+  );
 });

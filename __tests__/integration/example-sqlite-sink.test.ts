@@ -59,7 +59,14 @@ test('every generated event lands in the table exactly once, and the row count e
 
 test('a transaction that fails half-way is rolled back and retried without duplicating rows', async () => {
   const dbPath = path.join(dir, 'events.db');
-  const result = await run({ dbPath, events: 1000, batchSize: 50, maxBufferSize: 200, sinkDelayMs: 0, failFirstAttempts: 3 });
+  const result = await run({
+    dbPath,
+    events: 1000,
+    batchSize: 50,
+    maxBufferSize: 200,
+    sinkDelayMs: 0,
+    failFirstAttempts: 3,
+  });
 
   // Three failed attempts of 50 events each were retried.
   expect(result.metrics.eventsRetried).toBe(150);
@@ -73,7 +80,9 @@ test('a transaction that fails half-way is rolled back and retried without dupli
 test('refuses to count into a table that already holds rows', async () => {
   const dbPath = path.join(dir, 'events.db');
   await run({ dbPath, events: 10, sinkDelayMs: 0, batchSize: 5, maxBufferSize: 10 });
-  await expect(run({ dbPath, events: 10, sinkDelayMs: 0, batchSize: 5, maxBufferSize: 10 })).rejects.toThrow(/already holds 10 event/);
+  await expect(run({ dbPath, events: 10, sinkDelayMs: 0, batchSize: 5, maxBufferSize: 10 })).rejects.toThrow(
+    /already holds 10 event/,
+  );
   // The first run's rows are untouched.
   expectEveryIdOnce(dbPath, 10);
 });
@@ -90,7 +99,9 @@ describe('without a dbPath, the temporary database', () => {
   });
 
   function madeDirs(): string[] {
-    return mkdtemp.mock.results.map((r) => r.value as string).filter((d) => path.basename(d).startsWith('backpressure-sqlite-'));
+    return mkdtemp.mock.results
+      .map((r) => r.value as string)
+      .filter((d) => path.basename(d).startsWith('backpressure-sqlite-'));
   }
 
   test('is removed once the run has counted the rows', async () => {
@@ -103,7 +114,9 @@ describe('without a dbPath, the temporary database', () => {
 
   test('is removed when the run fails', async () => {
     // Every attempt fails: after the retries the stream fails (no dead-letter handler) and run() rejects.
-    await expect(run({ events: 20, sinkDelayMs: 0, batchSize: 10, maxBufferSize: 20, failFirstAttempts: 1000 })).rejects.toThrow();
+    await expect(
+      run({ events: 20, sinkDelayMs: 0, batchSize: 10, maxBufferSize: 20, failFirstAttempts: 1000 }),
+    ).rejects.toThrow();
     const dirs = madeDirs();
     expect(dirs).toHaveLength(1);
     expect(fs.existsSync(dirs[0] as string)).toBe(false);

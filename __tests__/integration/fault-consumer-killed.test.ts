@@ -20,7 +20,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chain, collect, expectBalanced, spawnCli, statsOf, tempDir, type Stats } from '../helpers/cli';
-import { account, FAULT_CONSUMER, idsInFile, inputLine, lineCount, logRun, produceInto, range, readDeadLetters, waitUntil, type LedgerReport } from '../helpers/faults';
+import {
+  account,
+  FAULT_CONSUMER,
+  idsInFile,
+  inputLine,
+  lineCount,
+  logRun,
+  produceInto,
+  range,
+  readDeadLetters,
+  waitUntil,
+  type LedgerReport,
+} from '../helpers/faults';
 
 const BATCH = 50;
 /** Lines the consumer must have read before it is killed. */
@@ -48,12 +60,24 @@ function ledgerOf(stderr: string, out: string, dlq: string, total?: number): Run
   const dead = readDeadLetters(dlq);
   const consumed = idsInFile(out);
   const deadIds = [...dead.undeliverable, ...dead.invalid, ...dead.truncated].sort((a, b) => a - b);
-  const report = account({ read: stats.read, ...(total === undefined ? {} : { total }), delivered: consumed, deadLettered: deadIds });
+  const report = account({
+    read: stats.read,
+    ...(total === undefined ? {} : { total }),
+    delivered: consumed,
+    deadLettered: deadIds,
+  });
   expect(dead.undeliverable).toHaveLength(stats.deadLettered);
   expect(dead.invalid).toHaveLength(stats.invalid);
   expect(dead.truncated).toHaveLength(stats.truncated); // the line reading stopped in, if any: not blamed as invalid
   expect(dead.possiblyUndelivered).toHaveLength(stats.possiblyUndelivered);
-  return { stats, report, consumed, deadIds, possiblyUndelivered: dead.possiblyUndelivered, inPipe: range(consumed.length, stats.flushed) };
+  return {
+    stats,
+    report,
+    consumed,
+    deadIds,
+    possiblyUndelivered: dead.possiblyUndelivered,
+    inPipe: range(consumed.length, stats.flushed),
+  };
 }
 
 /** The guarantee above, asserted id by id. */
@@ -83,7 +107,17 @@ async function killExecConsumerMidStream(dir: string) {
   const out = join(dir, 'consumed.ndjson');
   writeFileSync(`${out}.slow`, '');
   const sink = `exec:exec "${process.execPath}" "${FAULT_CONSUMER}" "${out}" 2 1024`;
-  const cli = spawnCli(['--batch-size', String(BATCH), '--max-buffer', '1000', '--sink', sink, '--dead-letter', dlq, '--stats']);
+  const cli = spawnCli([
+    '--batch-size',
+    String(BATCH),
+    '--max-buffer',
+    '1000',
+    '--sink',
+    sink,
+    '--dead-letter',
+    dlq,
+    '--stats',
+  ]);
   const result = collect(cli);
   const producer = produceInto(cli.stdin!, 2_000_000);
   await waitUntil(`the consumer to have read ${KILL_AFTER} lines`, () => lineCount(out) >= KILL_AFTER);
@@ -151,7 +185,9 @@ describe('fault injection: the consumer is killed mid-stream', () => {
 
       expect(r.code).toBe(1);
       // The exit status normally arrives with the EPIPE; if it is late (> 1 s), the sink reports the closed stdin.
-      expect(r.stderr).toMatch(/sink exec:.* is gone: .*(child exited before close\(\) \(signal SIGKILL\)|child closed its stdin)/);
+      expect(r.stderr).toMatch(
+        /sink exec:.* is gone: .*(child exited before close\(\) \(signal SIGKILL\)|child closed its stdin)/,
+      );
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(run.stats.read).toBeLessThan(total);
       expectStreamGuarantee(run);

@@ -228,7 +228,12 @@ describe('fault injection: --sink http:// against a flaky, hanging, dying server
       const stats = statsOf(r.stderr);
       const delivered = server.commits.flatMap((c) => c.ids);
       const dead = readDeadLetters(dlq);
-      const report = account({ read: stats.read, total: LINES, delivered, deadLettered: [...dead.undeliverable, ...dead.invalid, ...dead.truncated] });
+      const report = account({
+        read: stats.read,
+        total: LINES,
+        delivered,
+        deadLettered: [...dead.undeliverable, ...dead.invalid, ...dead.truncated],
+      });
       logRun('http-chaos', {
         seed,
         exit: r.code,
@@ -250,7 +255,15 @@ describe('fault injection: --sink http:// against a flaky, hanging, dying server
 
       expect({ exit: r.code, why }).toEqual({ exit: 0, why });
       expectBalanced(stats);
-      expect(stats).toMatchObject({ read: LINES, valid: LINES, invalid: 0, flushed: LINES, dropped: 0, deadLettered: 0, lost: 0 });
+      expect(stats).toMatchObject({
+        read: LINES,
+        valid: LINES,
+        invalid: 0,
+        flushed: LINES,
+        dropped: 0,
+        deadLettered: 0,
+        lost: 0,
+      });
       expect(stats.retried).toBeGreaterThan(0);
       expect(dead.undeliverable).toEqual([]);
       expect(dead.invalid).toEqual([]);
@@ -264,11 +277,15 @@ describe('fault injection: --sink http:// against a flaky, hanging, dying server
       // Duplicates: only ids of requests the server processed without the client seeing the answer,
       // at most once more per such request.
       const mayRepeat = new Map<number, number>();
-      for (const commit of server.commits) if (commit.unacknowledged) for (const id of commit.ids) mayRepeat.set(id, (mayRepeat.get(id) ?? 0) + 1);
+      for (const commit of server.commits)
+        if (commit.unacknowledged) for (const id of commit.ids) mayRepeat.set(id, (mayRepeat.get(id) ?? 0) + 1);
       const unexplained = [...report.duplicates].filter(([id, times]) => times > 1 + (mayRepeat.get(id) ?? 0));
       expect(unexplained).toEqual([]);
       // ...and at least once: a request the server cut after processing was seen as failed, so it was sent again.
-      const notResent = server.commits.filter((c) => c.certainlyFailed).flatMap((c) => c.ids).filter((id) => !report.duplicates.has(id));
+      const notResent = server.commits
+        .filter((c) => c.certainlyFailed)
+        .flatMap((c) => c.ids)
+        .filter((id) => !report.duplicates.has(id));
       expect(notResent).toEqual([]);
 
       // One batch at a time (concurrency 1): first deliveries arrive in input order.

@@ -10,7 +10,17 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { collect, expectBalanced, seqsOf, spawnCli, statsOf, tempDir, waitForOutput } from '../helpers/cli';
-import { account, FAULT_CONSUMER, idsInFile, lineCount, logRun, produceInto, range, readDeadLetters, waitUntil } from '../helpers/faults';
+import {
+  account,
+  FAULT_CONSUMER,
+  idsInFile,
+  lineCount,
+  logRun,
+  produceInto,
+  range,
+  readDeadLetters,
+  waitUntil,
+} from '../helpers/faults';
 
 /** More than can be read before the signal: the producer is still writing when it comes. */
 const MAX_LINES = 2_000_000;
@@ -48,7 +58,19 @@ describe('fault injection: SIGTERM mid-load', () => {
     const { dir, cleanup } = tempDir('bp-fault-term-');
     try {
       const dlq = join(dir, 'dead.ndjson');
-      const cli = spawnCli(['--max-buffer', '200', '--batch-size', String(BATCH), '--sink', url, '--drain-timeout', '800', '--dead-letter', dlq, '--stats']);
+      const cli = spawnCli([
+        '--max-buffer',
+        '200',
+        '--batch-size',
+        String(BATCH),
+        '--sink',
+        url,
+        '--drain-timeout',
+        '800',
+        '--dead-letter',
+        dlq,
+        '--stats',
+      ]);
       const result = collect(cli);
       const producer = produceInto(cli.stdin!, MAX_LINES);
       await waitUntil('5 batches delivered', () => delivered.length >= 5);
@@ -98,13 +120,17 @@ describe('fault injection: SIGTERM mid-load', () => {
       // In order: the server processed ids 0 .. d-1; the dead letters are the rest of what was read.
       const d = report.delivered;
       expect(delivered.flat()).toEqual(range(0, d));
-      expect([...dead.undeliverable, ...dead.truncated].sort((a, b) => a - b)).toEqual(range(stats.flushed, stats.read));
+      expect([...dead.undeliverable, ...dead.truncated].sort((a, b) => a - b)).toEqual(
+        range(stats.flushed, stats.read),
+      );
       // The hung request was never processed, so its ids are only dead-lettered. The one allowed overlap
       // (at-least-once) is a batch the server answered while the deadline passed before the CLI read the
       // answer: then the CLI dead-lettered what the server has. On an idle machine d === flushed.
       expect(report.both).toEqual(range(stats.flushed, d));
       expect(d - stats.flushed).toBeLessThanOrEqual(BATCH);
-      expect(report.delivered + report.deadLettered - report.both.length + (report.unread ?? -1)).toBe(producer.generated());
+      expect(report.delivered + report.deadLettered - report.both.length + (report.unread ?? -1)).toBe(
+        producer.generated(),
+      );
     } finally {
       for (const res of hung) res.destroy();
       server.closeAllConnections();
@@ -142,7 +168,19 @@ describe('fault injection: SIGTERM mid-load', () => {
     const { dir, cleanup } = tempDir('bp-fault-term2-');
     try {
       const dlq = join(dir, 'dead.ndjson');
-      const cli = spawnCli(['--max-buffer', '200', '--batch-size', String(BATCH), '--sink', url, '--drain-timeout', '60000', '--dead-letter', dlq, '--stats']);
+      const cli = spawnCli([
+        '--max-buffer',
+        '200',
+        '--batch-size',
+        String(BATCH),
+        '--sink',
+        url,
+        '--drain-timeout',
+        '60000',
+        '--dead-letter',
+        dlq,
+        '--stats',
+      ]);
       const result = collect(cli);
       const producer = produceInto(cli.stdin!, MAX_LINES);
       await waitUntil('3 batches delivered', () => delivered.length >= 3);
@@ -172,7 +210,9 @@ describe('fault injection: SIGTERM mid-load', () => {
       });
 
       expect(r.code).toBe(130);
-      expect(r.stderr).toMatch(new RegExp(`SIGINT: exiting now without draining; ${stats.lost} records neither delivered nor dead-lettered`));
+      expect(r.stderr).toMatch(
+        new RegExp(`SIGINT: exiting now without draining; ${stats.lost} records neither delivered nor dead-lettered`),
+      );
       expect(stats.read).toBe(stats.valid + stats.invalid + stats.truncated);
       expect(stats.valid).toBe(stats.flushed + stats.dropped + stats.deadLettered + stats.lost);
       expect(stats.lost).toBeGreaterThan(0); // the hung batch at least
@@ -207,7 +247,19 @@ describe('fault injection: SIGTERM mid-load', () => {
       const out = join(dir, 'consumed.ndjson');
       writeFileSync(`${out}.slow`, ''); // the consumer reads 1 KiB per 20 ms until this goes
       const sink = `exec:exec "${process.execPath}" "${FAULT_CONSUMER}" "${out}" 20 1024`;
-      const cli = spawnCli(['--max-buffer', '500', '--batch-size', String(BATCH), '--sink', sink, '--drain-timeout', '300', '--dead-letter', dlq, '--stats']);
+      const cli = spawnCli([
+        '--max-buffer',
+        '500',
+        '--batch-size',
+        String(BATCH),
+        '--sink',
+        sink,
+        '--drain-timeout',
+        '300',
+        '--dead-letter',
+        dlq,
+        '--stats',
+      ]);
       const result = collect(cli);
       const producer = produceInto(cli.stdin!, MAX_LINES);
       await waitUntil('the consumer to have read 500 lines', () => lineCount(out) >= 500);
@@ -224,7 +276,12 @@ describe('fault injection: SIGTERM mid-load', () => {
       const stats = statsOf(r.stderr);
       const dead = readDeadLetters(dlq);
       const consumed = idsInFile(out);
-      const report = account({ read: stats.read, total: producer.generated(), delivered: consumed, deadLettered: [...dead.undeliverable, ...dead.truncated] });
+      const report = account({
+        read: stats.read,
+        total: producer.generated(),
+        delivered: consumed,
+        deadLettered: [...dead.undeliverable, ...dead.truncated],
+      });
       logRun('sigterm-exec', {
         exit: r.code,
         generated: producer.generated(),
@@ -249,7 +306,9 @@ describe('fault injection: SIGTERM mid-load', () => {
       expect(consumed).toEqual(range(0, consumed.length));
       expect(consumed.length).toBeGreaterThanOrEqual(stats.flushed);
       // ... and the dead letters are exactly the rest of what was read.
-      expect([...dead.undeliverable, ...dead.truncated].sort((a, b) => a - b)).toEqual(range(stats.flushed, stats.read));
+      expect([...dead.undeliverable, ...dead.truncated].sort((a, b) => a - b)).toEqual(
+        range(stats.flushed, stats.read),
+      );
       // At-least-once, bounded: the batch being written at the deadline was dead-lettered, yet part of it
       // may already have been in the pipe. Only that batch may be on both sides.
       expect(report.both).toEqual(range(stats.flushed, consumed.length));
@@ -267,7 +326,19 @@ describe('fault injection: SIGTERM mid-load', () => {
       const out = join(dir, 'consumed.ndjson');
       writeFileSync(`${out}.slow`, ''); // the consumer reads 1 KiB per 2 ms until this goes
       const sink = `exec:exec "${process.execPath}" "${FAULT_CONSUMER}" "${out}" 2 1024`;
-      const cli = spawnCli(['--max-buffer', '500', '--batch-size', String(BATCH), '--sink', sink, '--drain-timeout', '300', '--dead-letter', dlq, '--stats']);
+      const cli = spawnCli([
+        '--max-buffer',
+        '500',
+        '--batch-size',
+        String(BATCH),
+        '--sink',
+        sink,
+        '--drain-timeout',
+        '300',
+        '--dead-letter',
+        dlq,
+        '--stats',
+      ]);
       const result = collect(cli);
       const producer = produceInto(cli.stdin!, MAX_LINES);
       await waitUntil('the consumer to have read 500 lines', () => lineCount(out) >= 500);
@@ -282,7 +353,12 @@ describe('fault injection: SIGTERM mid-load', () => {
       const stats = statsOf(r.stderr);
       const dead = readDeadLetters(dlq);
       const consumed = idsInFile(out);
-      const report = account({ read: stats.read, total: producer.generated(), delivered: consumed, deadLettered: [...dead.undeliverable, ...dead.truncated] });
+      const report = account({
+        read: stats.read,
+        total: producer.generated(),
+        delivered: consumed,
+        deadLettered: [...dead.undeliverable, ...dead.truncated],
+      });
       logRun('sigterm-exec-stalled', {
         exit: r.code,
         read: stats.read,
@@ -299,7 +375,9 @@ describe('fault injection: SIGTERM mid-load', () => {
       expect(report.unknown).toEqual([]);
       expect(report.duplicates.size).toBe(0);
       expect(consumed).toEqual(range(0, consumed.length)); // whole lines, in order (fault-consumer keeps only complete lines)
-      expect([...dead.undeliverable, ...dead.truncated].sort((a, b) => a - b)).toEqual(range(stats.flushed, stats.read));
+      expect([...dead.undeliverable, ...dead.truncated].sort((a, b) => a - b)).toEqual(
+        range(stats.flushed, stats.read),
+      );
       expect(report.both).toEqual(range(stats.flushed, Math.max(stats.flushed, consumed.length)));
       expect(report.both.length).toBeLessThanOrEqual(BATCH);
       // Flushed into the pipe but never read by the terminated child: each one reported, not silently "delivered".

@@ -75,11 +75,16 @@ let consumer: string;
 beforeAll(async () => {
   expect(fs.existsSync(path.join(repo, 'dist', 'index.js'))).toBe(true); // built by pretest
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bp-consumer-'));
-  const packed = JSON.parse(await sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], repo)) as { filename: string }[];
+  const packed = JSON.parse(
+    await sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], repo),
+  ) as { filename: string }[];
   tarball = path.join(tmp, packed[0]?.filename ?? 'missing.tgz');
   consumer = path.join(tmp, 'consumer');
   fs.mkdirSync(consumer);
-  fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'scratch-consumer', version: '0.0.0', private: true }));
+  fs.writeFileSync(
+    path.join(consumer, 'package.json'),
+    JSON.stringify({ name: 'scratch-consumer', version: '0.0.0', private: true }),
+  );
   await sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', '--prefix', consumer, tarball], consumer);
 }, 120_000);
 
@@ -90,7 +95,12 @@ afterAll(() => {
 test('the tarball holds the CommonJS build, the ESM wrapper and the type declarations, and no sources or tests', async () => {
   const files = (await sh('tar', ['-tzf', tarball], tmp)).split('\n').filter(Boolean);
   expect(files).toEqual(
-    expect.arrayContaining(['package/package.json', 'package/dist/index.js', 'package/dist/index.mjs', 'package/dist/index.d.ts']),
+    expect.arrayContaining([
+      'package/package.json',
+      'package/dist/index.js',
+      'package/dist/index.mjs',
+      'package/dist/index.d.ts',
+    ]),
   );
   expect(files.filter((f) => /^package\/(lib|__tests__|node_modules)\//.test(f))).toEqual([]);
   expect(fs.existsSync(path.join(consumer, 'node_modules', 'readable-stream', 'package.json'))).toBe(true);
@@ -111,7 +121,10 @@ test('require() from CommonJS pipes items through and reports the metrics', asyn
 }, 120_000);
 
 test('import from ESM with named exports pipes items through, and errors carry their code and items', async () => {
-  const out = JSON.parse(await sh('node', ['--input-type=module', '-e', esmScript], consumer)) as Record<string, unknown>;
+  const out = JSON.parse(await sh('node', ['--input-type=module', '-e', esmScript], consumer)) as Record<
+    string,
+    unknown
+  >;
   expect(out).toEqual({
     delivered: ['a', 'b', 'c', 'd'],
     state: 'closed',
@@ -130,7 +143,17 @@ test('import from ESM with named exports pipes items through, and errors carry t
 test('TypeScript resolves the published types through the exports map (node16 resolution)', async () => {
   fs.writeFileSync(path.join(consumer, 'consumer.ts'), tsConsumer);
   const tsc = path.join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-  const args = [tsc, '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022'];
+  const args = [
+    tsc,
+    '--noEmit',
+    '--strict',
+    '--module',
+    'node16',
+    '--moduleResolution',
+    'node16',
+    '--target',
+    'es2022',
+  ];
   args.push('--typeRoots', path.join(repo, 'node_modules', '@types'), '--types', 'node', 'consumer.ts');
   await expect(sh('node', args, consumer)).resolves.toBe('');
 }, 120_000);

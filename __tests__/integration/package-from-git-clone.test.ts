@@ -44,13 +44,18 @@ beforeAll(async () => {
   fs.symlinkSync(fs.realpathSync(path.join(repo, 'node_modules')), path.join(clone, 'node_modules'), 'dir');
 
   // `npm pack` runs `prepare` and packs `files`, as npm does with the clone of a git dependency.
-  const packed = JSON.parse(await sh(NPM, ['pack', '--json', '--pack-destination', tmp], clone)) as { filename: string }[];
+  const packed = JSON.parse(await sh(NPM, ['pack', '--json', '--pack-destination', tmp], clone)) as {
+    filename: string;
+  }[];
   const tarball = path.join(tmp, packed[0]?.filename ?? 'missing.tgz');
   tarballFiles = (await sh('tar', ['-tzf', tarball], tmp)).split('\n').filter(Boolean);
 
   project = path.join(tmp, 'project');
   fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'scratch-git-user', version: '0.0.0', private: true }));
+  fs.writeFileSync(
+    path.join(project, 'package.json'),
+    JSON.stringify({ name: 'scratch-git-user', version: '0.0.0', private: true }),
+  );
   await sh(NPM, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--prefix', project, tarball], project);
   installed = path.join(project, 'node_modules', 'backpressure');
 }, 180_000);
@@ -75,15 +80,24 @@ test('a fresh clone has no dist/, and its packed tarball carries the build that 
       'package/dist/cli/main.js',
     ]),
   );
-  expect(tarballFiles.filter((f) => !/^package\/(dist\/|docs\/[\w-]+\.(md|svg)$|package\.json$|README\.md$|LICENSE$)/.test(f))).toEqual([]);
+  expect(
+    tarballFiles.filter(
+      (f) => !/^package\/(dist\/|docs\/[\w-]+\.(md|svg)$|package\.json$|README\.md$|LICENSE$)/.test(f),
+    ),
+  ).toEqual([]);
 });
 
 test('every shipped source map carries the sources it maps (lib/ is not in the package)', () => {
-  const maps = tarballFiles.filter((f) => f.endsWith('.js.map')).map((f) => path.join(installed, f.slice('package/'.length)));
+  const maps = tarballFiles
+    .filter((f) => f.endsWith('.js.map'))
+    .map((f) => path.join(installed, f.slice('package/'.length)));
   expect(maps.length).toBeGreaterThan(10);
   const incomplete = maps.filter((file) => {
     const map = JSON.parse(fs.readFileSync(file, 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
-    return map.sourcesContent?.length !== map.sources.length || map.sourcesContent.some((s) => typeof s !== 'string' || s === '');
+    return (
+      map.sourcesContent?.length !== map.sources.length ||
+      map.sourcesContent.some((s) => typeof s !== 'string' || s === '')
+    );
   });
   expect(incomplete).toEqual([]);
 });
@@ -99,7 +113,11 @@ test("require('backpressure') in the installing project delivers items through t
       console.log(JSON.stringify({ resolved: require.resolve('backpressure'), delivered, flushed: w.getMetrics().eventsFlushed }));
     });`;
   const out = JSON.parse(await sh(process.execPath, ['-e', script], project)) as Record<string, unknown>;
-  expect(out).toEqual({ resolved: path.join(fs.realpathSync(installed), 'dist', 'index.js'), delivered: ['a', 'b', 'c'], flushed: 3 });
+  expect(out).toEqual({
+    resolved: path.join(fs.realpathSync(installed), 'dist', 'index.js'),
+    delivered: ['a', 'b', 'c'],
+    flushed: 3,
+  });
 });
 
 test('the installed `backpressure` bin prints the package version and runs the quick start', async () => {

@@ -14,17 +14,58 @@ const check = (text: string): JsonCheck => checkJson(Buffer.from(text, 'utf8'));
 
 describe('checkJson', () => {
   test.each([
-    '0', '-0', '1.5e+10', '-12.0E-3', 'true', 'false', 'null', '""', '"\\u00e9\\n\\"\\/"', '[]', '{}', ' \t[1, [2, {"a": [ ]}], "x"] \r\n',
-    '{"a":{"b":{"c":[null,true,false,0.1]}}}', '['.repeat(5000) + ']'.repeat(5000),
+    '0',
+    '-0',
+    '1.5e+10',
+    '-12.0E-3',
+    'true',
+    'false',
+    'null',
+    '""',
+    '"\\u00e9\\n\\"\\/"',
+    '[]',
+    '{}',
+    ' \t[1, [2, {"a": [ ]}], "x"] \r\n',
+    '{"a":{"b":{"c":[null,true,false,0.1]}}}',
+    '['.repeat(5000) + ']'.repeat(5000),
   ])('accepts case %#', (text) => {
     expect(parses(text)).toBe(true);
     expect(check(text)).toBe(JsonCheck.VALID_ASCII);
   });
 
   test.each([
-    '', ' ', '01', '1.', '.5', '-', '+1', '1e', '0x10', 'NaN', 'Infinity', 'tru', 'nul', 'True', "'a'", '"a', '"\\x"', '"\\u12g4"',
-    '"tab\there"', '[1,]', '[,1]', '{"a":1,}', '{"a"}', '{a:1}', '{"a":1 "b":2}', '[1 2]', '1 2', '{}}', '[[]', '{"a":[}]',
-    '['.repeat(5000), '\uFEFF1',
+    '',
+    ' ',
+    '01',
+    '1.',
+    '.5',
+    '-',
+    '+1',
+    '1e',
+    '0x10',
+    'NaN',
+    'Infinity',
+    'tru',
+    'nul',
+    'True',
+    "'a'",
+    '"a',
+    '"\\x"',
+    '"\\u12g4"',
+    '"tab\there"',
+    '[1,]',
+    '[,1]',
+    '{"a":1,}',
+    '{"a"}',
+    '{a:1}',
+    '{"a":1 "b":2}',
+    '[1 2]',
+    '1 2',
+    '{}}',
+    '[[]',
+    '{"a":[}]',
+    '['.repeat(5000),
+    '\uFEFF1',
   ])('rejects case %#', (text) => {
     expect(parses(text)).toBe(false);
     expect(check(text)).toBe(JsonCheck.INVALID);
@@ -54,7 +95,11 @@ describe('checkJson', () => {
 
   test('agrees with JSON.parse on arbitrary and mutated text (property)', () => {
     const mutated = fc
-      .tuple(fc.jsonValue().map((v) => JSON.stringify(v)), fc.nat(), fc.constantFrom('', ',', ']', '}', '"', '\\', ':', ' ', '-', '.', 'e', '0', '\n', '\u0001'))
+      .tuple(
+        fc.jsonValue().map((v) => JSON.stringify(v)),
+        fc.nat(),
+        fc.constantFrom('', ',', ']', '}', '"', '\\', ':', ' ', '-', '.', 'e', '0', '\n', '\u0001'),
+      )
       .map(([text, at, insert]) => {
         const i = text.length === 0 ? 0 : at % text.length;
         return text.slice(0, i) + insert + text.slice(i + (at % 2));

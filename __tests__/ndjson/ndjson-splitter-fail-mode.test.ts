@@ -21,14 +21,20 @@ function collector(): { stream: InstanceType<typeof Writable>; records: NdjsonRe
 describe("ndjson splitter: onInvalid 'fail'", () => {
   it('delivers every valid record before the invalid line, ends cleanly, and exposes a coded failure', async () => {
     const valid = Array.from({ length: 100 }, (_, i) => `{"n":${i}}\n`).join('');
-    const input = Readable.from([Buffer.from(valid), Buffer.from('{broken\n{"after":1}\n'), Buffer.from('{"more":2}\n')]);
+    const input = Readable.from([
+      Buffer.from(valid),
+      Buffer.from('{broken\n{"after":1}\n'),
+      Buffer.from('{"more":2}\n'),
+    ]);
     const splitter = new NdjsonSplitter({ onInvalid: 'fail' });
     const invalid: InvalidLine[] = [];
     const errors: unknown[] = [];
     splitter.on('invalid', (e: InvalidLine) => invalid.push(e));
     splitter.on('error', (e) => errors.push(e));
     const { stream, records } = collector();
-    await new Promise<void>((resolve, reject) => pipeline(input, splitter, stream, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      pipeline(input, splitter, stream, (err) => (err ? reject(err) : resolve())),
+    );
     expect(records.map((r) => r.line)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(invalid.map((i) => [i.line, i.reason])).toEqual([[101, 'invalid-json']]);
     expect(errors).toEqual([]);
@@ -80,6 +86,8 @@ describe("ndjson splitter: onInvalid 'fail'", () => {
   });
 
   it('rejects an unknown onInvalid policy with a coded error', () => {
-    expect(() => new NdjsonSplitter({ onInvalid: 'explode' as never })).toThrow(expect.objectContaining({ code: 'ERR_NDJSON_INVALID_OPTION' }));
+    expect(() => new NdjsonSplitter({ onInvalid: 'explode' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_NDJSON_INVALID_OPTION' }),
+    );
   });
 });

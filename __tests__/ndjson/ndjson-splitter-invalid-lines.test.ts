@@ -5,7 +5,9 @@ describe('ndjson splitter: invalid lines are reported and counted, never fatal i
   it('reports invalid JSON with its line number, bytes and excerpt, and continues', async () => {
     const { records, invalid, metrics } = await split(['{"a":1}\n{not json}\n{"b":2}\n']);
     expect(records.map((r) => r.line)).toEqual([1, 3]);
-    expect(invalid).toEqual([{ line: 2, reason: 'invalid-json', excerpt: '{not json}', bytes: Buffer.from('{not json}') }]);
+    expect(invalid).toEqual([
+      { line: 2, reason: 'invalid-json', excerpt: '{not json}', bytes: Buffer.from('{not json}') },
+    ]);
     expect(metrics).toEqual({
       lines: 3,
       valid: 2,
@@ -18,7 +20,11 @@ describe('ndjson splitter: invalid lines are reported and counted, never fatal i
   });
 
   it('reports invalid UTF-8 (overlong, lone continuation, truncated sequence) as invalid-utf8', async () => {
-    const bad = [Buffer.from([0x22, 0xc0, 0xaf, 0x22]), Buffer.from([0x22, 0x80, 0x22]), Buffer.from([0x22, 0xe2, 0x82, 0x22])];
+    const bad = [
+      Buffer.from([0x22, 0xc0, 0xaf, 0x22]),
+      Buffer.from([0x22, 0x80, 0x22]),
+      Buffer.from([0x22, 0xe2, 0x82, 0x22]),
+    ];
     const input = Buffer.concat(bad.flatMap((b) => [b, Buffer.from('\n')]));
     const { records, invalid } = await split([input]);
     expect(records).toEqual([]);
@@ -47,16 +53,20 @@ describe('ndjson splitter: invalid lines are reported and counted, never fatal i
       fc.string({ maxLength: 30 }).filter((s) => !s.includes('\n')),
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(lineArb, { maxLength: 30 }), fc.array(fc.nat(600), { maxLength: 20 }), async (lines, offsets) => {
-        const input = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'latin1');
-        const { records, invalid, metrics } = await split(cut(input, offsets), { maxLineBytes: 40 });
-        expect(metrics.lines).toBe(lines.length);
-        expect(metrics.lines).toBe(metrics.valid + metrics.invalid + metrics.emptySkipped);
-        expect(records.length).toBe(metrics.valid);
-        expect(invalid.length).toBe(metrics.invalid);
-        const seen = [...records.map((r) => r.line), ...invalid.map((i) => i.line)];
-        expect(new Set(seen).size).toBe(seen.length);
-      }),
+      fc.asyncProperty(
+        fc.array(lineArb, { maxLength: 30 }),
+        fc.array(fc.nat(600), { maxLength: 20 }),
+        async (lines, offsets) => {
+          const input = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'latin1');
+          const { records, invalid, metrics } = await split(cut(input, offsets), { maxLineBytes: 40 });
+          expect(metrics.lines).toBe(lines.length);
+          expect(metrics.lines).toBe(metrics.valid + metrics.invalid + metrics.emptySkipped);
+          expect(records.length).toBe(metrics.valid);
+          expect(invalid.length).toBe(metrics.invalid);
+          const seen = [...records.map((r) => r.line), ...invalid.map((i) => i.line)];
+          expect(new Set(seen).size).toBe(seen.length);
+        },
+      ),
       { numRuns: 150 },
     );
   });

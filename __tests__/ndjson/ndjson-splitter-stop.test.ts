@@ -1,4 +1,9 @@
-import { NdjsonSplitter, type InvalidLine, type NdjsonRecord, type TruncatedLine } from '../../lib/ndjson/ndjson-splitter';
+import {
+  NdjsonSplitter,
+  type InvalidLine,
+  type NdjsonRecord,
+  type TruncatedLine,
+} from '../../lib/ndjson/ndjson-splitter';
 
 /** Writes `chunks`, then ends the splitter with `stop()` (or `end()`), and collects what it produced. */
 async function run(chunks: readonly (string | Buffer)[], how: 'stop' | 'end') {
@@ -22,7 +27,9 @@ describe('ndjson splitter: stop() is not EOF', () => {
     const { records, invalid, truncated, metrics } = await run(['{"a":1}\n{"b":2}\n{"c":', '3'], 'stop');
     expect(records.map((r) => r.line)).toEqual([1, 2]);
     expect(invalid).toEqual([]);
-    expect(truncated).toEqual([{ line: 3, reason: 'truncated-at-stop', excerpt: '{"c":3', bytes: Buffer.from('{"c":3') }]);
+    expect(truncated).toEqual([
+      { line: 3, reason: 'truncated-at-stop', excerpt: '{"c":3', bytes: Buffer.from('{"c":3') },
+    ]);
     expect(metrics).toMatchObject({ lines: 3, valid: 2, invalid: 0, truncated: 1 });
   });
 

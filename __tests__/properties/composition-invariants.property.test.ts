@@ -91,7 +91,12 @@ const REASONS: Record<Strategy, readonly string[]> = {
 };
 
 /** Reasons that mean "the stage's hold was full". */
-const FULL_HOLD_REASONS: ReadonlySet<string> = new Set([DropReason.EVICTED_OLDEST, DropReason.REJECTED_NEWEST, DropReason.OVERFLOW, DropReason.EVICTED_PRIORITY]);
+const FULL_HOLD_REASONS: ReadonlySet<string> = new Set([
+  DropReason.EVICTED_OLDEST,
+  DropReason.REJECTED_NEWEST,
+  DropReason.OVERFLOW,
+  DropReason.EVICTED_PRIORITY,
+]);
 /** Reasons that mean "shed on arrival under pressure". */
 const SHED_REASONS: ReadonlySet<string> = new Set([DropReason.SAMPLED_OUT, DropReason.SHED_PRIORITY]);
 
@@ -155,7 +160,10 @@ function configArb(strategy: Strategy): fc.Arbitrary<Config> {
       sampleMode: fc.constantFrom<Config['sampleMode']>('counter', 'random', 'key'),
       sampleRate: fc.integer({ min: 1, max: 4 }),
       randomSeed: fc.integer(),
-      withDeadLetter: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+      withDeadLetter: fc.oneof(
+        { weight: 3, arbitrary: fc.constant(true) },
+        { weight: 1, arbitrary: fc.constant(false) },
+      ),
       respectful: fc.boolean(),
       finale: fc.constantFrom<Config['finale']>('deliver', 'stall'),
     }),
@@ -176,7 +184,14 @@ type Command =
 const pick = fc.nat({ max: 3 });
 const mask = fc.array(fc.boolean(), { minLength: 12, maxLength: 12 });
 const commandArb: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 12, arbitrary: fc.record({ kind: fc.constant('write' as const), count: fc.integer({ min: 1, max: 12 }), respect: fc.boolean() }) },
+  {
+    weight: 12,
+    arbitrary: fc.record({
+      kind: fc.constant('write' as const),
+      count: fc.integer({ min: 1, max: 12 }),
+      respect: fc.boolean(),
+    }),
+  },
   { weight: 7, arbitrary: fc.record({ kind: fc.constant('resolve' as const), pick }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('throw' as const), pick, retryable: fc.boolean() }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('partial' as const), pick, mask }) },
@@ -187,7 +202,6 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'end' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'destroy' as const }) },
 );
-
 
 /** What happened to one flush attempt, as the sink saw it. */
 interface FlushCall {
@@ -339,33 +353,52 @@ class Harness {
   #onFlush(batch: Item[], ctx: FlushContext): Promise<void | FlushResult<Item>> {
     // Violations are recorded, not thrown: a throw here would only look like a failed flush.
     const c = this.config;
-    if (this.pending.length >= c.concurrency) this.violations.push(`flush called with ${this.pending.length} attempts running`);
+    if (this.pending.length >= c.concurrency)
+      this.violations.push(`flush called with ${this.pending.length} attempts running`);
     if (batch.length === 0 || batch.length > c.batchSize) this.violations.push(`batch of ${batch.length}`);
     if (ctx.attempt > c.retries + 1) this.violations.push(`attempt ${ctx.attempt} exceeds retries ${c.retries}`);
     for (const item of batch) {
       const state = this.sent.get(item);
-      const where = this.acked.has(item) ? 'acknowledged' : this.dropped.has(item) ? 'dropped' : this.deadLettered.has(item) ? 'dead-lettered' : undefined;
+      const where = this.acked.has(item)
+        ? 'acknowledged'
+        : this.dropped.has(item)
+          ? 'dropped'
+          : this.deadLettered.has(item)
+            ? 'dead-lettered'
+            : undefined;
       if (where !== undefined) this.violations.push(`item ${item.id} sent to flush after it was ${where}`);
       if (ctx.attempt === 1) {
         // A fresh batch: items no attempt carried before, in write order (FIFO into flush).
         if (state !== undefined) this.violations.push(`item ${item.id} in a first attempt although it was sent before`);
-        if (item.id <= this.lastFreshId) this.violations.push(`item ${item.id} entered flush after item ${this.lastFreshId}`);
+        if (item.id <= this.lastFreshId)
+          this.violations.push(`item ${item.id} entered flush after item ${this.lastFreshId}`);
         this.lastFreshId = Math.max(this.lastFreshId, item.id);
       } else if (state !== Sent.FAILED) {
-        this.violations.push(`attempt ${ctx.attempt} resends item ${item.id} whose last attempt did not fail retryably`);
+        this.violations.push(
+          `attempt ${ctx.attempt} resends item ${item.id} whose last attempt did not fail retryably`,
+        );
       }
       this.sent.set(item, Sent.PENDING);
     }
     const signal = ctx.signal;
     return new Promise((resolve, reject) => {
-      const call: FlushCall = { batch: [...batch], attempt: ctx.attempt, signal, resolve, reject, settled: false, startedAt: Date.now() };
+      const call: FlushCall = {
+        batch: [...batch],
+        attempt: ctx.attempt,
+        signal,
+        resolve,
+        reject,
+        settled: false,
+        startedAt: Date.now(),
+      };
       signal.addEventListener('abort', () => {
         if (call.settled) return;
         if (isBackpressureError(signal.reason, ErrorCodes.FLUSH_TIMEOUT)) {
           this.timeouts++;
           // The clock is fake, so a timeout is exact.
           const elapsed = Date.now() - call.startedAt;
-          if (elapsed !== c.flushTimeoutMs) this.violations.push(`attempt timed out after ${elapsed} ms, flushTimeoutMs ${c.flushTimeoutMs}`);
+          if (elapsed !== c.flushTimeoutMs)
+            this.violations.push(`attempt timed out after ${elapsed} ms, flushTimeoutMs ${c.flushTimeoutMs}`);
           for (const item of call.batch) this.sent.set(item, Sent.FAILED);
         }
       });
@@ -374,14 +407,18 @@ class Harness {
   }
 
   #onDrop({ item, reason }: DropEvent<Item>): void {
-    if (!REASONS[this.config.strategy].includes(reason)) this.violations.push(`${this.config.strategy} dropped item ${item.id} as '${reason}'`);
+    if (!REASONS[this.config.strategy].includes(reason))
+      this.violations.push(`${this.config.strategy} dropped item ${item.id} as '${reason}'`);
     // Drops only when the sink is behind: a full hold only while the writable is blocked, shedding
     // on arrival only while it is above normal (never because items could not move between the parts).
     const state = this.bw.state;
-    if (FULL_HOLD_REASONS.has(reason) && state !== 'blocked') this.violations.push(`item ${item.id} dropped as '${reason}' while the writable was ${state}`);
-    if (SHED_REASONS.has(reason) && state === 'normal') this.violations.push(`item ${item.id} dropped as '${reason}' while the writable was normal`);
+    if (FULL_HOLD_REASONS.has(reason) && state !== 'blocked')
+      this.violations.push(`item ${item.id} dropped as '${reason}' while the writable was ${state}`);
+    if (SHED_REASONS.has(reason) && state === 'normal')
+      this.violations.push(`item ${item.id} dropped as '${reason}' while the writable was normal`);
     if (this.sent.has(item)) this.violations.push(`item ${item.id} dropped after it reached flush`);
-    if (this.acked.has(item) || this.dropped.has(item) || this.deadLettered.has(item)) this.violations.push(`item ${item.id} dropped twice or after delivery`);
+    if (this.acked.has(item) || this.dropped.has(item) || this.deadLettered.has(item))
+      this.violations.push(`item ${item.id} dropped twice or after delivery`);
     this.dropped.set(item, reason);
     this.droppedByReason[reason] = (this.droppedByReason[reason] ?? 0) + 1;
   }
@@ -446,7 +483,9 @@ class Harness {
             if (this.yielding) {
               if (ok) this.violations.push(`a ${c.strategy} composition said true during its one-turn yield`);
             } else if (ok === starts) {
-              this.violations.push(`a ${c.strategy} composition said ${ok} with its stage holding ${heldBefore} → ${heldAfter}, writable ${this.bw.state}`);
+              this.violations.push(
+                `a ${c.strategy} composition said ${ok} with its stage holding ${heldBefore} → ${heldAfter}, writable ${this.bw.state}`,
+              );
             }
             if (!ok) this.yielding = true;
           }
@@ -482,7 +521,12 @@ class Harness {
           this.#land(ok, call.attempt);
           this.#ack(ok);
           for (const item of failed) this.sent.set(item, Sent.FAILED);
-          call.resolve({ success: ok.length, failed: failed.length, errors: [new Error('some failed')], failedItems: failed });
+          call.resolve({
+            success: ok.length,
+            failed: failed.length,
+            errors: [new Error('some failed')],
+            failedItems: failed,
+          });
         }
         break;
       }
@@ -520,7 +564,8 @@ class Harness {
         const yielding = this.yielding;
         await jest.advanceTimersByTimeAsync(command.ms);
         // The yield lasts one event-loop turn (a setImmediate), whatever the sink does.
-        if (yielding && this.yielding && this.open) this.violations.push("no 'drain' after the composition's one-turn yield, timers advanced");
+        if (yielding && this.yielding && this.open)
+          this.violations.push("no 'drain' after the composition's one-turn yield, timers advanced");
         break;
       }
       case 'end':
@@ -535,7 +580,10 @@ class Harness {
     await microtasks();
     if (this.w instanceof StrategyWritable && !this.bw.destroyed) {
       const held = this.w.stage.held;
-      if (held > 0 && this.bw.state !== 'blocked') this.violations.push(`after '${command.kind}', before any nextTick: the stage holds ${held} while the writable is ${this.bw.state}`);
+      if (held > 0 && this.bw.state !== 'blocked')
+        this.violations.push(
+          `after '${command.kind}', before any nextTick: the stage holds ${held} while the writable is ${this.bw.state}`,
+        );
     }
     await settle(8);
   }
@@ -574,17 +622,24 @@ class Harness {
 
     // Conservation, and every counter equal to what the listeners saw.
     const m: BackpressureMetrics | StrategyMetrics = w.getMetrics();
-    eq('eventsAccepted vs flushed + dropped + dead-lettered + buffered + in flight', m.eventsAccepted, m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight);
+    eq(
+      'eventsAccepted vs flushed + dropped + dead-lettered + buffered + in flight',
+      m.eventsAccepted,
+      m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight,
+    );
     eq('eventsAccepted vs items written', m.eventsAccepted, this.written.length);
     eq('eventsFlushed vs items the sink acknowledged', m.eventsFlushed, this.acked.size);
     eq("eventsDropped vs 'drop' events", m.eventsDropped, this.dropped.size);
     eq("eventsDeadLettered vs 'dead-letter' items", m.eventsDeadLettered, this.deadLettered.size);
-    for (const [reason, count] of Object.entries(m.droppedByReason)) eq(`droppedByReason['${reason}']`, count, this.droppedByReason[reason] ?? 0);
-    for (const [reason, count] of Object.entries(this.droppedByReason)) eq(`droppedByReason['${reason}']`, m.droppedByReason[reason], count);
+    for (const [reason, count] of Object.entries(m.droppedByReason))
+      eq(`droppedByReason['${reason}']`, count, this.droppedByReason[reason] ?? 0);
+    for (const [reason, count] of Object.entries(this.droppedByReason))
+      eq(`droppedByReason['${reason}']`, m.droppedByReason[reason], count);
 
     // The writable's own bounds.
     const wm = bw.getMetrics();
-    if (!this.ignoredBackpressure) atMost('writable bufferSize (producer respects write() === false)', wm.bufferSize, c.maxBufferSize);
+    if (!this.ignoredBackpressure)
+      atMost('writable bufferSize (producer respects write() === false)', wm.bufferSize, c.maxBufferSize);
     let utilization = wm.bufferSize / c.maxBufferSize;
     if (c.maxBufferBytes !== undefined) {
       if (!this.ignoredBackpressure) atMost('bufferBytes', wm.bufferBytes, c.maxBufferBytes + MAX_ITEM_SIZE);
@@ -592,7 +647,8 @@ class Harness {
     } else {
       eq('bufferBytes without maxBufferBytes', wm.bufferBytes, 0);
     }
-    if (Math.abs(wm.bufferUtilization - utilization) > 1e-9) failed.push(`bufferUtilization ${wm.bufferUtilization}, expected ${utilization}`);
+    if (Math.abs(wm.bufferUtilization - utilization) > 1e-9)
+      failed.push(`bufferUtilization ${wm.bufferUtilization}, expected ${utilization}`);
     atMost('inFlight', wm.inFlight, c.batchSize * c.concurrency);
 
     // The stage: its own account and its bound.
@@ -606,7 +662,8 @@ class Harness {
       atMost('stage held', s.held, stageBound);
       eq('composition bufferSize vs stage held + writable bufferSize', m.bufferSize, s.held + wm.bufferSize);
       // The stage holds items only while the writable cannot take them: nothing waits for a later tick.
-      if (s.held > 0 && bw.state !== 'blocked' && !bw.destroyed) failed.push(`stage holds ${s.held} while the writable is ${bw.state}`);
+      if (s.held > 0 && bw.state !== 'blocked' && !bw.destroyed)
+        failed.push(`stage holds ${s.held} while the writable is ${bw.state}`);
       atMost('composition bufferSize', m.bufferSize, stageBound + c.maxBufferSize);
       // The stage feeds the writable only while its write() says true.
       atMost('writable bufferSize behind a stage', wm.bufferSize, c.maxBufferSize);
@@ -623,8 +680,10 @@ class Harness {
       if (c.strategy === 'block') eq(`state ${bw.state} after end()`, this.ended, false);
       const level = LEVELS.indexOf(bw.state);
       const expected = LEVELS[expectedLevel(level, wm.bufferUtilization, c)];
-      if (level === -1 || expected !== bw.state) failed.push(`state ${bw.state} at utilization ${wm.bufferUtilization}: the hysteresis rules say ${expected}`);
-      if (c.strategy === 'block' && bw.state !== 'blocked') eq("'drain' owed after leaving blocked", this.waitingForDrain, false);
+      if (level === -1 || expected !== bw.state)
+        failed.push(`state ${bw.state} at utilization ${wm.bufferUtilization}: the hysteresis rules say ${expected}`);
+      if (c.strategy === 'block' && bw.state !== 'blocked')
+        eq("'drain' owed after leaving blocked", this.waitingForDrain, false);
     }
     for (; this.#checkedStateEvents < this.stateEvents.length; this.#checkedStateEvents++) {
       const change = this.stateEvents[this.#checkedStateEvents] as StateChange;
@@ -632,7 +691,8 @@ class Harness {
       const to = LEVELS.indexOf(change.to);
       if (from !== -1 && to !== -1) {
         const expected = LEVELS[expectedLevel(from, change.utilization, c)];
-        if (expected !== change.to) failed.push(`transition ${JSON.stringify(change)}: the hysteresis rules say ${expected}`);
+        if (expected !== change.to)
+          failed.push(`transition ${JSON.stringify(change)}: the hysteresis rules say ${expected}`);
       }
     }
 
@@ -641,7 +701,8 @@ class Harness {
     const now = this.closedAt ?? Date.now();
     if (this.drainingAt !== undefined) atMost('ms from draining to closed', now - this.drainingAt, drainBound);
     if (this.endedAt !== undefined) {
-      if (c.strategy === 'block' && this.drainingAt === undefined && this.closedAt === undefined) failed.push('end() did not start draining');
+      if (c.strategy === 'block' && this.drainingAt === undefined && this.closedAt === undefined)
+        failed.push('end() did not start draining');
       atMost('ms from end() to closed', now - this.endedAt, drainBound);
     }
     if (failed.length > 0) expect({ metrics: m, failed }).toEqual({ metrics: m, failed: [] });
@@ -665,7 +726,8 @@ class Harness {
       }
       if (this.closed) break;
       if (jest.getTimerCount() === 0) {
-        if (this.pending.length === 0) throw new Error(`stuck: not closed, nothing pending, no timer (${JSON.stringify(w.getMetrics())})`);
+        if (this.pending.length === 0)
+          throw new Error(`stuck: not closed, nothing pending, no timer (${JSON.stringify(w.getMetrics())})`);
         await settle(8);
       } else {
         await jest.advanceTimersToNextTimerAsync();
@@ -681,7 +743,9 @@ class Harness {
     expect(m.inFlight).toBe(0);
 
     // Every written item is exactly one of: acknowledged, dropped with a reason, dead-lettered.
-    const outcomes = this.written.map((item) => Number(this.acked.has(item)) + Number(this.dropped.has(item)) + Number(this.deadLettered.has(item)));
+    const outcomes = this.written.map(
+      (item) => Number(this.acked.has(item)) + Number(this.dropped.has(item)) + Number(this.deadLettered.has(item)),
+    );
     expect(outcomes.filter((n) => n !== 1)).toEqual([]);
     if (c.strategy === 'block') expect(this.dropped.size).toBe(0);
     // Whatever could not be delivered went to onDeadLetter, or back in a coded error's items.
@@ -692,7 +756,8 @@ class Harness {
     } else {
       const handedBack = this.errors.flatMap((err) => (isBackpressureError(err) ? ((err.items ?? []) as Item[]) : []));
       expect(new Set(handedBack)).toEqual(this.deadLettered);
-      if (this.deadLettered.size > 0) expect(this.errors.some((err) => isBackpressureError(err) && err.code in CODES)).toBe(true);
+      if (this.deadLettered.size > 0)
+        expect(this.errors.some((err) => isBackpressureError(err) && err.code in CODES)).toBe(true);
     }
 
     // Sink side: each acknowledged item landed, and each extra landing is a resend after a failure/timeout.
@@ -721,7 +786,9 @@ class Harness {
 }
 
 /** code → true, for "is this one of ours" checks on error codes. */
-const CODES: Record<string, true> = Object.fromEntries(Object.values(ErrorCodes).map((code) => [code.toString(), true as const]));
+const CODES: Record<string, true> = Object.fromEntries(
+  Object.values(ErrorCodes).map((code) => [code.toString(), true as const]),
+);
 
 beforeEach(() => {
   jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] });
@@ -740,17 +807,21 @@ describe.each(STRATEGIES)("backpressure({ strategy: '%s' }) under random schedul
   test('conserved, bounded, ordered, every item accounted for by identity, end() bounded', async () => {
     const coverage = newCoverage();
     await fc.assert(
-      fc.asyncProperty(configArb(strategy), fc.array(commandArb, { minLength: 1, maxLength: 40, size: 'max' }), async (config, commands) => {
-        jest.clearAllTimers();
-        const h = new Harness(config);
-        await settle(8);
-        h.check();
-        for (const command of commands) {
-          await h.run(command);
+      fc.asyncProperty(
+        configArb(strategy),
+        fc.array(commandArb, { minLength: 1, maxLength: 40, size: 'max' }),
+        async (config, commands) => {
+          jest.clearAllTimers();
+          const h = new Harness(config);
+          await settle(8);
           h.check();
-        }
-        await h.finish(coverage);
-      }),
+          for (const command of commands) {
+            await h.run(command);
+            h.check();
+          }
+          await h.finish(coverage);
+        },
+      ),
       fcParams(SCHEDULE_RUNS),
     );
     // The properties above were exercised, not vacuously true (counted over all runs; not when replaying one).
@@ -804,7 +875,11 @@ function burstConfigArb(strategy: Strategy): fc.Arbitrary<BurstConfig> {
 }
 
 const burstsArb: fc.Arbitrary<Burst[]> = fc.array(
-  fc.record({ count: fc.integer({ min: 0, max: 30 }), ticks: fc.integer({ min: 0, max: 3 }), acks: fc.integer({ min: 0, max: 2 }) }),
+  fc.record({
+    count: fc.integer({ min: 0, max: 30 }),
+    ticks: fc.integer({ min: 0, max: 3 }),
+    acks: fc.integer({ min: 0, max: 2 }),
+  }),
   { minLength: 0, maxLength: 6 },
 );
 
@@ -840,12 +915,14 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
   const w: Composition = backpressure<Item>(options);
   w.on('drop', ({ item, reason }: DropEvent<Item>) => {
     if (!REASONS[c.strategy].includes(reason)) failed.push(`dropped ${item.id} as '${reason}'`);
-    if (dropped.has(item) || dead.has(item) || acked.has(item)) failed.push(`item ${item.id} dropped twice or after delivery`);
+    if (dropped.has(item) || dead.has(item) || acked.has(item))
+      failed.push(`item ${item.id} dropped twice or after delivery`);
     dropped.set(item, reason);
   });
   w.on('dead-letter', ({ items }: { items: Item[] }) => {
     for (const item of items) {
-      if (dropped.has(item) || dead.has(item) || acked.has(item)) failed.push(`item ${item.id} dead-lettered twice or after delivery/drop`);
+      if (dropped.has(item) || dead.has(item) || acked.has(item))
+        failed.push(`item ${item.id} dead-lettered twice or after delivery/drop`);
       dead.add(item);
     }
   });
@@ -853,7 +930,8 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
   for (const name of [...BACKPRESSURE_EVENTS, 'drop', 'error', 'close']) {
     w.on(name, () => {
       const m = w.getMetrics();
-      if (m.eventsAccepted !== m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight) failed.push(`unbalanced inside a '${name}' listener`);
+      if (m.eventsAccepted !== m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight)
+        failed.push(`unbalanced inside a '${name}' listener`);
     });
   }
   let waitingForDrain = false;
@@ -869,18 +947,23 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
   const stageBound = c.strategy === 'drop-oldest' && c.capacity === 1 ? 2 : c.capacity;
   const checkBalance = (when: string): void => {
     const m = w.getMetrics();
-    if (m.eventsAccepted !== m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight) failed.push(`unbalanced ${when}`);
+    if (m.eventsAccepted !== m.eventsFlushed + m.eventsDropped + m.eventsDeadLettered + m.bufferSize + m.inFlight)
+      failed.push(`unbalanced ${when}`);
     if (m.eventsAccepted !== written.length) failed.push(`accepted ${m.eventsAccepted} of ${written.length} ${when}`);
-    if (m.eventsFlushed !== acked.size) failed.push(`eventsFlushed ${m.eventsFlushed} vs ${acked.size} acknowledged ${when}`);
-    if (m.eventsDeadLettered !== dead.size) failed.push(`eventsDeadLettered ${m.eventsDeadLettered} vs ${dead.size} dead-lettered ${when}`);
-    if (m.eventsDropped !== dropped.size) failed.push(`eventsDropped ${m.eventsDropped} vs ${dropped.size} drop events ${when}`);
+    if (m.eventsFlushed !== acked.size)
+      failed.push(`eventsFlushed ${m.eventsFlushed} vs ${acked.size} acknowledged ${when}`);
+    if (m.eventsDeadLettered !== dead.size)
+      failed.push(`eventsDeadLettered ${m.eventsDeadLettered} vs ${dead.size} dead-lettered ${when}`);
+    if (m.eventsDropped !== dropped.size)
+      failed.push(`eventsDropped ${m.eventsDropped} vs ${dropped.size} drop events ${when}`);
     if (w instanceof StrategyWritable) {
       const s = w.getMetrics().stage;
       if (s.written !== s.passed + s.dropped + s.held) failed.push(`stage unbalanced ${when}`);
       if (s.held > stageBound) failed.push(`stage held ${s.held} > ${stageBound} ${when}`);
     }
     const wm = (w instanceof StrategyWritable ? w.backpressureWritable : w).getMetrics();
-    if (wm.bufferSize > c.maxBufferSize) failed.push(`writable bufferSize ${wm.bufferSize} > ${c.maxBufferSize} ${when}`);
+    if (wm.bufferSize > c.maxBufferSize)
+      failed.push(`writable bufferSize ${wm.bufferSize} > ${c.maxBufferSize} ${when}`);
   };
 
   let id = 0;
@@ -898,7 +981,8 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
         const under = w.backpressureWritable.state !== 'normal';
         const rose = (c.strategy === 'sample' || c.strategy === 'priority') && under && !wasUnderPressure;
         wasUnderPressure = under;
-        if (!ok && !yielding && !rose && (heldBefore !== 0 || w.stage.held === 0)) failed.push(`${c.strategy} said false with its stage holding ${heldBefore}`);
+        if (!ok && !yielding && !rose && (heldBefore !== 0 || w.stage.held === 0))
+          failed.push(`${c.strategy} said false with its stage holding ${heldBefore}`);
         if (!ok) yielding = true;
       } else if (!ok) {
         waitingForDrain = true;
@@ -923,27 +1007,37 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
   await settle(8);
 
   const m = w.getMetrics();
-  if (m.bufferSize !== 0 || m.inFlight !== 0 || w.state !== 'closed') failed.push(`after destroy: ${JSON.stringify(m)}`);
+  if (m.bufferSize !== 0 || m.inFlight !== 0 || w.state !== 'closed')
+    failed.push(`after destroy: ${JSON.stringify(m)}`);
   checkBalance('after destroy');
-  const notExactlyOnce = written.filter((item) => Number(acked.has(item)) + Number(dropped.has(item)) + Number(dead.has(item)) !== 1);
-  if (notExactlyOnce.length > 0) failed.push(`items not accounted exactly once: ${notExactlyOnce.map((i) => i.id).join(',')}`);
+  const notExactlyOnce = written.filter(
+    (item) => Number(acked.has(item)) + Number(dropped.has(item)) + Number(dead.has(item)) !== 1,
+  );
+  if (notExactlyOnce.length > 0)
+    failed.push(`items not accounted exactly once: ${notExactlyOnce.map((i) => i.id).join(',')}`);
   if (c.strategy === 'block' && dropped.size > 0) failed.push('block dropped items');
   // Destroy drops nothing: what the stage held is dead-lettered with what the writable held.
-  if (dropped.size !== droppedBefore) failed.push(`destroy dropped ${dropped.size - droppedBefore} item(s) instead of dead-lettering them`);
+  if (dropped.size !== droppedBefore)
+    failed.push(`destroy dropped ${dropped.size - droppedBefore} item(s) instead of dead-lettering them`);
   // With items held and no handler, a coded error carries them. The writable alone makes the caller's error
   // its cause; a composition lets the caller's error win (the items went out in 'dead-letter'). Both documented.
   const coded = !c.withDeadLetter && dead.size > 0 && (own === undefined || c.strategy === 'block');
   if (coded) {
     const err = errors[0];
-    if (errors.length !== 1 || !isBackpressureError(err, ErrorCodes.DESTROYED)) failed.push(`errors ${errors.map(String).join('; ')} instead of one ERR_BACKPRESSURE_DESTROYED`);
-    else if (!sameSet(new Set(err.items as Item[]), dead)) failed.push('ERR_BACKPRESSURE_DESTROYED items differ from the dead-lettered items');
-    else if (own !== undefined && err.cause !== own) failed.push("ERR_BACKPRESSURE_DESTROYED's cause is not the caller's error");
+    if (errors.length !== 1 || !isBackpressureError(err, ErrorCodes.DESTROYED))
+      failed.push(`errors ${errors.map(String).join('; ')} instead of one ERR_BACKPRESSURE_DESTROYED`);
+    else if (!sameSet(new Set(err.items as Item[]), dead))
+      failed.push('ERR_BACKPRESSURE_DESTROYED items differ from the dead-lettered items');
+    else if (own !== undefined && err.cause !== own)
+      failed.push("ERR_BACKPRESSURE_DESTROYED's cause is not the caller's error");
   } else if (own !== undefined) {
-    if (errors.length !== 1 || errors[0] !== own) failed.push(`errors ${errors.map(String).join('; ')} instead of the caller's`);
+    if (errors.length !== 1 || errors[0] !== own)
+      failed.push(`errors ${errors.map(String).join('; ')} instead of the caller's`);
   } else if (errors.length > 0) {
     failed.push(`unexpected error ${String(errors[0])}`);
   }
-  if (c.withDeadLetter && !sameSet(new Set(handed), dead)) failed.push('onDeadLetter did not receive exactly the dead-lettered items');
+  if (c.withDeadLetter && !sameSet(new Set(handed), dead))
+    failed.push('onDeadLetter did not receive exactly the dead-lettered items');
   if (jest.getTimerCount() !== 0) failed.push(`${jest.getTimerCount()} timer(s) left after destroy`);
   if (failed.length > 0) expect({ metrics: m, failed }).toEqual({ metrics: m, failed: [] });
   burstCoverage.written += written.length;
@@ -1033,5 +1127,8 @@ test("drainTimeoutMs bounds a composition's end() as it bounds the writable's", 
   bp.end();
   await jest.advanceTimersByTimeAsync(2000);
   await settle(8);
-  expect({ closedAfterMs: closedAt === undefined ? undefined : closedAt - endedAt, dead: dead.length }).toEqual({ closedAfterMs: expect.any(Number), dead: 8 });
+  expect({ closedAfterMs: closedAt === undefined ? undefined : closedAt - endedAt, dead: dead.length }).toEqual({
+    closedAfterMs: expect.any(Number),
+    dead: 8,
+  });
 });

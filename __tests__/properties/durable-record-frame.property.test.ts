@@ -9,7 +9,13 @@ import fc from 'fast-check';
 import { promises as fsp, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FrameCursor } from '../../lib/durable/frame-cursor';
-import { FRAME_HEADER_BYTES, encodeFrame, newFrameHeader, payloadMatches, readFrameHeader } from '../../lib/durable/record-frame';
+import {
+  FRAME_HEADER_BYTES,
+  encodeFrame,
+  newFrameHeader,
+  payloadMatches,
+  readFrameHeader,
+} from '../../lib/durable/record-frame';
 import { removeDir, tempDir } from '../helpers/durable-helpers';
 
 interface Walked {
@@ -106,7 +112,9 @@ test('one bit flipped anywhere costs exactly the record it hit: every other reco
         bytes[at] = (bytes[at] as number) ^ (1 << (bit & 7));
         const hit = starts.filter((s) => s <= at).length - 1;
         const walked = await walk(bytes);
-        const expected = payloads.map((p, i) => [100 + i, p.toString('latin1')] as [number, string]).filter((_, i) => i !== hit);
+        const expected = payloads
+          .map((p, i) => [100 + i, p.toString('latin1')] as [number, string])
+          .filter((_, i) => i !== hit);
         expect(walked.good).toEqual(expected);
         // The damaged record is either found with a failing payload, or skipped as garbage: never good.
         if (walked.badPayload.length === 1) {
@@ -125,7 +133,9 @@ test('one bit flipped anywhere costs exactly the record it hit: every other reco
 test('a segment cut at any offset yields exactly the records that end before the cut', async () => {
   await fc.assert(
     fc.asyncProperty(
-      recordsArb.chain((payloads) => fc.tuple(fc.constant(payloads), fc.integer({ min: 0, max: segmentOf(payloads).bytes.length }))),
+      recordsArb.chain((payloads) =>
+        fc.tuple(fc.constant(payloads), fc.integer({ min: 0, max: segmentOf(payloads).bytes.length })),
+      ),
       async ([payloads, cut]) => {
         const { bytes, starts } = segmentOf(payloads);
         const walked = await walk(bytes.subarray(0, cut));

@@ -2,7 +2,13 @@
  * The adversarial fuzzer's oracle can fail. Each test takes a seed that passes untouched and sabotages
  * one thing a correct stream does (through runCase's `create` hook), and expects the fuzzer to name it.
  */
-import { BackpressureWritable, backpressure, type BackpressureMetrics, type BackpressureOptions, type StrategyWritable } from '../../lib';
+import {
+  BackpressureWritable,
+  backpressure,
+  type BackpressureMetrics,
+  type BackpressureOptions,
+  type StrategyWritable,
+} from '../../lib';
 import type { FuzzItem } from '../helpers/fuzz/fuzz-case';
 import { runCase, type CaseResult } from '../helpers/fuzz/run-case';
 
@@ -25,7 +31,8 @@ it('an item write() swallows is reported lost, and the account short of what was
     create: (options) => {
       const w = new BackpressureWritable<FuzzItem>(options);
       const write = w.write.bind(w) as (chunk: FuzzItem, ...rest: unknown[]) => boolean;
-      (w as unknown as { write: typeof write }).write = (chunk, ...rest) => (chunk.id === 7 ? true : write(chunk, ...rest));
+      (w as unknown as { write: typeof write }).write = (chunk, ...rest) =>
+        chunk.id === 7 ? true : write(chunk, ...rest);
       return w;
     },
   });
@@ -73,7 +80,8 @@ it("a drop without a 'drop' event is reported", async () => {
     create: (options) => {
       const w = backpressure<FuzzItem>(options) as StrategyWritable<FuzzItem>;
       const emit = w.stage.emit.bind(w.stage);
-      w.stage.emit = (event: string | symbol, ...args: unknown[]): boolean => (event === 'drop' ? false : emit(event, ...args));
+      w.stage.emit = (event: string | symbol, ...args: unknown[]): boolean =>
+        event === 'drop' ? false : emit(event, ...args);
       return w;
     },
   });
@@ -106,7 +114,8 @@ it("a composition's write() that says false without 'drain' on the next turn is 
     create: (options) => {
       const w = backpressure<FuzzItem>(options) as StrategyWritable<FuzzItem>;
       const emit = w.emit.bind(w);
-      w.emit = (event: string | symbol, ...args: unknown[]): boolean => (event === 'drain' ? false : emit(event, ...args));
+      w.emit = (event: string | symbol, ...args: unknown[]): boolean =>
+        event === 'drain' ? false : emit(event, ...args);
       return w;
     },
   });
@@ -130,6 +139,8 @@ it("a composition's write() that says false and refuses the item is reported", a
       return w;
     },
   });
-  expect(result.failures.map((f) => `${f.kind} @${f.where}`)).toEqual(expect.arrayContaining(['write-return @write', 'accepted @step']));
+  expect(result.failures.map((f) => `${f.kind} @${f.where}`)).toEqual(
+    expect.arrayContaining(['write-return @write', 'accepted @step']),
+  );
   expect(kinds(result)).toContain('lost');
 });

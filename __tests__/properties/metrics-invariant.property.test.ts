@@ -86,40 +86,49 @@ interface FlushCall {
   failedItems: number[] | undefined;
 }
 
-const configArb: fc.Arbitrary<Config> = fc
-  .integer({ min: 2, max: 20 })
-  .chain((maxBufferSize) =>
-    fc.record({
-      maxBufferSize: fc.constant(maxBufferSize),
-      batchSize: fc.integer({ min: 1, max: maxBufferSize }),
-      concurrency: fc.constantFrom(1, 1, 2, 3),
-      lowWatermark: fc.constantFrom(0.3, 0.5, 0.6),
-      highWatermark: fc.constantFrom(0.7, 0.8, 0.95, 1),
-      hysteresis: fc.constantFrom(0, 0.05, 0.1, 0.25),
-      retries: fc.integer({ min: 0, max: 2 }),
-      minDelayMs: fc.integer({ min: 1, max: 50 }),
-      flushTimeoutMs: fc.integer({ min: 200, max: 3000 }),
-      drainTimeoutMs: fc.integer({ min: 0, max: 5000 }),
-      minFlushIntervalMs: fc.integer({ min: 0, max: 100 }),
-      maxBlockTimeMs: fc.option(fc.integer({ min: 100, max: 3000 }), { nil: undefined, freq: 4 }),
-      circuitBreaker: fc.option(
-        fc.record({ failureThreshold: fc.integer({ min: 1, max: 3 }), cooldownMs: fc.integer({ min: 50, max: 2000 }) }),
-        { nil: undefined, freq: 3 },
-      ),
-      withDeadLetter: fc.boolean(),
-      respectful: fc.boolean(),
-      finale: fc.constantFrom<'deliver' | 'stall'>('deliver', 'stall'),
-    }),
-  );
+const configArb: fc.Arbitrary<Config> = fc.integer({ min: 2, max: 20 }).chain((maxBufferSize) =>
+  fc.record({
+    maxBufferSize: fc.constant(maxBufferSize),
+    batchSize: fc.integer({ min: 1, max: maxBufferSize }),
+    concurrency: fc.constantFrom(1, 1, 2, 3),
+    lowWatermark: fc.constantFrom(0.3, 0.5, 0.6),
+    highWatermark: fc.constantFrom(0.7, 0.8, 0.95, 1),
+    hysteresis: fc.constantFrom(0, 0.05, 0.1, 0.25),
+    retries: fc.integer({ min: 0, max: 2 }),
+    minDelayMs: fc.integer({ min: 1, max: 50 }),
+    flushTimeoutMs: fc.integer({ min: 200, max: 3000 }),
+    drainTimeoutMs: fc.integer({ min: 0, max: 5000 }),
+    minFlushIntervalMs: fc.integer({ min: 0, max: 100 }),
+    maxBlockTimeMs: fc.option(fc.integer({ min: 100, max: 3000 }), { nil: undefined, freq: 4 }),
+    circuitBreaker: fc.option(
+      fc.record({ failureThreshold: fc.integer({ min: 1, max: 3 }), cooldownMs: fc.integer({ min: 50, max: 2000 }) }),
+      { nil: undefined, freq: 3 },
+    ),
+    withDeadLetter: fc.boolean(),
+    respectful: fc.boolean(),
+    finale: fc.constantFrom<'deliver' | 'stall'>('deliver', 'stall'),
+  }),
+);
 
 const pick = fc.nat({ max: 5 });
 const commandArb: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 12, arbitrary: fc.record({ kind: fc.constant('write' as const), count: fc.integer({ min: 1, max: 12 }), respect: fc.boolean() }) },
+  {
+    weight: 12,
+    arbitrary: fc.record({
+      kind: fc.constant('write' as const),
+      count: fc.integer({ min: 1, max: 12 }),
+      respect: fc.boolean(),
+    }),
+  },
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('resolve' as const), pick }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('reject' as const), pick, retryable: fc.boolean() }) },
   {
     weight: 4,
-    arbitrary: fc.record({ kind: fc.constant('partial' as const), pick, mask: fc.array(fc.boolean(), { minLength: 20, maxLength: 20 }) }),
+    arbitrary: fc.record({
+      kind: fc.constant('partial' as const),
+      pick,
+      mask: fc.array(fc.boolean(), { minLength: 20, maxLength: 20 }),
+    }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('failed-only' as const), pick }) },
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 1500 }) }) },
@@ -186,26 +195,35 @@ class Harness {
   #onFlush(batch: number[], ctx: FlushContext): Promise<void | FlushResult<number>> {
     // Violations are recorded, not thrown: a throw here would only look like a failed flush.
     const running = this.pending.length;
-    if (running >= this.config.concurrency) this.violations.push(`flush called with ${running} attempts already running`);
+    if (running >= this.config.concurrency)
+      this.violations.push(`flush called with ${running} attempts already running`);
     if (batch.length === 0 || batch.length > this.config.batchSize) this.violations.push(`batch of ${batch.length}`);
     if (ctx.attempt === 1) {
       // Items are written as 0, 1, 2, …: a fresh batch is a run of consecutive items no batch carried before,
       // and (FIFO into flush) the run starting at the oldest item not yet carried.
       const first = batch[0] ?? -1;
-      const consecutive = batch.every((item, i) => item === first + i && !this.#carried.has(item) && item < this.written.length);
+      const consecutive = batch.every(
+        (item, i) => item === first + i && !this.#carried.has(item) && item < this.written.length,
+      );
       if (!consecutive) this.violations.push(`fresh batch [${batch}] is not a run of written, not yet flushed items`);
       if (first !== this.#freshCursor) {
-        this.violations.push(`fresh batch [${batch}] overtook the batch starting at ${this.#freshCursor} (FIFO into flush)`);
+        this.violations.push(
+          `fresh batch [${batch}] overtook the batch starting at ${this.#freshCursor} (FIFO into flush)`,
+        );
       }
       for (const item of batch) this.#carried.add(item);
       while (this.#carried.has(this.#freshCursor)) this.#freshCursor++;
     } else {
       // The earlier attempt of this batch: items are unique, so its failed set identifies it.
-      const origin = this.calls.find((call) => call.attempt === ctx.attempt - 1 && sameItems(call.failedItems ?? call.batch, batch));
+      const origin = this.calls.find(
+        (call) => call.attempt === ctx.attempt - 1 && sameItems(call.failedItems ?? call.batch, batch),
+      );
       if (origin === undefined) this.violations.push(`attempt ${ctx.attempt} [${batch}] retries nothing that failed`);
-      else if (!origin.retryable) this.violations.push(`attempt ${ctx.attempt} [${batch}] retries a failure that must not be retried`);
+      else if (!origin.retryable)
+        this.violations.push(`attempt ${ctx.attempt} [${batch}] retries a failure that must not be retried`);
       else origin.retryable = false; // consumed: a failure is retried at most once
-      if (ctx.attempt > this.config.retries + 1) this.violations.push(`attempt ${ctx.attempt} exceeds retries ${this.config.retries}`);
+      if (ctx.attempt > this.config.retries + 1)
+        this.violations.push(`attempt ${ctx.attempt} exceeds retries ${this.config.retries}`);
       for (const item of batch) this.retried.add(item);
     }
     const signal = ctx.signal;
@@ -224,7 +242,8 @@ class Harness {
       // A timed-out attempt is retried whole (a destroyed stream retries nothing, so marking it too is harmless).
       signal.addEventListener('abort', () => {
         if (!call.settled) call.retryable = true;
-        if (isBackpressureError(signal.reason, ErrorCodes.FLUSH_TIMEOUT)) this.#checkTimeout(call, Date.now() - call.startedAt);
+        if (isBackpressureError(signal.reason, ErrorCodes.FLUSH_TIMEOUT))
+          this.#checkTimeout(call, Date.now() - call.startedAt);
       });
       this.calls.push(call);
     });
@@ -280,7 +299,12 @@ class Harness {
           if (mask.every(Boolean)) mask[0] = false;
           if (!mask.some(Boolean)) mask[mask.length - 1] = true;
           const failedItems = call.batch.filter((_, i) => mask[i]);
-          this.#settle(call, { success: call.batch.length - failedItems.length, failed: failedItems.length, errors: [new Error('some failed')], failedItems });
+          this.#settle(call, {
+            success: call.batch.length - failedItems.length,
+            failed: failedItems.length,
+            errors: [new Error('some failed')],
+            failedItems,
+          });
         }
         break;
       }
@@ -349,7 +373,8 @@ class Harness {
     if (!stuck()) return;
     await jest.advanceTimersByTimeAsync(MAX_FLUSH_INTERVAL_MS);
     await settle(8);
-    if (stuck()) this.violations.push(`${w.getMetrics().bufferSize} buffered item(s) not flushed within maxFlushIntervalMs`);
+    if (stuck())
+      this.violations.push(`${w.getMetrics().bufferSize} buffered item(s) not flushed within maxFlushIntervalMs`);
   }
 
   /** Everything that must hold between any two steps. */
@@ -380,7 +405,11 @@ class Harness {
     } else {
       const level = LEVELS.indexOf(w.state);
       expect(level).toBeGreaterThanOrEqual(0);
-      expect({ state: w.state, utilization: m.bufferUtilization, expected: LEVELS[expectedLevel(level, m.bufferUtilization, config)] }).toEqual({
+      expect({
+        state: w.state,
+        utilization: m.bufferUtilization,
+        expected: LEVELS[expectedLevel(level, m.bufferUtilization, config)],
+      }).toEqual({
         state: w.state,
         utilization: m.bufferUtilization,
         expected: w.state,
@@ -392,7 +421,10 @@ class Harness {
       const from = LEVELS.indexOf(change.from);
       const to = LEVELS.indexOf(change.to);
       if (from !== -1 && to !== -1) {
-        expect({ change, expected: LEVELS[expectedLevel(from, change.utilization, config)] }).toEqual({ change, expected: change.to });
+        expect({ change, expected: LEVELS[expectedLevel(from, change.utilization, config)] }).toEqual({
+          change,
+          expected: change.to,
+        });
       }
     }
     const closedAt = this.stateEvents.findIndex((change) => change.to === 'closed');
@@ -460,16 +492,23 @@ afterEach(() => {
 
 test('metrics stay conserved, bounded and consistent with the state machine under any schedule', async () => {
   await fc.assert(
-    fc.asyncProperty(configArb, fc.array(commandArb, { minLength: 1, maxLength: 50, size: 'max' }), async (config, commands) => {
-      jest.clearAllTimers();
-      const h = new Harness(config);
-      h.check();
-      for (const command of commands) {
-        await h.run(command);
+    fc.asyncProperty(
+      configArb,
+      fc.array(commandArb, { minLength: 1, maxLength: 50, size: 'max' }),
+      async (config, commands) => {
+        jest.clearAllTimers();
+        const h = new Harness(config);
         h.check();
-      }
-      await h.finish();
-    }),
-    { numRuns: Number(process.env["FC_RUNS"] ?? 100), ...(process.env["FC_SEED"] ? { seed: Number(process.env["FC_SEED"]) } : {}) },
+        for (const command of commands) {
+          await h.run(command);
+          h.check();
+        }
+        await h.finish();
+      },
+    ),
+    {
+      numRuns: Number(process.env['FC_RUNS'] ?? 100),
+      ...(process.env['FC_SEED'] ? { seed: Number(process.env['FC_SEED']) } : {}),
+    },
   );
 });

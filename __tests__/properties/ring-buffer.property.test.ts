@@ -98,7 +98,10 @@ class PeekCommand implements fc.Command<Model, Real> {
 
 /** Several pushes and shifts per step, so the head walks around the array quickly. */
 class ChurnCommand implements fc.Command<Model, Real> {
-  constructor(readonly rounds: number, readonly start: number) {}
+  constructor(
+    readonly rounds: number,
+    readonly start: number,
+  ) {}
   check(): boolean {
     return true;
   }

@@ -66,10 +66,13 @@ describe('createSink: parsing --sink specs', () => {
     await sink.close();
   });
 
-  it.each(['file:', 'exec:', 'exec:   ', 'ftp://host/x', 'http://', 'kafka:topic', 'stdout2'])('%p is ERR_SINK_INVALID_SPEC', (spec) => {
-    const err = specError(spec);
-    expect(isSinkError(err, SinkErrorCodes.INVALID_SPEC)).toBe(true);
-  });
+  it.each(['file:', 'exec:', 'exec:   ', 'ftp://host/x', 'http://', 'kafka:topic', 'stdout2'])(
+    '%p is ERR_SINK_INVALID_SPEC',
+    (spec) => {
+      const err = specError(spec);
+      expect(isSinkError(err, SinkErrorCodes.INVALID_SPEC)).toBe(true);
+    },
+  );
 
   it('an invalid spec message never echoes credentials', () => {
     const err = specError('htp://user:topsecret@host/x') as Error;

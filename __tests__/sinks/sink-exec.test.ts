@@ -60,7 +60,10 @@ describe('exec sink: a long-lived child reading batches on stdin', () => {
     expect(isSinkError(err, SinkErrorCodes.CHILD_EXITED)).toBe(true);
     expect(err).toMatchObject({ exitCode: 5, exitSignal: null, retryable: false });
     expect(sinkFailureAction(err)).toBe('stop');
-    await expect(sink.write([Buffer.from('{}')], ctx())).rejects.toMatchObject({ code: SinkErrorCodes.CHILD_EXITED, exitCode: 5 });
+    await expect(sink.write([Buffer.from('{}')], ctx())).rejects.toMatchObject({
+      code: SinkErrorCodes.CHILD_EXITED,
+      exitCode: 5,
+    });
     await expect(sink.close()).rejects.toMatchObject({ code: SinkErrorCodes.CHILD_EXITED });
 
     const zero = createExecSink('exit 0');

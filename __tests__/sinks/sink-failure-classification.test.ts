@@ -43,10 +43,14 @@ describe('Retry-After parsing', () => {
 
 describe('sinkFailureAction', () => {
   it('retries transient errors, dead-letters permanent HTTP statuses, stops on a gone sink', () => {
-    expect(sinkFailureAction(new SinkError(SinkErrorCodes.HTTP_STATUS, 'x', { retryable: true, statusCode: 503 }))).toBe('retry');
+    expect(
+      sinkFailureAction(new SinkError(SinkErrorCodes.HTTP_STATUS, 'x', { retryable: true, statusCode: 503 })),
+    ).toBe('retry');
     expect(sinkFailureAction(new SinkError(SinkErrorCodes.HTTP_NETWORK, 'x', { retryable: true }))).toBe('retry');
     expect(sinkFailureAction(new SinkError(SinkErrorCodes.ABORTED, 'x', { retryable: true }))).toBe('retry');
-    expect(sinkFailureAction(new SinkError(SinkErrorCodes.HTTP_STATUS, 'x', { retryable: false, statusCode: 400 }))).toBe('dead-letter');
+    expect(
+      sinkFailureAction(new SinkError(SinkErrorCodes.HTTP_STATUS, 'x', { retryable: false, statusCode: 400 })),
+    ).toBe('dead-letter');
     expect(sinkFailureAction(new SinkError(SinkErrorCodes.CLOSED, 'x'))).toBe('stop');
     expect(sinkFailureAction(new SinkError(SinkErrorCodes.CHILD_EXITED, 'x', { exitCode: 1 }))).toBe('stop');
     expect(sinkFailureAction(new SinkError(SinkErrorCodes.WRITE_FAILED, 'x'))).toBe('stop');

@@ -51,7 +51,8 @@ function stalledReader(dir: string): Reader {
 
 /** The ids of the lines the reader got; throws if any of them is not a whole line it was sent. */
 function linesRead(out: string): number[] {
-  if (existsSync(`${out}.partial`)) throw new Error(`the reader was left with part of a line: ${readFileSync(`${out}.partial`).length} bytes`);
+  if (existsSync(`${out}.partial`))
+    throw new Error(`the reader was left with part of a line: ${readFileSync(`${out}.partial`).length} bytes`);
   const text = readFileSync(out, 'utf8');
   if (text === '') return [];
   expect(text.endsWith('\n')).toBe(true);
@@ -101,7 +102,10 @@ describe('FdSink: the reader only ever gets whole lines', () => {
     const { dir, cleanup } = tempDir('bp-fd-sink-');
     const reader = stalledReader(dir);
     try {
-      const pending = reader.sink.write(Array.from({ length: 1000 }, (_, i) => line(i)), ctx());
+      const pending = reader.sink.write(
+        Array.from({ length: 1000 }, (_, i) => line(i)),
+        ctx(),
+      );
       let settled = false;
       void pending.then(
         () => (settled = true),
@@ -137,7 +141,11 @@ describe('FdSink: the reader only ever gets whole lines', () => {
     const reader = stalledReader(dir);
     try {
       reader.release();
-      for (let b = 0; b < 20; b++) await reader.sink.write(Array.from({ length: 50 }, (_, i) => line(b * 50 + i)), ctx());
+      for (let b = 0; b < 20; b++)
+        await reader.sink.write(
+          Array.from({ length: 50 }, (_, i) => line(b * 50 + i)),
+          ctx(),
+        );
       await reader.sink.close();
       await reader.finish();
       expect(linesRead(reader.out)).toEqual(Array.from({ length: 1000 }, (_, i) => i));

@@ -4,14 +4,15 @@ import type { LineSink, LineSinkResult } from '../../lib/sinks/line-sink';
 import { SinkError, SinkErrorCodes } from '../../lib/sinks/sink-errors';
 
 const ctx = { signal: new AbortController().signal, attempt: 1 };
-const records = (n: number): NdjsonRecord[] => Array.from({ length: n }, (_, i) => ({ line: i + 1, bytes: Buffer.from(`{"i":${i}}`) }));
+const records = (n: number): NdjsonRecord[] =>
+  Array.from({ length: n }, (_, i) => ({ line: i + 1, bytes: Buffer.from(`{"i":${i}}`) }));
 
 function sink(write: LineSink['write']): LineSink {
   return { write, close: async () => undefined, description: 'test' };
 }
 
 describe('sinkFlush', () => {
-  test('hands the sink exactly the records\' line bytes, in order', async () => {
+  test("hands the sink exactly the records' line bytes, in order", async () => {
     const seen: Buffer[][] = [];
     const batch = records(3);
     await expect(sinkFlush(sink(async (lines) => void seen.push(lines)))(batch, ctx)).resolves.toBeUndefined();
@@ -19,10 +20,15 @@ describe('sinkFlush', () => {
     expect(seen[0]?.[1]).toBe(batch[1]?.bytes); // the same Buffers, not copies
   });
 
-  test('maps a partial failure\'s failedItems (Buffers) back to their records', async () => {
+  test("maps a partial failure's failedItems (Buffers) back to their records", async () => {
     const batch = records(5);
     const flush = sinkFlush(
-      sink(async (lines): Promise<LineSinkResult> => ({ success: 3, failed: 2, errors: [new Error('x')], failedItems: [lines[1]!, lines[4]!] })),
+      sink(async (lines): Promise<LineSinkResult> => ({
+        success: 3,
+        failed: 2,
+        errors: [new Error('x')],
+        failedItems: [lines[1]!, lines[4]!],
+      })),
     );
     const result = await flush(batch, ctx);
     expect(result).toMatchObject({ success: 3, failed: 2 });
@@ -35,7 +41,10 @@ describe('sinkFlush', () => {
     const transient = new SinkError(SinkErrorCodes.HTTP_NETWORK, 'reset', { retryable: true });
     const http400 = new SinkError(SinkErrorCodes.HTTP_STATUS, '400', { retryable: false, statusCode: 400 });
     for (const error of [transient, http400, closed]) {
-      const flush = sinkFlush(sink(async () => Promise.reject(error)), { onSinkGone: (e) => gone.push(e) });
+      const flush = sinkFlush(
+        sink(async () => Promise.reject(error)),
+        { onSinkGone: (e) => gone.push(e) },
+      );
       await expect(flush(records(1), ctx)).rejects.toBe(error);
     }
     expect(gone).toEqual([closed]);

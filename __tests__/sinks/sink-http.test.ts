@@ -23,7 +23,12 @@ beforeAll(async () => {
     req.on('end', () => {
       const url = req.url ?? '';
       const path = url.split('?')[0] ?? '';
-      received.push({ path: url, body: Buffer.concat(chunks).toString(), contentType: req.headers['content-type'], authorization: req.headers.authorization });
+      received.push({
+        path: url,
+        body: Buffer.concat(chunks).toString(),
+        contentType: req.headers['content-type'],
+        authorization: req.headers.authorization,
+      });
       if (path === '/ok') {
         res.end('ok');
       } else if (path === '/slow') {
@@ -80,7 +85,12 @@ describe('http sink: failure classification', () => {
   it.each([500, 503, 408])('HTTP %i is retryable', async (status) => {
     const sink = createHttpSink(`${base}/status/${status}`);
     const err = await sink.write(lines, ctx()).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: SinkErrorCodes.HTTP_STATUS, statusCode: status, retryable: true, retryAfterMs: undefined });
+    expect(err).toMatchObject({
+      code: SinkErrorCodes.HTTP_STATUS,
+      statusCode: status,
+      retryable: true,
+      retryAfterMs: undefined,
+    });
     expect(sinkFailureAction(err)).toBe('retry');
     await sink.close();
   });
@@ -96,7 +106,11 @@ describe('http sink: failure classification', () => {
 
   it('429 with Retry-After in seconds carries retryAfterMs', async () => {
     const sink = createHttpSink(`${base}/429-seconds`);
-    await expect(sink.write(lines, ctx())).rejects.toMatchObject({ statusCode: 429, retryable: true, retryAfterMs: 7000 });
+    await expect(sink.write(lines, ctx())).rejects.toMatchObject({
+      statusCode: 429,
+      retryable: true,
+      retryAfterMs: 7000,
+    });
     await sink.close();
   });
 
@@ -123,7 +137,10 @@ describe('http sink: failure classification', () => {
     const deadPort = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
     const sink = createHttpSink(`http://127.0.0.1:${deadPort}/`);
-    await expect(sink.write(lines, ctx())).rejects.toMatchObject({ code: SinkErrorCodes.HTTP_NETWORK, retryable: true });
+    await expect(sink.write(lines, ctx())).rejects.toMatchObject({
+      code: SinkErrorCodes.HTTP_NETWORK,
+      retryable: true,
+    });
     await sink.close();
   });
 
@@ -134,7 +151,9 @@ describe('http sink: failure classification', () => {
     while (received.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
     controller.abort(new Error('flush timeout'));
     await expect(pending).rejects.toMatchObject({ code: SinkErrorCodes.ABORTED, retryable: true });
-    await expect(sink.write(lines, { signal: controller.signal, attempt: 3 })).rejects.toMatchObject({ code: SinkErrorCodes.ABORTED });
+    await expect(sink.write(lines, { signal: controller.signal, attempt: 3 })).rejects.toMatchObject({
+      code: SinkErrorCodes.ABORTED,
+    });
     await sink.close();
   });
 });

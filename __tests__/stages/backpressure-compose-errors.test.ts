@@ -83,7 +83,13 @@ describe.each(strategies)('%s composition', (strategy) => {
     expect(drops).toEqual([]);
     const m = bp.getMetrics();
     expect(isConserved(m)).toBe(true);
-    expect(m).toMatchObject({ eventsAccepted: 20, bufferSize: 0, inFlight: 0, eventsDeadLettered: held, eventsDropped: before.eventsDropped });
+    expect(m).toMatchObject({
+      eventsAccepted: 20,
+      bufferSize: 0,
+      inFlight: 0,
+      eventsDeadLettered: held,
+      eventsDropped: before.eventsDropped,
+    });
   });
 
   test('destroy(err) surfaces err; with onDeadLetter the writable’s items go there', async () => {

@@ -35,14 +35,16 @@ describe.each(pipelines)('await pipeline(source, backpressure(...)) from %s', (_
     };
     const bp = backpressure<number>({
       strategy,
-      flush: (batch) => new Promise<void>((resolve) => {
-        const go = () => setTimeout(() => {
-          delivered.push(...batch);
-          resolve();
-        }, 1);
-        if (open) go();
-        else waiting.push(go);
-      }),
+      flush: (batch) =>
+        new Promise<void>((resolve) => {
+          const go = () =>
+            setTimeout(() => {
+              delivered.push(...batch);
+              resolve();
+            }, 1);
+          if (open) go();
+          else waiting.push(go);
+        }),
       priority: (i) => i % 3,
       capacity: 100,
       maxBufferSize: 200,

@@ -47,7 +47,14 @@ describe.each(['drop-oldest', 'drop-newest'] as const)('%s composed with a writa
     const capacity = 10;
     const maxBufferSize = 20;
     const batchSize = 5;
-    const bp = backpressure<number>({ strategy, flush: sink.flush, capacity, maxBufferSize, batchSize, minFlushIntervalMs: 0 });
+    const bp = backpressure<number>({
+      strategy,
+      flush: sink.flush,
+      capacity,
+      maxBufferSize,
+      batchSize,
+      minFlushIntervalMs: 0,
+    });
     const drops: number[] = [];
     let unconserved = 0;
     let overBound = 0;
@@ -82,23 +89,39 @@ describe.each(['drop-oldest', 'drop-newest'] as const)('%s composed with a writa
     expect(refused).toBe(1);
     expect(drops).toEqual([]);
     expect(bp.state).toBe('blocked');
-    expect(bp.getMetrics()).toMatchObject({ eventsAccepted: room, inFlight: batchSize, bufferSize: maxBufferSize + capacity, eventsDropped: 0 });
+    expect(bp.getMetrics()).toMatchObject({
+      eventsAccepted: room,
+      inFlight: batchSize,
+      bufferSize: maxBufferSize + capacity,
+      eventsDropped: 0,
+    });
 
     for (let i = room; i < room + 7; i++) if (!bp.write(i)) refused++;
     expect(refused).toBe(1); // the stage holds items already: it is not starting to fill
     expect(drops).toEqual(strategy === 'drop-oldest' ? [25, 26, 27, 28, 29, 30, 31] : [35, 36, 37, 38, 39, 40, 41]);
     const m = bp.getMetrics();
     expect(m).toMatchObject({ eventsAccepted: room + 7, eventsDropped: 7, bufferSize: maxBufferSize + capacity });
-    expect(m.droppedByReason[strategy === 'drop-oldest' ? DropReason.EVICTED_OLDEST : DropReason.REJECTED_NEWEST]).toBe(7);
+    expect(m.droppedByReason[strategy === 'drop-oldest' ? DropReason.EVICTED_OLDEST : DropReason.REJECTED_NEWEST]).toBe(
+      7,
+    );
     expect(m.stage).toMatchObject({ written: room + 7, held: capacity, dropped: 7 });
 
     // end() drains the stage, then the writable; 'finish' only once the writable has finished.
-    const finished = new Promise<boolean>((resolve) => bp.on('finish', () => resolve(bp.backpressureWritable.writableFinished)));
+    const finished = new Promise<boolean>((resolve) =>
+      bp.on('finish', () => resolve(bp.backpressureWritable.writableFinished)),
+    );
     bp.end();
     sink.open();
     expect(await finished).toBe(true);
     const end = bp.getMetrics();
-    expect(end).toMatchObject({ eventsAccepted: room + 7, eventsFlushed: room, eventsDropped: 7, bufferSize: 0, inFlight: 0, state: 'closed' });
+    expect(end).toMatchObject({
+      eventsAccepted: room + 7,
+      eventsFlushed: room,
+      eventsDropped: 7,
+      bufferSize: 0,
+      inFlight: 0,
+      state: 'closed',
+    });
     expect(sink.delivered).toEqual([...sink.delivered].sort((a, b) => a - b));
     expect(unconserved).toBe(0);
     expect(overBound).toBe(0);
@@ -107,7 +130,14 @@ describe.each(['drop-oldest', 'drop-newest'] as const)('%s composed with a writa
 
 test("the composition forwards the writable's events and the stage's drops, and reports the writable's state", async () => {
   const sink = gate();
-  const bp = backpressure<number>({ strategy: 'drop-newest', flush: sink.flush, capacity: 1, maxBufferSize: 4, batchSize: 2, minFlushIntervalMs: 0 });
+  const bp = backpressure<number>({
+    strategy: 'drop-newest',
+    flush: sink.flush,
+    capacity: 1,
+    maxBufferSize: 4,
+    batchSize: 2,
+    minFlushIntervalMs: 0,
+  });
   const seen: string[] = [];
   for (const name of ['state', 'flush', 'drop']) bp.on(name, () => seen.push(name));
   await settle();

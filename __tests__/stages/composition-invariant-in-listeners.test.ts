@@ -15,7 +15,9 @@ beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] 
 afterEach(() => jest.useRealTimers());
 
 const cases = strategies.flatMap((strategy) =>
-  [true, false].flatMap((withDeadLetter) => [true, false].map((withError) => [strategy, withDeadLetter, withError] as const)),
+  [true, false].flatMap((withDeadLetter) =>
+    [true, false].map((withError) => [strategy, withDeadLetter, withError] as const),
+  ),
 );
 
 test.each(cases)('%s (onDeadLetter: %s, destroy with an error: %s)', async (strategy, withDeadLetter, withError) => {
@@ -37,7 +39,8 @@ test.each(cases)('%s (onDeadLetter: %s, destroy with an error: %s)', async (stra
       calls++;
       if (calls <= 2) return Promise.reject(new Error('down'));
       if (calls === 3) return Promise.resolve();
-      if (calls === 4 && withDeadLetter) return Promise.reject(Object.assign(new Error('refused'), { retryable: false }));
+      if (calls === 4 && withDeadLetter)
+        return Promise.reject(Object.assign(new Error('refused'), { retryable: false }));
       return new Promise<void>(() => {});
     },
   }) as StrategyWritable<number>;

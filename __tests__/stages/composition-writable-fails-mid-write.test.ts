@@ -40,15 +40,27 @@ async function run(strategy: Shedding, maxBufferSize: number, badId: number, wri
       return 1;
     },
     // 20 ms per batch; an attempt the stream gave up on (aborted) does not count as delivered.
-    flush: (batch, { signal }) => new Promise<void>((resolve) => setTimeout(() => {
-      if (!signal.aborted) flushed.push(...batch);
-      resolve();
-    }, 20)),
+    flush: (batch, { signal }) =>
+      new Promise<void>((resolve) =>
+        setTimeout(() => {
+          if (!signal.aborted) flushed.push(...batch);
+          resolve();
+        }, 20),
+      ),
     priority: () => 1,
     sampleRate: 1,
     minFlushIntervalMs: 0,
   });
-  const outcome: Outcome = { flushed, dropped: new Map(), deadLettered: [], errorItems: [], error: undefined, unconserved: [], refused: [], bp };
+  const outcome: Outcome = {
+    flushed,
+    dropped: new Map(),
+    deadLettered: [],
+    errorItems: [],
+    error: undefined,
+    unconserved: [],
+    refused: [],
+    bp,
+  };
   const check = (name: string) => () => {
     if (!isConserved(bp.getMetrics())) outcome.unconserved.push(name);
   };
@@ -93,7 +105,13 @@ describe.each(strategies)('%s composition', (strategy) => {
     expect(new Set(o.dropped.values())).toEqual(new Set(['destroyed']));
     const m = o.bp.getMetrics();
     expect(isConserved(m)).toBe(true);
-    expect(m).toMatchObject({ eventsAccepted: 8, bufferSize: 0, inFlight: 0, eventsDropped: 2, eventsDeadLettered: o.errorItems.length });
+    expect(m).toMatchObject({
+      eventsAccepted: 8,
+      bufferSize: 0,
+      inFlight: 0,
+      eventsDropped: 2,
+      eventsDeadLettered: o.errorItems.length,
+    });
   });
 
   test('a bad size written straight into the writable destroys the whole at once: later writes are refused, never swallowed', async () => {
@@ -135,6 +153,12 @@ describe.each(strategies)('%s composition', (strategy) => {
     expect((refused as NodeJS.ErrnoException | undefined)?.code).toBe('ERR_STREAM_DESTROYED');
     expect(dropped).toEqual([3, 4, 5]);
     expect(dead).toEqual([0, 1, 2]);
-    expect(bp.getMetrics()).toMatchObject({ eventsAccepted: 6, eventsDropped: 3, eventsDeadLettered: 3, bufferSize: 0, inFlight: 0 });
+    expect(bp.getMetrics()).toMatchObject({
+      eventsAccepted: 6,
+      eventsDropped: 3,
+      eventsDeadLettered: 3,
+      bufferSize: 0,
+      inFlight: 0,
+    });
   });
 });

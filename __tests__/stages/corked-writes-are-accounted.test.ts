@@ -6,7 +6,15 @@
  */
 import { backpressure } from '../../lib/compose/backpressure';
 import { ErrorCodes, isBackpressureError } from '../../lib/core/errors';
-import { DropReason, dropNewest, dropOldest, sample, shedByPriority, type DropEvent, type SheddingStage } from '../../lib/stages';
+import {
+  DropReason,
+  dropNewest,
+  dropOldest,
+  sample,
+  shedByPriority,
+  type DropEvent,
+  type SheddingStage,
+} from '../../lib/stages';
 import { isConserved, settle } from '../helpers/stage-helpers';
 
 type Shedding = 'drop-oldest' | 'drop-newest' | 'sample' | 'priority';
@@ -49,7 +57,11 @@ describe.each(strategies)('%s composition', (strategy) => {
 
   test('cork()/uncork() around writes delivers them in order, as without cork', async () => {
     const delivered: string[] = [];
-    const w = backpressure<string>({ strategy, flush: async (batch) => void delivered.push(...batch), priority: () => 1 });
+    const w = backpressure<string>({
+      strategy,
+      flush: async (batch) => void delivered.push(...batch),
+      priority: () => 1,
+    });
     w.cork();
     w.write('a');
     w.write('b');
@@ -70,19 +82,22 @@ const stages: [string, () => SheddingStage<string>][] = [
   ['shedByPriority', () => shedByPriority<string>({ priority: () => 1 })],
 ];
 
-test.each(stages)('%s on its own: corked items are accepted, and destroy() drops them as destroyed, an event each', async (_name, make) => {
-  const stage = make();
-  const drops: DropEvent<string>[] = [];
-  stage.on('drop', (event) => drops.push(event));
-  stage.cork();
-  stage.write('a');
-  stage.write('b');
-  expect(stage.getMetrics()).toMatchObject({ written: 2, held: 2 });
-  stage.destroy();
-  await settle();
-  expect(drops).toEqual([
-    { item: 'a', reason: DropReason.DESTROYED },
-    { item: 'b', reason: DropReason.DESTROYED },
-  ]);
-  expect(stage.getMetrics()).toMatchObject({ written: 2, dropped: 2, held: 0 });
-});
+test.each(stages)(
+  '%s on its own: corked items are accepted, and destroy() drops them as destroyed, an event each',
+  async (_name, make) => {
+    const stage = make();
+    const drops: DropEvent<string>[] = [];
+    stage.on('drop', (event) => drops.push(event));
+    stage.cork();
+    stage.write('a');
+    stage.write('b');
+    expect(stage.getMetrics()).toMatchObject({ written: 2, held: 2 });
+    stage.destroy();
+    await settle();
+    expect(drops).toEqual([
+      { item: 'a', reason: DropReason.DESTROYED },
+      { item: 'b', reason: DropReason.DESTROYED },
+    ]);
+    expect(stage.getMetrics()).toMatchObject({ written: 2, dropped: 2, held: 0 });
+  },
+);

@@ -1,6 +1,13 @@
 import { DropReason, dropNewest } from '../../lib/stages';
 import { Writable } from '../../lib/util/stream-classes';
-import { drainToEnd, expectBalanced, ManualSink, produceFasterThanSink, recordDrops, settle } from '../helpers/stage-helpers';
+import {
+  drainToEnd,
+  expectBalanced,
+  ManualSink,
+  produceFasterThanSink,
+  recordDrops,
+  settle,
+} from '../helpers/stage-helpers';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -14,9 +21,15 @@ describe('dropNewest under a sink ten times slower than the producer', () => {
     await settle(); // the pipe is flowing before the first write
 
     let maxHeld = 0;
-    const returned = await produceFasterThanSink(stage, sink, 100, (i) => i, () => {
-      maxHeld = Math.max(maxHeld, stage.getMetrics().held);
-    });
+    const returned = await produceFasterThanSink(
+      stage,
+      sink,
+      100,
+      (i) => i,
+      () => {
+        maxHeld = Math.max(maxHeld, stage.getMetrics().held);
+      },
+    );
     // Upstream never blocked: it yielded one event-loop turn each time the hold started to fill (the helper checks).
     expect(returned.filter((r) => !r).length).toBeGreaterThan(0);
     expect(maxHeld).toBe(capacity);

@@ -15,12 +15,15 @@ describe('fieldPriority', () => {
     ['through a primitive', { value: { priority: 5 } }, 'priority.x'],
     ['non-object record', { value: 42 }],
     ['no value', {}],
-  ])('%s ranks lowest (finite, so it is shed first rather than dropped as invalid)', (_name, record, path = 'priority') => {
-    const p = fieldPriority(path)(record);
-    expect(p).toBe(LOWEST_PRIORITY);
-    expect(Number.isFinite(p)).toBe(true);
-    expect(p).toBeLessThan(-1e300);
-  });
+  ])(
+    '%s ranks lowest (finite, so it is shed first rather than dropped as invalid)',
+    (_name, record, path = 'priority') => {
+      const p = fieldPriority(path)(record);
+      expect(p).toBe(LOWEST_PRIORITY);
+      expect(Number.isFinite(p)).toBe(true);
+      expect(p).toBeLessThan(-1e300);
+    },
+  );
 
   test('rejects an empty path segment', () => {
     expect(() => fieldPriority('a..b')).toThrow(RangeError);

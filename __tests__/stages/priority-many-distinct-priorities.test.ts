@@ -135,9 +135,18 @@ function model(capacity: number, keepAtLeast: { elevated?: number; critical?: nu
   return { events, held: held.length };
 }
 
-function runStage(capacity: number, keepAtLeast: { elevated?: number; critical?: number }, ops: Op[]): Outcome & { maxSlots: number } {
+function runStage(
+  capacity: number,
+  keepAtLeast: { elevated?: number; critical?: number },
+  ops: Op[],
+): Outcome & { maxSlots: number } {
   const pressure = new FakePressure('normal');
-  const stage: ShedByPriorityStage<Item> = shedByPriority<Item>({ capacity, priority: (item) => item.p, pressure, keepAtLeast });
+  const stage: ShedByPriorityStage<Item> = shedByPriority<Item>({
+    capacity,
+    priority: (item) => item.p,
+    pressure,
+    keepAtLeast,
+  });
   const events: [string, number][] = [];
   const onDrop = ({ item, reason }: { item: Item; reason: string }): void => {
     if (!isBalanced(stage.getMetrics())) throw new Error(`unbalanced at the drop of ${item.id}`);
@@ -175,9 +184,21 @@ const scenario = priorityDomains.chain((priority) =>
     keepAtLeast: fc.record({ elevated: priority, critical: priority }, { requiredKeys: [] }),
     ops: fc.array(
       fc.oneof(
-        { weight: 4, arbitrary: fc.record({ kind: fc.constant('write' as const), priorities: fc.array(priority, { minLength: 1, maxLength: 60 }) }) },
+        {
+          weight: 4,
+          arbitrary: fc.record({
+            kind: fc.constant('write' as const),
+            priorities: fc.array(priority, { minLength: 1, maxLength: 60 }),
+          }),
+        },
         { weight: 2, arbitrary: fc.record({ kind: fc.constant('read' as const), n: fc.integer({ min: 1, max: 40 }) }) },
-        { weight: 1, arbitrary: fc.record({ kind: fc.constant('pressure' as const), state: fc.constantFrom<BackpressureState>('normal', 'elevated', 'critical', 'blocked') }) },
+        {
+          weight: 1,
+          arbitrary: fc.record({
+            kind: fc.constant('pressure' as const),
+            state: fc.constantFrom<BackpressureState>('normal', 'elevated', 'critical', 'blocked'),
+          }),
+        },
       ),
       { minLength: 1, maxLength: 40 },
     ),

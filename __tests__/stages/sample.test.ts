@@ -1,5 +1,13 @@
 import { DropReason, sample, SampleMode } from '../../lib/stages';
-import { drainToEnd, expectBalanced, FakePressure, ManualSink, produceFasterThanSink, recordDrops, settle } from '../helpers/stage-helpers';
+import {
+  drainToEnd,
+  expectBalanced,
+  FakePressure,
+  ManualSink,
+  produceFasterThanSink,
+  recordDrops,
+  settle,
+} from '../helpers/stage-helpers';
 
 const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
@@ -21,9 +29,15 @@ test('sample under sustained pressure and a sink ten times slower keeps exactly 
   stage.pipe(sink.stream);
   await settle();
   let maxHeld = 0;
-  const returned = await produceFasterThanSink(stage, sink, 100, (i) => i, () => {
-    maxHeld = Math.max(maxHeld, stage.getMetrics().held);
-  });
+  const returned = await produceFasterThanSink(
+    stage,
+    sink,
+    100,
+    (i) => i,
+    () => {
+      maxHeld = Math.max(maxHeld, stage.getMetrics().held);
+    },
+  );
   // One yield of one turn (the helper checks the turn): the first write found the pressure above normal.
   // The hold never starts to fill: the sink takes each kept item before the next one arrives.
   expect(returned.flatMap((r, i) => (r ? [] : [i]))).toEqual([0]);
@@ -83,7 +97,12 @@ test('the counter is not reset between bursts, so many short bursts still keep e
 test("mode 'random' keeps an item when random() * rate < 1", async () => {
   const draws = [0.05, 0.5, 0.0999, 0.1, 0.99, 0];
   let i = 0;
-  const stage = sample<number>({ rate: 10, mode: SampleMode.RANDOM, random: () => draws[i++ % draws.length] as number, pressure: new FakePressure('critical') });
+  const stage = sample<number>({
+    rate: 10,
+    mode: SampleMode.RANDOM,
+    random: () => draws[i++ % draws.length] as number,
+    pressure: new FakePressure('critical'),
+  });
   expect(await keptBy(stage, range(6))).toEqual([0, 2, 5]);
   expect(stage.getMetrics().droppedByReason[DropReason.SAMPLED_OUT]).toBe(3);
 });

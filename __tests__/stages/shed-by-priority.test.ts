@@ -1,6 +1,14 @@
 import { DropReason, shedByPriority } from '../../lib/stages';
 import type { BackpressureState } from '../../lib/pressure/state';
-import { drainToEnd, expectBalanced, FakePressure, ManualSink, produceFasterThanSink, recordDrops, settle } from '../helpers/stage-helpers';
+import {
+  drainToEnd,
+  expectBalanced,
+  FakePressure,
+  ManualSink,
+  produceFasterThanSink,
+  recordDrops,
+  settle,
+} from '../helpers/stage-helpers';
 
 interface Item {
   id: number;
@@ -10,7 +18,11 @@ interface Item {
 const items = (...priorities: number[]): Item[] => priorities.map((p, id) => ({ id, p }));
 
 /** Writes `input` at the given pressure into a stage nobody reads, then ends it and returns what comes out. */
-async function through(input: Item[], state: BackpressureState, options: { capacity?: number; keepAtLeast?: { elevated?: number; critical?: number } } = {}) {
+async function through(
+  input: Item[],
+  state: BackpressureState,
+  options: { capacity?: number; keepAtLeast?: { elevated?: number; critical?: number } } = {},
+) {
   const pressure = new FakePressure('normal');
   const stage = shedByPriority<Item>({ priority: (item) => item.p, pressure, capacity: 100, ...options });
   const drops = recordDrops(stage);
@@ -60,7 +72,9 @@ test('keepAtLeast sets the floors, capped at the highest class seen', async () =
   const input = items(3, 0, 1, 2, 3, 0, 1, 2);
   expect((await through(input, 'elevated', { keepAtLeast: { elevated: 2 } })).out).toEqual([0, 3, 4, 7]);
   // critical keeps priority ≥ max(keepAtLeast.elevated, keepAtLeast.critical), here 1.
-  expect((await through(input, 'critical', { keepAtLeast: { elevated: 1, critical: 1 } })).out).toEqual([0, 2, 3, 4, 6, 7]);
+  expect((await through(input, 'critical', { keepAtLeast: { elevated: 1, critical: 1 } })).out).toEqual([
+    0, 2, 3, 4, 6, 7,
+  ]);
   // A floor above every class is capped: the top class (3) still passes.
   expect((await through(input, 'critical', { keepAtLeast: { critical: 99 } })).out).toEqual([0, 4]);
 });
@@ -116,13 +130,19 @@ test('shedByPriority under a sink ten times slower: never blocks, bounded, order
   stage.pipe(sink.stream);
   await settle();
   let maxHeld = 0;
-  const returned = await produceFasterThanSink(stage, sink, 300, (id) => {
-    const item = { id, p: id % 3 };
-    written.push(item);
-    return item;
-  }, () => {
-    maxHeld = Math.max(maxHeld, stage.getMetrics().held);
-  });
+  const returned = await produceFasterThanSink(
+    stage,
+    sink,
+    300,
+    (id) => {
+      const item = { id, p: id % 3 };
+      written.push(item);
+      return item;
+    },
+    () => {
+      maxHeld = Math.max(maxHeld, stage.getMetrics().held);
+    },
+  );
   expect(returned.filter((r) => !r).length).toBeGreaterThan(0); // one-turn yields only (the helper checks)
   expect(maxHeld).toBe(capacity);
   await drainToEnd(stage, sink);

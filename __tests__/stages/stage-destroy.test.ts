@@ -6,7 +6,10 @@ const makers: [string, () => SheddingStage<number>][] = [
   ['dropOldest', () => dropOldest<number>({ capacity: 10 })],
   ['dropNewest', () => dropNewest<number>({ capacity: 10 })],
   ['sample', () => sample<number>({ capacity: 10, pressure: new FakePressure('normal') })],
-  ['shedByPriority', () => shedByPriority<number>({ capacity: 10, priority: () => 1, pressure: new FakePressure('normal') })],
+  [
+    'shedByPriority',
+    () => shedByPriority<number>({ capacity: 10, priority: () => 1, pressure: new FakePressure('normal') }),
+  ],
 ];
 
 describe.each(makers)('%s', (_name, make) => {

@@ -53,23 +53,26 @@ function slowSink(received: number[]): nodeStream.Writable {
 }
 
 describe.each(pipelines)('pipeline from %s', (_name, pipeline) => {
-  test.each(makers)('%s: async-generator source into a slow sink completes with every item accounted for', async (_stage, make) => {
-    const stage = make();
-    const received: number[] = [];
-    let unbalanced = 0;
-    let drops = 0;
-    stage.on('drop', () => {
-      drops++;
-      if (!isBalanced(stage.getMetrics())) unbalanced++;
-    });
-    await new Promise<void>((resolve, reject) =>
-      pipeline(fastSource, stage, slowSink(received), (error) => (error ? reject(error) : resolve())),
-    );
-    const m = stage.getMetrics();
-    expect(unbalanced).toBe(0);
-    expect(m).toMatchObject({ written: TOTAL, held: 0, passed: received.length, dropped: drops });
-    expect(m.passed + m.dropped).toBe(TOTAL);
-    expect(drops).toBeGreaterThan(0); // the sink really was too slow
-    expect(received).toEqual([...received].sort((a, b) => a - b)); // order preserved
-  });
+  test.each(makers)(
+    '%s: async-generator source into a slow sink completes with every item accounted for',
+    async (_stage, make) => {
+      const stage = make();
+      const received: number[] = [];
+      let unbalanced = 0;
+      let drops = 0;
+      stage.on('drop', () => {
+        drops++;
+        if (!isBalanced(stage.getMetrics())) unbalanced++;
+      });
+      await new Promise<void>((resolve, reject) =>
+        pipeline(fastSource, stage, slowSink(received), (error) => (error ? reject(error) : resolve())),
+      );
+      const m = stage.getMetrics();
+      expect(unbalanced).toBe(0);
+      expect(m).toMatchObject({ written: TOTAL, held: 0, passed: received.length, dropped: drops });
+      expect(m.passed + m.dropped).toBe(TOTAL);
+      expect(drops).toBeGreaterThan(0); // the sink really was too slow
+      expect(received).toEqual([...received].sort((a, b) => a - b)); // order preserved
+    },
+  );
 });

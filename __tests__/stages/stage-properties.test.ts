@@ -16,14 +16,34 @@ type Op =
   | { kind: 'pressure'; state: BackpressureState };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('write' as const), priorities: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 15 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('write' as const),
+      priorities: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 15 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('release' as const), n: fc.integer({ min: 1, max: 6 }) }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'settle' as const }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('pressure' as const), state: fc.constantFrom<BackpressureState>('normal', 'elevated', 'critical', 'blocked') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('pressure' as const),
+      state: fc.constantFrom<BackpressureState>('normal', 'elevated', 'critical', 'blocked'),
+    }),
+  },
 );
 
 interface Observed {
-  drops: { item: Item; reason: string; balanced: boolean; held: number; heldBefore: Item[]; pressure: BackpressureState; lastWritten: Item | undefined }[];
+  drops: {
+    item: Item;
+    reason: string;
+    balanced: boolean;
+    held: number;
+    heldBefore: Item[];
+    pressure: BackpressureState;
+    lastWritten: Item | undefined;
+  }[];
   written: Item[];
   received: Item[];
 }
@@ -34,7 +54,12 @@ interface Observed {
  * false only when its hold starts to fill, until 'drain' one event-loop turn later); then ends it
  * and checks conservation and order. Returns what happened for stage-specific checks.
  */
-async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, ops: Op[], readsPressure = false): Promise<Observed> {
+async function runSchedule(
+  stage: SheddingStage<Item>,
+  pressure: FakePressure,
+  ops: Op[],
+  readsPressure = false,
+): Promise<Observed> {
   const sink = new ManualSink<Item>();
   const written: Item[] = [];
   const droppedIds = new Set<number>();
@@ -47,7 +72,15 @@ async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, o
     const heldBefore = written.filter((i) => !received.has(i.id) && !droppedIds.has(i.id));
     droppedIds.add(item.id);
     const m = stage.getMetrics();
-    observed.drops.push({ item, reason, balanced: isBalanced(m), held: m.held, heldBefore, pressure: pressure.state, lastWritten });
+    observed.drops.push({
+      item,
+      reason,
+      balanced: isBalanced(m),
+      held: m.held,
+      heldBefore,
+      pressure: pressure.state,
+      lastWritten,
+    });
   });
   // The one-turn yield: after write() said false, 'drain' comes on the next event-loop turn.
   let yielding = false;
@@ -68,10 +101,12 @@ async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, o
           // that reads the pressure) the first write that finds it above normal, until 'drain'.
           const rose = readsPressure && pressure.state !== 'normal' && !wasUnderPressure;
           if (!ok && !yielding) {
-            if (!rose && (heldBefore !== 0 || stage.getMetrics().held === 0)) throw new Error(`write() said false with held ${heldBefore} → ${stage.getMetrics().held}`);
+            if (!rose && (heldBefore !== 0 || stage.getMetrics().held === 0))
+              throw new Error(`write() said false with held ${heldBefore} → ${stage.getMetrics().held}`);
             yielding = true;
           }
-          if (ok && (rose || (heldBefore === 0 && stage.getMetrics().held > 0))) throw new Error('the hold started to fill or the pressure rose, and write() did not yield');
+          if (ok && (rose || (heldBefore === 0 && stage.getMetrics().held > 0)))
+            throw new Error('the hold started to fill or the pressure rose, and write() did not yield');
           wasUnderPressure = pressure.state !== 'normal';
         }
         break;
@@ -94,7 +129,12 @@ async function runSchedule(stage: SheddingStage<Item>, pressure: FakePressure, o
   await drainToEnd(stage, sink);
   const m = stage.getMetrics();
   expect(isBalanced(m)).toBe(true);
-  expect(m).toMatchObject({ written: written.length, held: 0, passed: sink.received.length, dropped: observed.drops.length });
+  expect(m).toMatchObject({
+    written: written.length,
+    held: 0,
+    passed: sink.received.length,
+    dropped: observed.drops.length,
+  });
   // Conservation: every item passed or was dropped, exactly once.
   const ids = [...sink.received.map((i) => i.id), ...observed.drops.map((d) => d.item.id)].sort((a, b) => a - b);
   expect(ids).toEqual(written.map((i) => i.id));

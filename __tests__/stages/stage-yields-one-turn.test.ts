@@ -103,19 +103,24 @@ async function* ids(): AsyncGenerator<number> {
 }
 
 describe.each(pipelines)('pipeline from %s', (_name, pipeline) => {
-  test.each(makers)('%s keeps up with a consumer that takes one event-loop turn per item: nothing dropped', async (_stage, make) => {
-    const stage = make();
-    const received: number[] = [];
-    const sink = new nodeStream.Writable({
-      objectMode: true,
-      highWaterMark: 1,
-      write(item: number, _encoding, callback) {
-        received.push(item);
-        setImmediate(callback);
-      },
-    });
-    await new Promise<void>((resolve, reject) => pipeline(ids, stage, sink, (error) => (error ? reject(error) : resolve())));
-    expect(stage.getMetrics()).toMatchObject({ written: TOTAL, passed: TOTAL, dropped: 0, held: 0 });
-    expect(received).toEqual(Array.from({ length: TOTAL }, (_, i) => i));
-  });
+  test.each(makers)(
+    '%s keeps up with a consumer that takes one event-loop turn per item: nothing dropped',
+    async (_stage, make) => {
+      const stage = make();
+      const received: number[] = [];
+      const sink = new nodeStream.Writable({
+        objectMode: true,
+        highWaterMark: 1,
+        write(item: number, _encoding, callback) {
+          received.push(item);
+          setImmediate(callback);
+        },
+      });
+      await new Promise<void>((resolve, reject) =>
+        pipeline(ids, stage, sink, (error) => (error ? reject(error) : resolve())),
+      );
+      expect(stage.getMetrics()).toMatchObject({ written: TOTAL, passed: TOTAL, dropped: 0, held: 0 });
+      expect(received).toEqual(Array.from({ length: TOTAL }, (_, i) => i));
+    },
+  );
 });

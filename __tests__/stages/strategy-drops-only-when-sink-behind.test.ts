@@ -28,54 +28,79 @@ async function* ids(): AsyncGenerator<number> {
 
 function run(pipeline: typeof nodeStream.pipeline, ...streams: nodeStream.Writable[]): Promise<void> {
   return new Promise<void>((resolve, reject) =>
-    (pipeline as (...args: unknown[]) => unknown)(ids, ...streams, (error: Error | null | undefined) => (error ? reject(error) : resolve())),
+    (pipeline as (...args: unknown[]) => unknown)(ids, ...streams, (error: Error | null | undefined) =>
+      error ? reject(error) : resolve(),
+    ),
   );
 }
 
 describe.each(pipelines)('an async generator into a sink that keeps up (pipeline from %s)', (_name, pipeline) => {
-  test.each(strategies)("backpressure({ strategy: '%s' }) delivers every item, in order, and drops none", async (strategy) => {
-    const delivered: number[] = [];
-    const bp = backpressure<number>({
-      strategy,
-      flush: async (batch) => void delivered.push(...batch), // instant: resolves in a microtask
-      priority: (i) => i % 4,
-    });
-    let unconserved = 0;
-    bp.on('drop', () => void (isConserved(bp.getMetrics()) || unconserved++));
-    await run(pipeline, bp);
-    const m = bp.getMetrics();
-    expect({ dropped: m.eventsDropped, flushed: m.eventsFlushed, unconserved }).toEqual({ dropped: 0, flushed: TOTAL, unconserved: 0 });
-    expect(delivered).toEqual(range(TOTAL));
-  });
+  test.each(strategies)(
+    "backpressure({ strategy: '%s' }) delivers every item, in order, and drops none",
+    async (strategy) => {
+      const delivered: number[] = [];
+      const bp = backpressure<number>({
+        strategy,
+        flush: async (batch) => void delivered.push(...batch), // instant: resolves in a microtask
+        priority: (i) => i % 4,
+      });
+      let unconserved = 0;
+      bp.on('drop', () => void (isConserved(bp.getMetrics()) || unconserved++));
+      await run(pipeline, bp);
+      const m = bp.getMetrics();
+      expect({ dropped: m.eventsDropped, flushed: m.eventsFlushed, unconserved }).toEqual({
+        dropped: 0,
+        flushed: TOTAL,
+        unconserved: 0,
+      });
+      expect(delivered).toEqual(range(TOTAL));
+    },
+  );
 
-  test.each(strategies)("%s: a source that pushes synchronously (Readable.from(array)) loses nothing to an instant sink", async (strategy) => {
-    const delivered: number[] = [];
-    const bp = backpressure<number>({ strategy, flush: async (batch) => void delivered.push(...batch), priority: (i) => i % 4 });
-    await new Promise<void>((resolve, reject) =>
-      pipeline(nodeStream.Readable.from(range(TOTAL)), bp, (error) => (error ? reject(error) : resolve())),
-    );
-    expect(bp.getMetrics()).toMatchObject({ eventsAccepted: TOTAL, eventsFlushed: TOTAL, eventsDropped: 0 });
-    expect(delivered).toEqual(range(TOTAL));
-  });
+  test.each(strategies)(
+    '%s: a source that pushes synchronously (Readable.from(array)) loses nothing to an instant sink',
+    async (strategy) => {
+      const delivered: number[] = [];
+      const bp = backpressure<number>({
+        strategy,
+        flush: async (batch) => void delivered.push(...batch),
+        priority: (i) => i % 4,
+      });
+      await new Promise<void>((resolve, reject) =>
+        pipeline(nodeStream.Readable.from(range(TOTAL)), bp, (error) => (error ? reject(error) : resolve())),
+      );
+      expect(bp.getMetrics()).toMatchObject({ eventsAccepted: TOTAL, eventsFlushed: TOTAL, eventsDropped: 0 });
+      expect(delivered).toEqual(range(TOTAL));
+    },
+  );
 
-  test.each(strategies)('%s: a sink that never answers does not hold the producer back: it drops, and end() is bounded', async (strategy) => {
-    const dead: number[] = [];
-    const bp = backpressure<number>({
-      strategy,
-      flush: () => new Promise<void>(() => {}),
-      onDeadLetter: (items) => void dead.push(...items),
-      drainTimeoutMs: 50,
-      priority: (i) => i % 4,
-    });
-    let drops = 0;
-    bp.on('drop', () => drops++);
-    await run(pipeline, bp);
-    const m = bp.getMetrics();
-    expect(m.eventsAccepted).toBe(TOTAL);
-    expect(drops).toBeGreaterThan(0);
-    expect(m).toMatchObject({ eventsDropped: drops, eventsDeadLettered: dead.length, eventsFlushed: 0, bufferSize: 0, inFlight: 0 });
-    expect(drops + dead.length).toBe(TOTAL);
-  });
+  test.each(strategies)(
+    '%s: a sink that never answers does not hold the producer back: it drops, and end() is bounded',
+    async (strategy) => {
+      const dead: number[] = [];
+      const bp = backpressure<number>({
+        strategy,
+        flush: () => new Promise<void>(() => {}),
+        onDeadLetter: (items) => void dead.push(...items),
+        drainTimeoutMs: 50,
+        priority: (i) => i % 4,
+      });
+      let drops = 0;
+      bp.on('drop', () => drops++);
+      await run(pipeline, bp);
+      const m = bp.getMetrics();
+      expect(m.eventsAccepted).toBe(TOTAL);
+      expect(drops).toBeGreaterThan(0);
+      expect(m).toMatchObject({
+        eventsDropped: drops,
+        eventsDeadLettered: dead.length,
+        eventsFlushed: 0,
+        bufferSize: 0,
+        inFlight: 0,
+      });
+      expect(drops + dead.length).toBe(TOTAL);
+    },
+  );
 
   const stages: [string, (writable: BackpressureWritable<number>) => SheddingStage<number>][] = [
     ['dropOldest', () => dropOldest<number>()],
@@ -83,25 +108,33 @@ describe.each(pipelines)('an async generator into a sink that keeps up (pipeline
     ['sample', (writable) => sample<number>({ pressure: writable })],
     ['shedByPriority', (writable) => shedByPriority<number>({ pressure: writable, priority: (i) => i % 4 })],
   ];
-  test.each(stages)('%s on its own in front of a BackpressureWritable delivers every item, in order, and drops none', async (_stage, make) => {
-    const delivered: number[] = [];
-    const writable = new BackpressureWritable<number>({ flush: async (batch) => void delivered.push(...batch) });
-    const stage = make(writable);
-    await run(pipeline, stage, writable);
-    expect(stage.getMetrics()).toMatchObject({ written: TOTAL, passed: TOTAL, dropped: 0, held: 0 });
-    expect(delivered).toEqual(range(TOTAL));
-  });
+  test.each(stages)(
+    '%s on its own in front of a BackpressureWritable delivers every item, in order, and drops none',
+    async (_stage, make) => {
+      const delivered: number[] = [];
+      const writable = new BackpressureWritable<number>({ flush: async (batch) => void delivered.push(...batch) });
+      const stage = make(writable);
+      await run(pipeline, stage, writable);
+      expect(stage.getMetrics()).toMatchObject({ written: TOTAL, passed: TOTAL, dropped: 0, held: 0 });
+      expect(delivered).toEqual(range(TOTAL));
+    },
+  );
 
-  test.each(stages)('%s on its own, fed by Readable.from(array), delivers every item, in order, and drops none', async (_stage, make) => {
-    const delivered: number[] = [];
-    const writable = new BackpressureWritable<number>({ flush: async (batch) => void delivered.push(...batch) });
-    const stage = make(writable);
-    await new Promise<void>((resolve, reject) =>
-      pipeline(nodeStream.Readable.from(range(TOTAL)), stage, writable, (error) => (error ? reject(error) : resolve())),
-    );
-    expect(stage.getMetrics()).toMatchObject({ written: TOTAL, passed: TOTAL, dropped: 0, held: 0 });
-    expect(delivered).toEqual(range(TOTAL));
-  });
+  test.each(stages)(
+    '%s on its own, fed by Readable.from(array), delivers every item, in order, and drops none',
+    async (_stage, make) => {
+      const delivered: number[] = [];
+      const writable = new BackpressureWritable<number>({ flush: async (batch) => void delivered.push(...batch) });
+      const stage = make(writable);
+      await new Promise<void>((resolve, reject) =>
+        pipeline(nodeStream.Readable.from(range(TOTAL)), stage, writable, (error) =>
+          error ? reject(error) : resolve(),
+        ),
+      );
+      expect(stage.getMetrics()).toMatchObject({ written: TOTAL, passed: TOTAL, dropped: 0, held: 0 });
+      expect(delivered).toEqual(range(TOTAL));
+    },
+  );
 });
 
 /** A flush per call that settles only when the test says so. */
@@ -112,75 +145,89 @@ function gatedSink() {
     pending,
     delivered,
     flush: (batch: number[]) =>
-      new Promise<void>((resolve) =>
-        void pending.push({
-          batch: [...batch],
-          resolve: () => {
-            delivered.push(...batch);
-            resolve();
-          },
-        }),
+      new Promise<void>(
+        (resolve) =>
+          void pending.push({
+            batch: [...batch],
+            resolve: () => {
+              delivered.push(...batch);
+              resolve();
+            },
+          }),
       ),
   };
 }
 
-test.each(strategies)('%s: once the writable leaves blocked, held items move into it within microtasks, oldest first', async (strategy) => {
-  const sink = gatedSink();
-  const bp = backpressure<number>({
-    strategy,
-    flush: sink.flush,
-    priority: () => 1,
-    sampleRate: 1, // keep everything: this is about moving, not shedding
-    capacity: 10,
-    maxBufferSize: 4,
-    batchSize: 2,
-    hysteresis: 0,
-    minFlushIntervalMs: 0,
-  }) as StrategyWritable<number>;
-  await settle();
-  // 0, 1 in flight; 2–5 fill the writable (blocked); 6–11 wait in the stage. write() says false from
-  // 6 on (the stage's hold starts to fill) — for sample and priority, which read the writable's
-  // pressure, from 3 on (3 takes the writable above normal): the writer is asked to wait one turn.
-  const firstYield = strategy === 'sample' || strategy === 'priority' ? 3 : 6;
-  expect(range(12).map((i) => bp.write(i))).toEqual(range(12).map((i) => i < firstYield));
-  expect(bp.state).toBe('blocked');
-  expect(bp.getMetrics()).toMatchObject({ inFlight: 2, eventsDropped: 0, stage: { held: 6 } });
-
-  let tickRan = false;
-  process.nextTick(() => (tickRan = true));
-  sink.pending.shift()?.resolve();
-  await microtasks(50);
-  expect(tickRan).toBe(false); // nothing below needed a nextTick (or anything later) to happen
-  // The flush of 0, 1 settled; 2, 3 went in flight; two held items (6, 7) moved in; blocked again.
-  expect(sink.delivered).toEqual([0, 1]);
-  expect(sink.pending.map((call) => call.batch)).toEqual([[2, 3]]);
-  expect(bp.getMetrics()).toMatchObject({ inFlight: 2, bufferSize: 8, stage: { held: 4, passed: 6 + 2 } });
-  expect(bp.state).toBe('blocked');
-
-  // Deliver everything; order holds across the stage and the writable.
-  const finished = new Promise((resolve) => bp.on('finish', resolve));
-  bp.end();
-  for (let i = 0; sink.delivered.length < 12 && i < 100; i++) {
-    for (const call of sink.pending.splice(0)) call.resolve();
+test.each(strategies)(
+  '%s: once the writable leaves blocked, held items move into it within microtasks, oldest first',
+  async (strategy) => {
+    const sink = gatedSink();
+    const bp = backpressure<number>({
+      strategy,
+      flush: sink.flush,
+      priority: () => 1,
+      sampleRate: 1, // keep everything: this is about moving, not shedding
+      capacity: 10,
+      maxBufferSize: 4,
+      batchSize: 2,
+      hysteresis: 0,
+      minFlushIntervalMs: 0,
+    }) as StrategyWritable<number>;
     await settle();
-  }
-  await finished;
-  expect(sink.delivered).toEqual(range(12));
-  expect(bp.getMetrics()).toMatchObject({ eventsAccepted: 12, eventsFlushed: 12, eventsDropped: 0 });
-});
+    // 0, 1 in flight; 2–5 fill the writable (blocked); 6–11 wait in the stage. write() says false from
+    // 6 on (the stage's hold starts to fill) — for sample and priority, which read the writable's
+    // pressure, from 3 on (3 takes the writable above normal): the writer is asked to wait one turn.
+    const firstYield = strategy === 'sample' || strategy === 'priority' ? 3 : 6;
+    expect(range(12).map((i) => bp.write(i))).toEqual(range(12).map((i) => i < firstYield));
+    expect(bp.state).toBe('blocked');
+    expect(bp.getMetrics()).toMatchObject({ inFlight: 2, eventsDropped: 0, stage: { held: 6 } });
 
-test.each(['drop-oldest', 'drop-newest'] as const)('%s: drops only while the writable is blocked and the stage is full', async (strategy) => {
-  const sink = gatedSink();
-  const bp = backpressure<number>({ strategy, flush: sink.flush, capacity: 5, maxBufferSize: 10, batchSize: 5, minFlushIntervalMs: 0 });
-  const statesAtDrop: string[] = [];
-  bp.on('drop', () => statesAtDrop.push(`${bp.state}/${bp.getMetrics().stage.held}`));
-  for (let round = 0; round < 5; round++) {
-    for (let i = 0; i < 30; i++) bp.write(round * 30 + i);
-    for (const call of sink.pending.splice(0)) call.resolve();
-    await settle();
-  }
-  expect(statesAtDrop.length).toBeGreaterThan(0);
-  expect(new Set(statesAtDrop)).toEqual(new Set(['blocked/5']));
-  bp.on('error', () => {});
-  bp.destroy();
-});
+    let tickRan = false;
+    process.nextTick(() => (tickRan = true));
+    sink.pending.shift()?.resolve();
+    await microtasks(50);
+    expect(tickRan).toBe(false); // nothing below needed a nextTick (or anything later) to happen
+    // The flush of 0, 1 settled; 2, 3 went in flight; two held items (6, 7) moved in; blocked again.
+    expect(sink.delivered).toEqual([0, 1]);
+    expect(sink.pending.map((call) => call.batch)).toEqual([[2, 3]]);
+    expect(bp.getMetrics()).toMatchObject({ inFlight: 2, bufferSize: 8, stage: { held: 4, passed: 6 + 2 } });
+    expect(bp.state).toBe('blocked');
+
+    // Deliver everything; order holds across the stage and the writable.
+    const finished = new Promise((resolve) => bp.on('finish', resolve));
+    bp.end();
+    for (let i = 0; sink.delivered.length < 12 && i < 100; i++) {
+      for (const call of sink.pending.splice(0)) call.resolve();
+      await settle();
+    }
+    await finished;
+    expect(sink.delivered).toEqual(range(12));
+    expect(bp.getMetrics()).toMatchObject({ eventsAccepted: 12, eventsFlushed: 12, eventsDropped: 0 });
+  },
+);
+
+test.each(['drop-oldest', 'drop-newest'] as const)(
+  '%s: drops only while the writable is blocked and the stage is full',
+  async (strategy) => {
+    const sink = gatedSink();
+    const bp = backpressure<number>({
+      strategy,
+      flush: sink.flush,
+      capacity: 5,
+      maxBufferSize: 10,
+      batchSize: 5,
+      minFlushIntervalMs: 0,
+    });
+    const statesAtDrop: string[] = [];
+    bp.on('drop', () => statesAtDrop.push(`${bp.state}/${bp.getMetrics().stage.held}`));
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 30; i++) bp.write(round * 30 + i);
+      for (const call of sink.pending.splice(0)) call.resolve();
+      await settle();
+    }
+    expect(statesAtDrop.length).toBeGreaterThan(0);
+    expect(new Set(statesAtDrop)).toEqual(new Set(['blocked/5']));
+    bp.on('error', () => {});
+    bp.destroy();
+  },
+);

@@ -84,13 +84,23 @@ export async function run(options: FileToHttpOptions): Promise<FileToHttpReport>
     },
   });
   // The stage reads the writable's pressure: it samples only while the sink is behind.
-  const stage = sample<NdjsonRecord>({ pressure: writable, rate: options.sampleRate ?? 10, capacity: options.capacity ?? 1000 });
+  const stage = sample<NdjsonRecord>({
+    pressure: writable,
+    rate: options.sampleRate ?? 10,
+    capacity: options.capacity ?? 1000,
+  });
   if (options.onDrop !== undefined) stage.on('drop', options.onDrop);
   const splitter = new NdjsonSplitter();
 
   let error: Error | undefined;
   try {
-    await pipeline(fs.createReadStream(options.file), splitter, stage, writable, options.signal === undefined ? {} : { signal: options.signal });
+    await pipeline(
+      fs.createReadStream(options.file),
+      splitter,
+      stage,
+      writable,
+      options.signal === undefined ? {} : { signal: options.signal },
+    );
   } catch (err) {
     error = err as Error;
   }
@@ -119,14 +129,19 @@ export async function run(options: FileToHttpOptions): Promise<FileToHttpReport>
 const NEWLINE = Buffer.from('\n');
 
 /** A stand-in for a remote collector: answers each POST after `delayMs`, counting lines. */
-export async function startReceiver(delayMs: number): Promise<{ url: string; lines: () => number; close: () => Promise<void> }> {
+export async function startReceiver(
+  delayMs: number,
+): Promise<{ url: string; lines: () => number; close: () => Promise<void> }> {
   let lines = 0;
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       setTimeout(() => {
-        lines += Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l !== '').length;
+        lines += Buffer.concat(chunks)
+          .toString('utf8')
+          .split('\n')
+          .filter((l) => l !== '').length;
         res.end('ok');
       }, delayMs);
     });
@@ -165,7 +180,14 @@ if (require.main === module) {
     const receiver = urlArg === undefined ? await startReceiver(20) : undefined;
     const url = urlArg ?? (receiver as { url: string }).url;
     console.log(`${file} -> ${url}${receiver === undefined ? '' : ' (local receiver, 20 ms per POST)'}`);
-    const report = await run({ file, url, batchSize: 20, maxBufferSize: 100, sampleRate: 5, signal: controller.signal });
+    const report = await run({
+      file,
+      url,
+      batchSize: 20,
+      maxBufferSize: 100,
+      sampleRate: 5,
+      signal: controller.signal,
+    });
     console.log(formatReport(report));
     if (receiver !== undefined) {
       console.log(`receiver got      ${receiver.lines()} lines`);

@@ -26,7 +26,11 @@ export interface SendResult {
  * a 4xx will not get better by retrying, and a network error mid-request is
  * ambiguous (the server may have accepted it), so the caller decides.
  */
-export async function sendEvents(url: string, events: readonly unknown[], options: SendOptions = {}): Promise<SendResult> {
+export async function sendEvents(
+  url: string,
+  events: readonly unknown[],
+  options: SendOptions = {},
+): Promise<SendResult> {
   const unitMs = options.retryAfterUnitMs ?? 1000;
   const maxAttempts = options.maxAttempts ?? 50;
   const body = events.map((e) => JSON.stringify(e)).join('\n') + '\n';

@@ -2,7 +2,12 @@ import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { backpressure, Strategy, type BackpressureOptions, type StrategyWritable } from '../../lib/compose/backpressure';
+import {
+  backpressure,
+  Strategy,
+  type BackpressureOptions,
+  type StrategyWritable,
+} from '../../lib/compose/backpressure';
 import {
   BackpressureState,
   type BackpressureMetrics,
@@ -121,7 +126,8 @@ export class IngestServer extends EventEmitter {
       batchSize: options.batchSize ?? 100,
       flush: deliver,
       onDeadLetter:
-        options.onDeadLetter ?? ((events: unknown[], error: Error) => log(`dead-lettered ${events.length} event(s): ${error.message}`)),
+        options.onDeadLetter ??
+        ((events: unknown[], error: Error) => log(`dead-lettered ${events.length} event(s): ${error.message}`)),
     });
     this.#maxBufferSize = maxBufferSize;
     // A shedding stage holds up to `capacity` more in front of the writable.
@@ -212,9 +218,14 @@ export class IngestServer extends EventEmitter {
       this.stats.throttled++;
       const state = this.stream.state;
       this.emit('throttled', { retryAfter: admission.retryAfter, state });
-      this.#reply(res, 429, { error: `busy (${state})`, accepted: 0, retryAfterSeconds: admission.retryAfter }, {
-        'retry-after': String(admission.retryAfter),
-      });
+      this.#reply(
+        res,
+        429,
+        { error: `busy (${state})`, accepted: 0, retryAfterSeconds: admission.retryAfter },
+        {
+          'retry-after': String(admission.retryAfter),
+        },
+      );
       return;
     }
     if (admission.status !== 202) {

@@ -96,7 +96,12 @@ export async function run(options: IngestExampleOptions = {}): Promise<IngestExa
     const refused = events.filter((e) => (e as IngestEvent).poison === true);
     for (const e of events) if ((e as IngestEvent).poison !== true) bump(delivered, (e as IngestEvent).id);
     if (refused.length === 0) return undefined;
-    return { success: events.length - refused.length, failed: refused.length, errors: [new PoisonError('poison event')], failedItems: refused };
+    return {
+      success: events.length - refused.length,
+      failed: refused.length,
+      errors: [new PoisonError('poison event')],
+      failedItems: refused,
+    };
   };
 
   const ingest = new IngestServer({
@@ -118,7 +123,8 @@ export async function run(options: IngestExampleOptions = {}): Promise<IngestExa
   ingest.stream.on('drop', (event: DropEvent<unknown>) => bump(dropped, (event.item as IngestEvent).id));
   const url = `${await ingest.listen()}/events`;
   log(`listening on ${url}`);
-  if (poisonEvery > 0) log(`every ${poisonEvery}th event is poison: the sink refuses it for good, so it is dead-lettered, not retried`);
+  if (poisonEvery > 0)
+    log(`every ${poisonEvery}th event is poison: the sink refuses it for good, so it is dead-lettered, not retried`);
 
   const acknowledged: number[] = [];
   const poison: number[] = [];
@@ -144,7 +150,16 @@ export async function run(options: IngestExampleOptions = {}): Promise<IngestExa
   } finally {
     await ingest.close();
   }
-  return { acknowledged, delivered, deadLettered, poison, dropped, retryAfters, stats: ingest.stats, metrics: ingest.getMetrics() };
+  return {
+    acknowledged,
+    delivered,
+    deadLettered,
+    poison,
+    dropped,
+    retryAfters,
+    stats: ingest.stats,
+    metrics: ingest.getMetrics(),
+  };
 }
 
 function summarize(result: IngestExampleResult): string {

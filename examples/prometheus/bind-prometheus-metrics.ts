@@ -73,14 +73,24 @@ export function bindPrometheusMetrics(
   let refreshedThisTurn = false;
   const collect = (): void => refresh();
 
-  const bufferSize = new Gauge({ name: `${prefix}buffer_size`, help: 'Items held by the stream and not in flight.', registers, collect });
+  const bufferSize = new Gauge({
+    name: `${prefix}buffer_size`,
+    help: 'Items held by the stream and not in flight.',
+    registers,
+    collect,
+  });
   const utilization = new Gauge({
     name: `${prefix}buffer_utilization`,
     help: 'max(bufferSize / maxBufferSize, bufferBytes / maxBufferBytes), 0..1.',
     registers,
     collect,
   });
-  const inFlight = new Gauge({ name: `${prefix}in_flight`, help: 'Items in batches being flushed or waiting to be retried.', registers, collect });
+  const inFlight = new Gauge({
+    name: `${prefix}in_flight`,
+    help: 'Items in batches being flushed or waiting to be retried.',
+    registers,
+    collect,
+  });
   const state = new Gauge({
     name: `${prefix}state`,
     help: `1 for the current watermark state, 0 for the others (${STATES.join(', ')}).`,
@@ -88,8 +98,18 @@ export function bindPrometheusMetrics(
     registers,
     collect,
   });
-  const accepted = new Counter({ name: `${prefix}events_accepted_total`, help: 'Items taken in by write().', registers, collect });
-  const flushed = new Counter({ name: `${prefix}events_flushed_total`, help: 'Items the sink acknowledged.', registers, collect });
+  const accepted = new Counter({
+    name: `${prefix}events_accepted_total`,
+    help: 'Items taken in by write().',
+    registers,
+    collect,
+  });
+  const flushed = new Counter({
+    name: `${prefix}events_flushed_total`,
+    help: 'Items the sink acknowledged.',
+    registers,
+    collect,
+  });
   const dropped = new Counter({
     name: `${prefix}events_dropped_total`,
     help: 'Items dropped by the strategy, by reason.',
@@ -158,7 +178,18 @@ export function bindPrometheusMetrics(
   const onFlush = (event: FlushEvent): void => flushDuration.observe(event.latencyMs / 1000);
   source.on('flush', onFlush);
 
-  const metrics = [bufferSize, utilization, inFlight, state, accepted, flushed, dropped, deadLettered, retried, flushDuration];
+  const metrics = [
+    bufferSize,
+    utilization,
+    inFlight,
+    state,
+    accepted,
+    flushed,
+    dropped,
+    deadLettered,
+    retried,
+    flushDuration,
+  ];
   const names = metrics.map((metric) => (metric as unknown as { name: string }).name);
   refresh();
   return {

@@ -88,7 +88,11 @@ export async function run(options: PrometheusExampleOptions = {}): Promise<Prome
       await drained(stream);
       await scrape(`after burst ${round}`);
       if ((options.roundIntervalMs ?? 0) > 0) {
-        await delay(options.roundIntervalMs, undefined, options.signal === undefined ? {} : { signal: options.signal }).catch(() => {});
+        await delay(
+          options.roundIntervalMs,
+          undefined,
+          options.signal === undefined ? {} : { signal: options.signal },
+        ).catch(() => {});
       }
     }
     stream.end();
@@ -103,7 +107,11 @@ export async function run(options: PrometheusExampleOptions = {}): Promise<Prome
 }
 
 /** Resolves once nothing is held or in flight (checked after each batch). */
-async function drained(stream: { getMetrics(): BackpressureMetrics; on(e: 'flush', f: () => void): unknown; off(e: 'flush', f: () => void): unknown }): Promise<void> {
+async function drained(stream: {
+  getMetrics(): BackpressureMetrics;
+  on(e: 'flush', f: () => void): unknown;
+  off(e: 'flush', f: () => void): unknown;
+}): Promise<void> {
   const empty = (): boolean => {
     const m = stream.getMetrics();
     return m.bufferSize === 0 && m.inFlight === 0;

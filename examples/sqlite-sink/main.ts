@@ -50,7 +50,8 @@ export interface SqliteExampleResult {
 }
 
 export async function run(options: SqliteExampleOptions = {}): Promise<SqliteExampleResult> {
-  const tempDir = options.dbPath === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'backpressure-sqlite-')) : undefined;
+  const tempDir =
+    options.dbPath === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'backpressure-sqlite-')) : undefined;
   const dbPath = options.dbPath ?? path.join(tempDir as string, 'events.db');
   try {
     return await runWith(dbPath, tempDir !== undefined, options);
@@ -98,7 +99,16 @@ async function runWith(dbPath: string, removed: boolean, options: SqliteExampleO
     await pipeline(generateEvents(count), stream);
     const metrics = stream.getMetrics();
     const rows = store.rowCount();
-    return { dbPath, removed, generated: count, rows, metrics, timesBlocked, maxBufferSizeSeen, elapsedMs: Date.now() - started };
+    return {
+      dbPath,
+      removed,
+      generated: count,
+      rows,
+      metrics,
+      timesBlocked,
+      maxBufferSizeSeen,
+      elapsedMs: Date.now() - started,
+    };
   } finally {
     store.close();
   }

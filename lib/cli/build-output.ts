@@ -73,6 +73,8 @@ function usageMessage(err: Error): string {
   const owner = /^([\w.()]+): /.exec(line)?.[1];
   const text = owner === undefined ? line : line.slice(owner.length + 2);
   const option = /option "([^"]+)"/.exec(text)?.[1];
-  const flag = (owner === undefined ? undefined : FLAG_OF_OWNER[owner]) ?? (option === undefined ? undefined : FLAG_OF_OPTION[option]);
+  const flag =
+    (owner === undefined ? undefined : FLAG_OF_OWNER[owner]) ??
+    (option === undefined ? undefined : FLAG_OF_OPTION[option]);
   return flag === undefined ? `invalid option value: ${text}` : `${flag}: ${text}`;
 }

@@ -48,11 +48,12 @@ if (require.main === module) {
     process.stderr.write('backpressure: internal error: the run stopped making progress before it finished\n');
     process.exit(ExitCode.FAILURE);
   });
-  void main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr })
-    .then(async (code) => {
+  void main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then(
+    async (code) => {
       settled = true;
       await whenWritten([process.stdout, process.stderr], STDIO_FLUSH_MS);
       // Exit explicitly: a paused stdin or a sink's leftover handle must not keep a finished run alive.
       process.exit(code);
-    });
+    },
+  );
 }

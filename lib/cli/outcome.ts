@@ -24,7 +24,9 @@ export function outcomeOf(ending: RunEnding): { messages: string[]; exitCode: nu
   const { summary } = ending;
   const messages: string[] = [];
   if (ending.invalidStop !== undefined) {
-    messages.push(`stopped at line ${ending.invalidStop.line ?? '?'}: ${ending.invalidStop.reason ?? 'invalid'} (--invalid fail)`);
+    messages.push(
+      `stopped at line ${ending.invalidStop.line ?? '?'}: ${ending.invalidStop.reason ?? 'invalid'} (--invalid fail)`,
+    );
   }
   if (ending.sinkGone !== undefined) messages.push(`sink ${ending.sinkGone.sink} is gone: ${ending.sinkGone.message}`);
   if (ending.runtimeError !== undefined) messages.push(ending.runtimeError);

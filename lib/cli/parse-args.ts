@@ -85,7 +85,13 @@ const OPTIONS = {
 export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   let parsed;
   try {
-    parsed = parseArgs({ args: attachNegativeValues(argv), options: OPTIONS, strict: true, allowPositionals: false, tokens: true });
+    parsed = parseArgs({
+      args: attachNegativeValues(argv),
+      options: OPTIONS,
+      strict: true,
+      allowPositionals: false,
+      tokens: true,
+    });
   } catch (err) {
     // parseArgs messages are precise but may run on with advice ("Unknown option '--x'. To specify
     // a positional argument ..."): keep the first sentence, so the usage error stays one line.
@@ -128,8 +134,11 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   if (options.batchSize !== undefined) {
     const maxBuffer = options.maxBuffer ?? DEFAULTS.maxBufferSize;
     if (options.batchSize > maxBuffer) {
-      const which = options.maxBuffer === undefined ? `the default --max-buffer (${maxBuffer})` : `--max-buffer (${maxBuffer})`;
-      throw new UsageError(`--batch-size is out of range: must be an integer from 1 to ${which}, got '${options.batchSize}'`);
+      const which =
+        options.maxBuffer === undefined ? `the default --max-buffer (${maxBuffer})` : `--max-buffer (${maxBuffer})`;
+      throw new UsageError(
+        `--batch-size is out of range: must be an integer from 1 to ${which}, got '${options.batchSize}'`,
+      );
     }
   }
   return { command: 'run', options };
@@ -167,7 +176,12 @@ const SIGNED_NUMBER = /^[-+]\d+(\.\d+)?$/;
  * An integer flag in [min, max]. The message always names the flag and the allowed range, and
  * says "out of range" for a number outside it (`-5`, `3000000000` for a timer).
  */
-function integer(flag: string, value: string | undefined, min: number, max: number = Number.MAX_SAFE_INTEGER): number | undefined {
+function integer(
+  flag: string,
+  value: string | undefined,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   if (value === undefined) return undefined;
   const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
   if (!INTEGER.test(value)) {
@@ -187,7 +201,9 @@ function dottedPath(flag: string, value: string | undefined): string | undefined
   if (nonEmpty(flag, value) === undefined) return undefined;
   const path = value as string;
   if (path.split('.').some((key) => key === '')) {
-    throw new UsageError(`${flag} must be a dotted path of non-empty field names (e.g. priority or meta.level), got '${path}'`);
+    throw new UsageError(
+      `${flag} must be a dotted path of non-empty field names (e.g. priority or meta.level), got '${path}'`,
+    );
   }
   return path;
 }

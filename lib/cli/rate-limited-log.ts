@@ -44,13 +44,15 @@ export class RateLimitedLog {
   readonly #onTick = (): void => this.#summarize();
 
   constructor(options: RateLimitedLogOptions) {
-    if (options === null || typeof options !== 'object') throw invalidOption('type', OWNER, 'options', 'an object', options);
+    if (options === null || typeof options !== 'object')
+      throw invalidOption('type', OWNER, 'options', 'an object', options);
     this.#write = functionOption<(text: string) => void>(OWNER, 'write', options.write, true) as (text: string) => void;
     this.#noun = stringOption('noun', options.noun, undefined);
     this.#burst = integerOption(OWNER, 'burst', options.burst, 10, 0);
     // It ends up in setTimeout, which would run anything above MAX_TIMER_MS after 1 ms.
     const interval = integerOption(OWNER, 'summaryIntervalMs', options.summaryIntervalMs, 1000, 1);
-    if (interval > MAX_TIMER_MS) throw invalidOption('range', OWNER, 'summaryIntervalMs', `an integer in [1, ${MAX_TIMER_MS}]`, interval);
+    if (interval > MAX_TIMER_MS)
+      throw invalidOption('range', OWNER, 'summaryIntervalMs', `an integer in [1, ${MAX_TIMER_MS}]`, interval);
     this.#intervalMs = interval;
     this.#prefix = stringOption('prefix', options.prefix, 'backpressure: ');
   }

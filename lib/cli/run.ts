@@ -1,6 +1,11 @@
 import type { BackpressureMetrics } from '../core/backpressure-writable';
 import { BackpressureError, ErrorCodes } from '../core/errors';
-import { createNdjsonSplitter, type InvalidLine, type NdjsonRecord, type TruncatedLine } from '../ndjson/ndjson-splitter';
+import {
+  createNdjsonSplitter,
+  type InvalidLine,
+  type NdjsonRecord,
+  type TruncatedLine,
+} from '../ndjson/ndjson-splitter';
 import { MAX_TIMER_MS, type FlushFunction } from '../core/options';
 import { DeadLetterFile, DeadLetterWriteError } from '../sinks/dead-letter-file';
 import { RateLimitedLog } from './rate-limited-log';
@@ -129,9 +134,14 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
   let flushToSink: SinkFlushFunction | undefined;
   const leftovers: NdjsonRecord[] = [];
 
-  const progress = (options.progress ?? io.stderr.isTTY === true)
-    ? new ProgressLine({ write: (text) => io.stderr.write(text), snapshot: () => snapshot(), columns: () => terminalColumns(io) })
-    : undefined;
+  const progress =
+    (options.progress ?? io.stderr.isTTY === true)
+      ? new ProgressLine({
+          write: (text) => io.stderr.write(text),
+          snapshot: () => snapshot(),
+          columns: () => terminalColumns(io),
+        })
+      : undefined;
   /** Every stderr message goes through here, so it never lands in the middle of the progress line. */
   const say = (text: string): void => {
     progress?.clear();
@@ -150,7 +160,10 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
         onDeadLetterFileFailed(err as Error);
       }
     }
-    undeliverableLog.log(errorCode(error), () => `${records.length} records undeliverable (from line ${records[0]?.line}): ${describeError(error)}`);
+    undeliverableLog.log(
+      errorCode(error),
+      () => `${records.length} records undeliverable (from line ${records[0]?.line}): ${describeError(error)}`,
+    );
   };
 
   const splitter = createNdjsonSplitter({
@@ -160,7 +173,12 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
   });
   // The sink does not exist yet (nothing is created before every value is checked); the stream
   // calls flush only once records flow, after it does.
-  const output = buildOutput(options, (batch, ctx) => (flushToSink as FlushFunction<NdjsonRecord>)(batch, ctx), onDeadLetter, NO_DRAIN_DEADLINE_MS);
+  const output = buildOutput(
+    options,
+    (batch, ctx) => (flushToSink as FlushFunction<NdjsonRecord>)(batch, ctx),
+    onDeadLetter,
+    NO_DRAIN_DEADLINE_MS,
+  );
 
   if (options.deadLetter !== undefined) {
     try {
@@ -318,7 +336,9 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
         exit(signalExitCode(received)); // the summary is out: nothing left to wait for
         return;
       }
-      say(`backpressure: ${received}: stopped reading; draining for up to ${options.drainTimeoutMs} ms (send again to exit now)\n`);
+      say(
+        `backpressure: ${received}: stopped reading; draining for up to ${options.drainTimeoutMs} ms (send again to exit now)\n`,
+      );
       stopInput();
       drainDeadline = setTimeout(onDrainDeadline, options.drainTimeoutMs);
       // Insurance: if dead-lettering itself hangs, behave as if the signal came twice.
@@ -332,10 +352,16 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
     if (phase === Phase.CLOSING) {
       // Everything is accounted for; an exec child is still finishing after its EOF. The deadline
       // covers it too: end it.
-      if (theSink instanceof ExecSink) void terminateChild(theSink, `did not finish within --drain-timeout ${options.drainTimeoutMs} ms`);
+      if (theSink instanceof ExecSink)
+        void terminateChild(theSink, `did not finish within --drain-timeout ${options.drainTimeoutMs} ms`);
       return;
     }
-    abandon(new BackpressureError(ErrorCodes.DRAIN_TIMEOUT, `not delivered within --drain-timeout ${options.drainTimeoutMs} ms`));
+    abandon(
+      new BackpressureError(
+        ErrorCodes.DRAIN_TIMEOUT,
+        `not delivered within --drain-timeout ${options.drainTimeoutMs} ms`,
+      ),
+    );
   }
 
   /**
@@ -352,11 +378,17 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
     sinkStopping = true;
     forced = (theSink.stopAtRecordBoundary?.(STUCK_READER_GRACE_MS) ?? Promise.resolve(true)).then(async (whole) => {
       if (theSink instanceof ExecSink && !theSink.exited) {
-        reportUnconfirmed(flushing.takeUnconfirmed(), new Error(`${theSink.description}: terminated by ${received}`), `${theSink.description}: terminated by ${received}`);
+        reportUnconfirmed(
+          flushing.takeUnconfirmed(),
+          new Error(`${theSink.description}: terminated by ${received}`),
+          `${theSink.description}: terminated by ${received}`,
+        );
         theSink.kill('SIGTERM');
       }
       const summary = currentSummary();
-      say(`backpressure: ${received}: exiting now without draining; ${summary.lost} records neither delivered nor dead-lettered\n`);
+      say(
+        `backpressure: ${received}: exiting now without draining; ${summary.lost} records neither delivered nor dead-lettered\n`,
+      );
       if (!whole) say(`backpressure: ${partialRecordMessage(theSink)}\n`);
       if (options.stats) say(formatSummary(summary));
       const code = signalExitCode(received);
@@ -369,7 +401,13 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
 
   function currentSummary(): RunSummary {
     const metrics: BackpressureMetrics = output.getMetrics();
-    return summarize(splitter.getMetrics(), metrics, deadLetteredHere - notDeadLettered, performance.now() - startedAt, possiblyUndelivered);
+    return summarize(
+      splitter.getMetrics(),
+      metrics,
+      deadLetteredHere - notDeadLettered,
+      performance.now() - startedAt,
+      possiblyUndelivered,
+    );
   }
 
   /**

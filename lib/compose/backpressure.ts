@@ -1,4 +1,8 @@
-import { BACKPRESSURE_EVENTS, type BackpressureEventMap, type BackpressureEventName } from '../core/backpressure-events';
+import {
+  BACKPRESSURE_EVENTS,
+  type BackpressureEventMap,
+  type BackpressureEventName,
+} from '../core/backpressure-events';
 import { BackpressureWritable, type BackpressureMetrics } from '../core/backpressure-writable';
 import { BackpressureError, ErrorCodes, isBackpressureError } from '../core/errors';
 import type { BackpressureWritableOptions } from '../core/options';
@@ -7,7 +11,13 @@ import { Writable } from '../util/stream-classes';
 import { dropNewest } from '../stages/drop-newest';
 import type { DropEvent } from '../stages/drop-reasons';
 import { dropOldest } from '../stages/drop-oldest';
-import { sample, sampleSettings, type SampleMode, type SampleOptionNames, type SampleThreshold } from '../stages/sample';
+import {
+  sample,
+  sampleSettings,
+  type SampleMode,
+  type SampleOptionNames,
+  type SampleThreshold,
+} from '../stages/sample';
 import { priorityFloors, shedByPriority, type PriorityOptionNames } from '../stages/shed-by-priority';
 import { stageCapacity, type SheddingStage, type StageMetrics } from '../stages/shedding-stage';
 import { invalidOption, oneOfList } from '../util/validate';
@@ -144,7 +154,10 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
     return super.on(event, listener);
   }
 
-  override once<E extends BackpressureEventName>(event: E, listener: (payload: BackpressureEventMap<T>[E]) => void): this;
+  override once<E extends BackpressureEventName>(
+    event: E,
+    listener: (payload: BackpressureEventMap<T>[E]) => void,
+  ): this;
   override once(event: 'drop', listener: (event: DropEvent<T>) => void): this;
   override once(event: string | symbol, listener: (...args: any[]) => void): this;
   override once(event: string | symbol, listener: (...args: any[]) => void): this {
@@ -290,28 +303,53 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
    */
   #onPartGone(part: BackpressureWritable<T> | SheddingStage<T>): void {
     if (this.destroyed) return;
-    const error = part.errored ?? (part === this.stage ? new BackpressureError(ErrorCodes.DESTROYED, 'the strategy stage was destroyed') : undefined);
+    const error =
+      part.errored ??
+      (part === this.stage
+        ? new BackpressureError(ErrorCodes.DESTROYED, 'the strategy stage was destroyed')
+        : undefined);
     this.destroy(error);
   }
 }
 
 /** How `backpressure()` spells the stage options, so that its errors name the option the caller wrote. */
 const OWNER = 'backpressure()';
-const SAMPLE_NAMES: SampleOptionNames = { rate: 'sampleRate', mode: 'sampleMode', key: 'sampleKey', threshold: 'sampleThreshold', random: 'random' };
+const SAMPLE_NAMES: SampleOptionNames = {
+  rate: 'sampleRate',
+  mode: 'sampleMode',
+  key: 'sampleKey',
+  threshold: 'sampleThreshold',
+  random: 'random',
+};
 const PRIORITY_NAMES: PriorityOptionNames = { priority: 'priority', keepAtLeast: 'keepAtLeast' };
 
 /** Refuses a bad stage option in `backpressure()`'s words (`sampleRate`, not the stage's `rate`). */
 function checkStageOptions<T>(strategy: Exclude<Strategy, 'block'>, options: BackpressureOptions<T>): void {
-  if (options === null || typeof options !== 'object') throw invalidOption('type', OWNER, 'options', 'an object with a flush function', options);
+  if (options === null || typeof options !== 'object')
+    throw invalidOption('type', OWNER, 'options', 'an object with a flush function', options);
   stageCapacity(OWNER, 'capacity', options.capacity);
   if (strategy === Strategy.SAMPLE) {
-    sampleSettings(OWNER, { rate: options.sampleRate, mode: options.sampleMode, key: options.sampleKey, threshold: options.sampleThreshold, random: options.random }, SAMPLE_NAMES);
+    sampleSettings(
+      OWNER,
+      {
+        rate: options.sampleRate,
+        mode: options.sampleMode,
+        key: options.sampleKey,
+        threshold: options.sampleThreshold,
+        random: options.random,
+      },
+      SAMPLE_NAMES,
+    );
   } else if (strategy === Strategy.PRIORITY) {
     priorityFloors(OWNER, options, PRIORITY_NAMES);
   }
 }
 
-function createStage<T>(strategy: Exclude<Strategy, 'block'>, options: BackpressureOptions<T>, pressure: PressureSource): SheddingStage<T> {
+function createStage<T>(
+  strategy: Exclude<Strategy, 'block'>,
+  options: BackpressureOptions<T>,
+  pressure: PressureSource,
+): SheddingStage<T> {
   const capacity = options.capacity;
   switch (strategy) {
     case Strategy.DROP_OLDEST:
@@ -329,7 +367,12 @@ function createStage<T>(strategy: Exclude<Strategy, 'block'>, options: Backpress
         random: options.random,
       });
     case Strategy.PRIORITY:
-      return shedByPriority<T>({ capacity, pressure, priority: options.priority as (item: T) => number, keepAtLeast: options.keepAtLeast });
+      return shedByPriority<T>({
+        capacity,
+        pressure,
+        priority: options.priority as (item: T) => number,
+        keepAtLeast: options.keepAtLeast,
+      });
   }
 }
 
@@ -339,8 +382,12 @@ function createStage<T>(strategy: Exclude<Strategy, 'block'>, options: Backpress
  * {@link StrategyWritable}: their stage composed with a `BackpressureWritable`, the stage bound to the
  * writable's pressure.
  */
-export function backpressure<T>(options: BackpressureOptions<T> & { strategy?: 'block' | undefined }): BackpressureWritable<T>;
-export function backpressure<T>(options: BackpressureOptions<T> & { strategy: Exclude<Strategy, 'block'> }): StrategyWritable<T>;
+export function backpressure<T>(
+  options: BackpressureOptions<T> & { strategy?: 'block' | undefined },
+): BackpressureWritable<T>;
+export function backpressure<T>(
+  options: BackpressureOptions<T> & { strategy: Exclude<Strategy, 'block'> },
+): StrategyWritable<T>;
 export function backpressure<T>(options: BackpressureOptions<T>): BackpressureWritable<T> | StrategyWritable<T>;
 export function backpressure<T>(options: BackpressureOptions<T>): BackpressureWritable<T> | StrategyWritable<T> {
   const strategy = options?.strategy ?? Strategy.BLOCK;
@@ -353,6 +400,12 @@ export function backpressure<T>(options: BackpressureOptions<T>): BackpressureWr
     case Strategy.PRIORITY:
       return new StrategyWritable<T>(strategy, options);
     default:
-      throw invalidOption(typeof strategy === 'string' ? 'range' : 'type', OWNER, 'strategy', `one of ${oneOfList(STRATEGIES)}`, strategy);
+      throw invalidOption(
+        typeof strategy === 'string' ? 'range' : 'type',
+        OWNER,
+        'strategy',
+        `one of ${oneOfList(STRATEGIES)}`,
+        strategy,
+      );
   }
 }

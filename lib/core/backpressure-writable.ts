@@ -85,7 +85,12 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#abandon(ErrorCodes.DRAIN_TIMEOUT, `end() could not deliver everything within ${this.#o.drainTimeoutMs} ms`);
   };
   readonly #onBlockTimeout = (): void => {
-    this.#fail(ErrorCodes.BLOCK_TIMEOUT, `writer blocked for ${this.#o.maxBlockTimeMs} ms without the sink making progress`, [], undefined);
+    this.#fail(
+      ErrorCodes.BLOCK_TIMEOUT,
+      `writer blocked for ${this.#o.maxBlockTimeMs} ms without the sink making progress`,
+      [],
+      undefined,
+    );
   };
   readonly #emitDrainIfOwed = (): void => {
     if (this.#needDrain && this.#pressure.state !== BackpressureState.BLOCKED && !this.destroyed) {
@@ -436,7 +441,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   beginDrainDeadline(): void {
     if (this.#drainDeadlineStarted || this.destroyed) return;
     this.#drainDeadlineStarted = true;
-    if (this.#o.drainTimeoutMs !== Infinity) this.#drainTimer = setTimeout(this.#onDrainTimeout, this.#o.drainTimeoutMs);
+    if (this.#o.drainTimeoutMs !== Infinity)
+      this.#drainTimer = setTimeout(this.#onDrainTimeout, this.#o.drainTimeoutMs);
   }
 
   /** Drain timeout: give up on what is left, hand it over, then let the stream finish. */

@@ -44,7 +44,10 @@ function interpretObject<T>(result: unknown, batch: readonly T[]): FlushOutcome<
     return invalidResult(batch, `success and failed must be integers >= 0 (got ${String(success)}, ${String(failed)})`);
   }
   if (success + failed !== batch.length) {
-    return invalidResult(batch, `success + failed (${success} + ${failed}) must equal the batch length (${batch.length})`);
+    return invalidResult(
+      batch,
+      `success + failed (${success} + ${failed}) must equal the batch length (${batch.length})`,
+    );
   }
   if (errors !== undefined && !Array.isArray(errors)) return invalidResult(batch, 'errors must be an array when given');
   if (failedItems !== undefined && (!Array.isArray(failedItems) || failedItems.length !== failed)) {
@@ -55,7 +58,8 @@ function interpretObject<T>(result: unknown, batch: readonly T[]): FlushOutcome<
   const error = first instanceof Error ? first : new Error(`flush reported ${failed} failed item(s)`);
   if (failedItems === undefined) return { delivered: 0, retry: batch.slice(), error };
   const retry = takeFromBatch(batch, failedItems as unknown[]);
-  if (retry === undefined) return invalidResult(batch, 'failedItems must name items of the batch, each at most as often as it occurs there');
+  if (retry === undefined)
+    return invalidResult(batch, 'failedItems must name items of the batch, each at most as often as it occurs there');
   return { delivered: batch.length - retry.length, retry, error };
 }
 
@@ -93,7 +97,8 @@ function isPlainObject(value: unknown): value is object {
 
 function describe(value: unknown): string {
   if (value === null) return 'got null';
-  if (typeof value !== 'object') return `got ${typeof value === 'string' ? JSON.stringify(value) : String(value)} (${typeof value})`;
+  if (typeof value !== 'object')
+    return `got ${typeof value === 'string' ? JSON.stringify(value) : String(value)} (${typeof value})`;
   if (value instanceof Error) return `got an Error (${value.message})`;
   const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
   return `got ${Array.isArray(value) ? 'an array' : `a ${typeof name === 'string' && name !== '' ? name : 'non-plain'} object`}`;

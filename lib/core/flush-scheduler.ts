@@ -71,7 +71,10 @@ export class FlushScheduler<T> {
       if (job.context !== null && job.startedAt + this.#o.flushTimeoutMs <= now) expired.push(job);
     }
     for (const job of expired) {
-      const error = new BackpressureError(ErrorCodes.FLUSH_TIMEOUT, `flush did not settle within ${this.#o.flushTimeoutMs} ms`);
+      const error = new BackpressureError(
+        ErrorCodes.FLUSH_TIMEOUT,
+        `flush did not settle within ${this.#o.flushTimeoutMs} ms`,
+      );
       job.context?.abort(error);
       this.#settleAttempt(job, job.token, undefined, error);
     }
@@ -83,7 +86,8 @@ export class FlushScheduler<T> {
     if (this.#host.isClosed()) return;
     let earliest = Infinity;
     for (const job of this.#jobs) {
-      if (job.context !== null && job.startedAt + this.#o.flushTimeoutMs < earliest) earliest = job.startedAt + this.#o.flushTimeoutMs;
+      if (job.context !== null && job.startedAt + this.#o.flushTimeoutMs < earliest)
+        earliest = job.startedAt + this.#o.flushTimeoutMs;
     }
     if (earliest !== Infinity) this.#watchdog = setTimeout(this.#onWatchdog, Math.max(0, earliest - Date.now()));
   };
@@ -259,7 +263,8 @@ export class FlushScheduler<T> {
     const context = new FlushAttemptContext(job.attempt);
     job.context = context;
     job.startedAt = Date.now();
-    if (this.#watchdog !== null) this.#watchdog.ref(); // an attempt in flight keeps the process alive until it settles or times out
+    if (this.#watchdog !== null)
+      this.#watchdog.ref(); // an attempt in flight keeps the process alive until it settles or times out
     else if (this.#o.flushTimeoutMs !== Infinity) this.#watchdog = setTimeout(this.#onWatchdog, this.#o.flushTimeoutMs);
     const flush = this.#o.flush;
     // flush gets its own copy: whatever it does to the array (splice it into chunks, sort it, empty
@@ -281,7 +286,8 @@ export class FlushScheduler<T> {
     // Read against the job's own batch (flush got a copy), and account before anything
     // observable happens: a 'circuit' or 'flush' listener may read the metrics, or even
     // destroy the stream, which then dead-letters exactly what is still in job.batch.
-    const outcome = error === undefined ? interpretFlushResult(result, job.batch) : { delivered: 0, retry: job.batch, error };
+    const outcome =
+      error === undefined ? interpretFlushResult(result, job.batch) : { delivered: 0, retry: job.batch, error };
     this.counters.eventsFlushed += outcome.delivered;
     this.#inFlightItems -= outcome.delivered;
     job.batch = outcome.retry;
@@ -365,7 +371,8 @@ export class FlushScheduler<T> {
     // Sinks may say when to come back (HTTP Retry-After): honour it, within maxDelayMs. maxDelayMs is
     // at most MAX_TIMER_MS, so a huge (or infinite) Retry-After waits maxDelayMs, never Node's 1 ms.
     const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
-    if (typeof retryAfterMs === 'number' && retryAfterMs > delayMs) delayMs = Math.min(retryAfterMs, this.#o.retry.maxDelayMs);
+    if (typeof retryAfterMs === 'number' && retryAfterMs > delayMs)
+      delayMs = Math.min(retryAfterMs, this.#o.retry.maxDelayMs);
     this.counters.eventsRetried += job.batch.length;
     // Armed before the event: a listener that destroys the stream clears it with the job.
     job.timer = setTimeout(this.#runAttemptOf, delayMs, job);

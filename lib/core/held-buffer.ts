@@ -112,7 +112,9 @@ export class HeldBuffer<T> {
 
   /** Full counting Node's queue too: no more fast-path acceptance. */
   isFull(): boolean {
-    return this.ring.size + this.#queued.size >= this.#maxItems || this.#ringBytes + this.#queuedBytes >= this.#maxBytes;
+    return (
+      this.ring.size + this.#queued.size >= this.#maxItems || this.#ringBytes + this.#queuedBytes >= this.#maxBytes
+    );
   }
 
   /** max(items / maxBufferSize, bytes / maxBufferBytes). */

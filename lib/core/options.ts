@@ -226,7 +226,12 @@ function timerMs(
   if (bounds.infinityAllowed && n === Infinity) return n;
   if (!((bounds.zeroAllowed ? n >= 0 : n > 0) && n <= MAX_TIMER_MS)) {
     const range = `${bounds.zeroAllowed ? '[0' : '(0'}, ${MAX_TIMER_MS}] ms`;
-    throw invalid('range', name, bounds.infinityAllowed ? `in ${range}, or Infinity for no deadline` : `in ${range}`, value);
+    throw invalid(
+      'range',
+      name,
+      bounds.infinityAllowed ? `in ${range}, or Infinity for no deadline` : `in ${range}`,
+      value,
+    );
   }
   return n;
 }
@@ -243,7 +248,8 @@ function optionalFunction<F>(name: string, value: unknown): F | undefined {
 
 /** Validates user options and fills in defaults. Throws TypeError/RangeError naming the option. */
 export function resolveOptions<T>(options: BackpressureWritableOptions<T>): ResolvedOptions<T> {
-  if (options === null || typeof options !== 'object') throw invalid('type', 'options', 'an object with a flush function', options);
+  if (options === null || typeof options !== 'object')
+    throw invalid('type', 'options', 'an object with a flush function', options);
   const flush = optionalFunction<FlushFunction<T>>('flush', options.flush);
   if (flush === undefined) throw invalid('type', 'flush', 'a function', undefined);
 
@@ -264,7 +270,12 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
   }
   const batchSize = positiveInteger('batchSize', options.batchSize, DEFAULTS.batchSize);
   if (batchSize > maxBufferSize) throw invalid('range', 'batchSize', `<= maxBufferSize (${maxBufferSize})`, batchSize);
-  const minFlushIntervalMs = timerMs('minFlushIntervalMs', options.minFlushIntervalMs, DEFAULTS.minFlushIntervalMs, DELAY);
+  const minFlushIntervalMs = timerMs(
+    'minFlushIntervalMs',
+    options.minFlushIntervalMs,
+    DEFAULTS.minFlushIntervalMs,
+    DELAY,
+  );
   const maxFlushIntervalMs = timerMs(
     'maxFlushIntervalMs',
     options.maxFlushIntervalMs,
@@ -283,7 +294,8 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
   if (!Number.isInteger(retries) || retries < 0) throw invalid('range', 'retry.retries', 'an integer >= 0', retries);
   const minDelayMs = timerMs('retry.minDelayMs', retryIn.minDelayMs, DEFAULTS.minDelayMs, DELAY);
   const maxDelayMs = timerMs('retry.maxDelayMs', retryIn.maxDelayMs, Math.max(DEFAULTS.maxDelayMs, minDelayMs), DELAY);
-  if (maxDelayMs < minDelayMs) throw invalid('range', 'retry.maxDelayMs', `>= retry.minDelayMs (${minDelayMs})`, maxDelayMs);
+  if (maxDelayMs < minDelayMs)
+    throw invalid('range', 'retry.maxDelayMs', `>= retry.minDelayMs (${minDelayMs})`, maxDelayMs);
 
   const flushTimeoutMs = timerMs('flushTimeoutMs', options.flushTimeoutMs, DEFAULTS.flushTimeoutMs, DEADLINE);
   const drainTimeoutMs = timerMs('drainTimeoutMs', options.drainTimeoutMs, DEFAULTS.drainTimeoutMs, {
@@ -297,7 +309,11 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
     const cb = options.circuitBreaker;
     if (typeof cb !== 'object' || cb === null) throw invalid('type', 'circuitBreaker', 'an object', cb);
     circuitBreaker = {
-      failureThreshold: positiveInteger('circuitBreaker.failureThreshold', cb.failureThreshold, CIRCUIT_DEFAULTS.failureThreshold),
+      failureThreshold: positiveInteger(
+        'circuitBreaker.failureThreshold',
+        cb.failureThreshold,
+        CIRCUIT_DEFAULTS.failureThreshold,
+      ),
       cooldownMs: timerMs('circuitBreaker.cooldownMs', cb.cooldownMs, CIRCUIT_DEFAULTS.cooldownMs, PERIOD),
     };
   }
@@ -308,8 +324,10 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
     if (typeof a !== 'object' || a === null) throw invalid('type', 'adaptive', 'a boolean or an object', a);
     const minBatchSize = positiveInteger('adaptive.minBatchSize', a.minBatchSize, 1);
     const maxBatchSize = positiveInteger('adaptive.maxBatchSize', a.maxBatchSize, maxBufferSize);
-    if (maxBatchSize > maxBufferSize) throw invalid('range', 'adaptive.maxBatchSize', `<= maxBufferSize (${maxBufferSize})`, maxBatchSize);
-    if (minBatchSize > maxBatchSize) throw invalid('range', 'adaptive.minBatchSize', `<= adaptive.maxBatchSize (${maxBatchSize})`, minBatchSize);
+    if (maxBatchSize > maxBufferSize)
+      throw invalid('range', 'adaptive.maxBatchSize', `<= maxBufferSize (${maxBufferSize})`, maxBatchSize);
+    if (minBatchSize > maxBatchSize)
+      throw invalid('range', 'adaptive.minBatchSize', `<= adaptive.maxBatchSize (${maxBatchSize})`, minBatchSize);
     const maxConcurrency = positiveInteger('adaptive.maxConcurrency', a.maxConcurrency, Math.max(16, concurrency));
     adaptive = { minBatchSize, maxBatchSize, maxConcurrency, targetLatencyMs };
   }

@@ -26,12 +26,19 @@ export function measureItem<T>(sizeOf: (item: T) => number, item: T): number {
   try {
     size = sizeOf(item);
   } catch (cause) {
-    throw new BackpressureError(ErrorCodes.INVALID_ITEM_SIZE, `sizeOf threw: ${String(cause)}`, { items: [item], cause });
+    throw new BackpressureError(ErrorCodes.INVALID_ITEM_SIZE, `sizeOf threw: ${String(cause)}`, {
+      items: [item],
+      cause,
+    });
   }
   if (typeof size !== 'number' || !Number.isFinite(size) || size < 0) {
-    throw new BackpressureError(ErrorCodes.INVALID_ITEM_SIZE, `sizeOf must return a finite number >= 0, got ${String(size)}`, {
-      items: [item],
-    });
+    throw new BackpressureError(
+      ErrorCodes.INVALID_ITEM_SIZE,
+      `sizeOf must return a finite number >= 0, got ${String(size)}`,
+      {
+        items: [item],
+      },
+    );
   }
   return size;
 }

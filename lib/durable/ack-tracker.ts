@@ -57,7 +57,11 @@ export class AckTracker {
     if (seq < this.watermark) return false;
     const slot = this.slotOf(seq);
     if (slot === -1) {
-      throw new DurableError(DurableErrorCodes.ACK_UNKNOWN, `ack(${seq}): no record with this sequence number was read (read so far: below ${this.delivered}; a corrupt range is acknowledged by its first seq)`, { seq });
+      throw new DurableError(
+        DurableErrorCodes.ACK_UNKNOWN,
+        `ack(${seq}): no record with this sequence number was read (read so far: below ${this.delivered}; a corrupt range is acknowledged by its first seq)`,
+        { seq },
+      );
     }
     if (this.acked[slot] === 1) return false;
     this.acked[slot] = 1;

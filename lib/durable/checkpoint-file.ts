@@ -101,7 +101,12 @@ export class CheckpointFile {
     slot.writeUInt32LE(crc32(slot.subarray(0, BODY_BYTES)), BODY_BYTES);
     let done = 0;
     while (done < SLOT_BYTES) {
-      const { bytesWritten } = await this.handle.write(slot, done, SLOT_BYTES - done, (generation % 2) * SLOT_BYTES + done);
+      const { bytesWritten } = await this.handle.write(
+        slot,
+        done,
+        SLOT_BYTES - done,
+        (generation % 2) * SLOT_BYTES + done,
+      );
       done += bytesWritten;
     }
     if (sync) await this.handle.datasync();

@@ -134,7 +134,11 @@ export class DirLock {
   static async acquire(dir: string): Promise<DirLock> {
     const lockPath = join(resolve(dir), LOCK_FILE);
     if (heldHere.has(lockPath)) {
-      throw new DurableError(DurableErrorCodes.LOCKED, `log directory ${dir} is already open in this process (pid ${process.pid})`, { holderPid: process.pid });
+      throw new DurableError(
+        DurableErrorCodes.LOCKED,
+        `log directory ${dir} is already open in this process (pid ${process.pid})`,
+        { holderPid: process.pid },
+      );
     }
     // Reserved before the first await: a concurrent open in this process fails at once instead of
     // mistaking our fresh lock (our pid, not yet marked held) for a stale one.
@@ -163,13 +167,20 @@ export class DirLock {
         if (existing === undefined) continue; // released meanwhile
         const owner = parseOwner(existing);
         if (owner !== undefined && isAlive(owner)) {
-          throw new DurableError(DurableErrorCodes.LOCKED, `log directory ${dir} is locked by process ${owner.pid}${owner.host === undefined ? '' : ` on ${owner.host}`} (${lockPath})`, {
-            holderPid: owner.pid,
-          });
+          throw new DurableError(
+            DurableErrorCodes.LOCKED,
+            `log directory ${dir} is locked by process ${owner.pid}${owner.host === undefined ? '' : ` on ${owner.host}`} (${lockPath})`,
+            {
+              holderPid: owner.pid,
+            },
+          );
         }
         await DirLock.removeStale(lockPath, existing);
       }
-      throw new DurableError(DurableErrorCodes.LOCKED, `log directory ${dir}: could not take the lock ${lockPath} (it keeps changing hands)`);
+      throw new DurableError(
+        DurableErrorCodes.LOCKED,
+        `log directory ${dir}: could not take the lock ${lockPath} (it keeps changing hands)`,
+      );
     } finally {
       if (!taken) heldHere.delete(lockPath);
       await unlinkIfExists(tmp);

@@ -11,7 +11,15 @@
  * before it as garbage. A damaged record thus costs itself, not its segment.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { FRAME_HEADER_BYTES, FRAME_MAGIC, findMagic, newFrameHeader, payloadMatches, readFrameHeader, type FrameHeader } from './record-frame';
+import {
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  findMagic,
+  newFrameHeader,
+  payloadMatches,
+  readFrameHeader,
+  type FrameHeader,
+} from './record-frame';
 
 export type CursorEvent = 'frame' | 'garbage' | 'end';
 
@@ -66,7 +74,8 @@ export class FrameCursor {
       this.short = false;
       return 'end';
     }
-    if (start < this.bufStart || start + FRAME_HEADER_BYTES > this.bufEnd || !this.frameFitsAt(start, limit)) return 'more';
+    if (start < this.bufStart || start + FRAME_HEADER_BYTES > this.bufEnd || !this.frameFitsAt(start, limit))
+      return 'more';
     const total = FRAME_HEADER_BYTES + this.header.length;
     if (start + total > this.bufEnd) return 'more';
     this.short = false;
@@ -113,7 +122,10 @@ export class FrameCursor {
 
   /** Valid header at `at` (already buffered) whose whole frame lies below `limit`. Fills `header`. */
   private frameFitsAt(at: number, limit: number): boolean {
-    return readFrameHeader(this.buf, at - this.bufStart, this.header) && at + FRAME_HEADER_BYTES + this.header.length <= limit;
+    return (
+      readFrameHeader(this.buf, at - this.bufStart, this.header) &&
+      at + FRAME_HEADER_BYTES + this.header.length <= limit
+    );
   }
 
   private async resync(start: number, limit: number): Promise<CursorEvent> {
@@ -129,7 +141,11 @@ export class FrameCursor {
         continue;
       }
       const candidate = this.bufStart + at;
-      if (candidate + FRAME_HEADER_BYTES <= limit && (await this.ensure(candidate, FRAME_HEADER_BYTES, limit)) && this.frameFitsAt(candidate, limit)) {
+      if (
+        candidate + FRAME_HEADER_BYTES <= limit &&
+        (await this.ensure(candidate, FRAME_HEADER_BYTES, limit)) &&
+        this.frameFitsAt(candidate, limit)
+      ) {
         return this.garbage(start, candidate);
       }
       pos = candidate + 1;

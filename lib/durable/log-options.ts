@@ -76,27 +76,68 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 function integer(name: string, value: unknown, fallback: number, min: number, max: number, range: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || Number.isNaN(value)) throw invalidOption('type', name, 'a number', value);
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw invalidOption('range', name, `an integer in ${range}`, value);
+  if (!Number.isSafeInteger(value) || value < min || value > max)
+    throw invalidOption('range', name, `an integer in ${range}`, value);
   return value;
 }
 
 export function resolveLogOptions(options: SegmentLogOptions): ResolvedLogOptions {
   if (typeof options !== 'object' || options === null) throw invalidOption('type', 'options', 'an object', options);
   const { dir } = options;
-  if (typeof dir !== 'string' || dir === '') throw invalidOption('type', 'dir', 'a non-empty string (a directory path)', dir);
-  const maxBytes = integer('maxBytes', options.maxBytes, LOG_DEFAULTS.maxBytes, 2 * LOG_DEFAULTS.minSegmentBytes, Number.MAX_SAFE_INTEGER, `[2048, 2^53)`);
-  const derived = Math.max(LOG_DEFAULTS.minSegmentBytes, Math.min(LOG_DEFAULTS.maxSegmentBytes, Math.floor(maxBytes / 8)));
-  const segmentBytes = integer('segmentBytes', options.segmentBytes, derived, LOG_DEFAULTS.minSegmentBytes, Math.floor(maxBytes / 2), `[1024, maxBytes / 2 = ${Math.floor(maxBytes / 2)}]`);
+  if (typeof dir !== 'string' || dir === '')
+    throw invalidOption('type', 'dir', 'a non-empty string (a directory path)', dir);
+  const maxBytes = integer(
+    'maxBytes',
+    options.maxBytes,
+    LOG_DEFAULTS.maxBytes,
+    2 * LOG_DEFAULTS.minSegmentBytes,
+    Number.MAX_SAFE_INTEGER,
+    `[2048, 2^53)`,
+  );
+  const derived = Math.max(
+    LOG_DEFAULTS.minSegmentBytes,
+    Math.min(LOG_DEFAULTS.maxSegmentBytes, Math.floor(maxBytes / 8)),
+  );
+  const segmentBytes = integer(
+    'segmentBytes',
+    options.segmentBytes,
+    derived,
+    LOG_DEFAULTS.minSegmentBytes,
+    Math.floor(maxBytes / 2),
+    `[1024, maxBytes / 2 = ${Math.floor(maxBytes / 2)}]`,
+  );
   const sync = options.sync ?? LOG_DEFAULTS.sync;
-  if (sync !== 'always' && sync !== 'batch' && sync !== 'none') throw invalidOption('range', 'sync', `one of 'always', 'batch', 'none'`, sync);
+  if (sync !== 'always' && sync !== 'batch' && sync !== 'none')
+    throw invalidOption('range', 'sync', `one of 'always', 'batch', 'none'`, sync);
   return {
     dir,
     maxBytes,
     segmentBytes,
     sync,
-    checkpointIntervalMs: integer('checkpointIntervalMs', options.checkpointIntervalMs, LOG_DEFAULTS.checkpointIntervalMs, 0, MAX_TIMER_MS, '[0, 2^31 − 1]'),
-    maxCorruptBytes: integer('maxCorruptBytes', options.maxCorruptBytes, LOG_DEFAULTS.maxCorruptBytes, 0, 2 ** 30, '[0, 2^30]'),
-    readChunkBytes: integer('readChunkBytes', options.readChunkBytes, LOG_DEFAULTS.readChunkBytes, 4 * KiB, 2 ** 30, '[4096, 2^30]'),
+    checkpointIntervalMs: integer(
+      'checkpointIntervalMs',
+      options.checkpointIntervalMs,
+      LOG_DEFAULTS.checkpointIntervalMs,
+      0,
+      MAX_TIMER_MS,
+      '[0, 2^31 − 1]',
+    ),
+    maxCorruptBytes: integer(
+      'maxCorruptBytes',
+      options.maxCorruptBytes,
+      LOG_DEFAULTS.maxCorruptBytes,
+      0,
+      2 ** 30,
+      '[0, 2^30]',
+    ),
+    readChunkBytes: integer(
+      'readChunkBytes',
+      options.readChunkBytes,
+      LOG_DEFAULTS.readChunkBytes,
+      4 * KiB,
+      2 ** 30,
+      '[4096, 2^30]',
+    ),
     maxPayloadBytes: segmentBytes - FRAME_HEADER_BYTES,
   };
 }

@@ -26,7 +26,9 @@ const MAGIC_U32 = FRAME_MAGIC.readUInt32LE(0);
 const TWO_32 = 2 ** 32;
 
 /** zlib.crc32 arrived in Node 20.15; older 20.x get the same CRC-32 (IEEE) from a table. */
-const nativeCrc32: ((data: Uint8Array, value?: number) => number) | undefined = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+const nativeCrc32: ((data: Uint8Array, value?: number) => number) | undefined = (
+  zlib as { crc32?: (data: Uint8Array, value?: number) => number }
+).crc32;
 let table: Uint32Array | undefined;
 function tableCrc32(data: Uint8Array, value = 0): number {
   if (table === undefined) {

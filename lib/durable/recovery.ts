@@ -91,7 +91,15 @@ export async function recover(dir: string, checkpoint: Checkpoint | undefined, c
 
   const first = kept[0];
   if (first === undefined) {
-    return { segments: kept, nextSeq, startSeq: nextSeq, startSegment: undefined, startOffset: 0, truncatedBytes, deletedSegments };
+    return {
+      segments: kept,
+      nextSeq,
+      startSeq: nextSeq,
+      startSegment: undefined,
+      startOffset: 0,
+      truncatedBytes,
+      deletedSegments,
+    };
   }
   // Below the oldest segment everything was acknowledged (segments are deleted only then), even if
   // the checkpoint that said so did not reach the disk.
@@ -99,8 +107,14 @@ export async function recover(dir: string, checkpoint: Checkpoint | undefined, c
   let startSegment = first;
   for (const seg of kept) if (seg.firstSeq <= startSeq) startSegment = seg;
   let startOffset = 0;
-  if (checkpoint !== undefined && checkpoint.ackedSeq === startSeq && checkpoint.segmentFirstSeq === startSegment.firstSeq && checkpoint.offset <= startSegment.writtenBytes) {
-    if ((await seqAt(startSegment.path, checkpoint.offset, startSegment.writtenBytes, chunkBytes)) === startSeq) startOffset = checkpoint.offset;
+  if (
+    checkpoint !== undefined &&
+    checkpoint.ackedSeq === startSeq &&
+    checkpoint.segmentFirstSeq === startSegment.firstSeq &&
+    checkpoint.offset <= startSegment.writtenBytes
+  ) {
+    if ((await seqAt(startSegment.path, checkpoint.offset, startSegment.writtenBytes, chunkBytes)) === startSeq)
+      startOffset = checkpoint.offset;
   }
   return { segments: kept, nextSeq, startSeq, startSegment, startOffset, truncatedBytes, deletedSegments };
 }
@@ -122,11 +136,20 @@ async function seqAt(path: string, offset: number, limit: number, chunkBytes: nu
  * the reader reports it as corrupt, recovery must not hide it by truncating),
  * and the seq after that frame's.
  */
-async function scanTail(tail: Segment, checkpoint: Checkpoint | undefined, chunkBytes: number): Promise<{ endOffset: number; endSeq: number }> {
+async function scanTail(
+  tail: Segment,
+  checkpoint: Checkpoint | undefined,
+  chunkBytes: number,
+): Promise<{ endOffset: number; endSeq: number }> {
   let start = 0;
   let endOffset = 0;
   let lastSeq = tail.firstSeq - 1;
-  if (checkpoint !== undefined && checkpoint.segmentFirstSeq === tail.firstSeq && checkpoint.ackedSeq >= tail.firstSeq && checkpoint.offset <= tail.writtenBytes) {
+  if (
+    checkpoint !== undefined &&
+    checkpoint.segmentFirstSeq === tail.firstSeq &&
+    checkpoint.ackedSeq >= tail.firstSeq &&
+    checkpoint.offset <= tail.writtenBytes
+  ) {
     if (checkpoint.offset === tail.writtenBytes) {
       // The checkpoint was taken with everything in this segment read: nothing follows.
       return { endOffset: checkpoint.offset, endSeq: checkpoint.ackedSeq };
@@ -143,7 +166,11 @@ async function scanTail(tail: Segment, checkpoint: Checkpoint | undefined, chunk
     for (;;) {
       const event = await cursor.next(tail.writtenBytes);
       if (event === 'end') break;
-      if (event === 'frame' && cursor.header.seq > lastSeq && plausibleSeq(tail, cursor.header.seq, cursor.frameOffset)) {
+      if (
+        event === 'frame' &&
+        cursor.header.seq > lastSeq &&
+        plausibleSeq(tail, cursor.header.seq, cursor.frameOffset)
+      ) {
         lastSeq = cursor.header.seq;
         endOffset = cursor.offset;
       }

@@ -127,12 +127,19 @@ export class SegmentLog {
       onWritten: (bytes) => (this.diskBytes += bytes),
       onProgress: () => this.onWriterProgress(),
     });
-    this.reader = new SegmentReader(this.segments, this.tracker, recovered.startSeq, recovered.startSegment, recovered.startOffset, {
-      chunkBytes: options.readChunkBytes,
-      maxCorruptBytes: options.maxCorruptBytes,
-      recoveredBelow: recovered.nextSeq,
-      durableSeq: () => this.writer.durableSeq,
-    });
+    this.reader = new SegmentReader(
+      this.segments,
+      this.tracker,
+      recovered.startSeq,
+      recovered.startSegment,
+      recovered.startOffset,
+      {
+        chunkBytes: options.readChunkBytes,
+        maxCorruptBytes: options.maxCorruptBytes,
+        recoveredBelow: recovered.nextSeq,
+        durableSeq: () => this.writer.durableSeq,
+      },
+    );
     this.recovery = {
       recoveredOnOpen: recovered.nextSeq - recovered.startSeq,
       truncatedBytes: recovered.truncatedBytes,
@@ -150,7 +157,13 @@ export class SegmentLog {
   static async open(options: SegmentLogOptions): Promise<SegmentLog> {
     const resolved = resolveLogOptions(options);
     const ioFailed = (err: unknown): DurableError =>
-      err instanceof DurableError ? err : new DurableError(DurableErrorCodes.IO_FAILED, `durable log: opening ${resolved.dir} failed: ${(err as Error).message}`, { cause: err });
+      err instanceof DurableError
+        ? err
+        : new DurableError(
+            DurableErrorCodes.IO_FAILED,
+            `durable log: opening ${resolved.dir} failed: ${(err as Error).message}`,
+            { cause: err },
+          );
     let lock: DirLock;
     try {
       await fsp.mkdir(resolved.dir, { recursive: true });
@@ -186,7 +199,13 @@ export class SegmentLog {
     if (payload.length > this.options.maxPayloadBytes) throw this.tooLarge(payload.length);
     if (!this.fits(payload.length)) {
       const reason = this.writer.diskFull ? 'enospc' : 'max-bytes';
-      throw new DurableError(DurableErrorCodes.FULL, reason === 'enospc' ? 'the disk is full (ENOSPC): waiting for acknowledged segments to be deleted' : `maxBytes (${this.options.maxBytes}) reached`, { reason });
+      throw new DurableError(
+        DurableErrorCodes.FULL,
+        reason === 'enospc'
+          ? 'the disk is full (ENOSPC): waiting for acknowledged segments to be deleted'
+          : `maxBytes (${this.options.maxBytes}) reached`,
+        { reason },
+      );
     }
     return this.writer.append(payload);
   }
@@ -198,7 +217,12 @@ export class SegmentLog {
 
   /** Whether a record of `payloadBytes` can be appended now. */
   canAppend(payloadBytes: number): boolean {
-    return !this.closed && this.writer.failure === undefined && payloadBytes <= this.options.maxPayloadBytes && this.fits(payloadBytes);
+    return (
+      !this.closed &&
+      this.writer.failure === undefined &&
+      payloadBytes <= this.options.maxPayloadBytes &&
+      this.fits(payloadBytes)
+    );
   }
 
   /**
@@ -211,7 +235,9 @@ export class SegmentLog {
     if (this.closed) return Promise.reject(this.closedError());
     if (this.writer.failure !== undefined) return Promise.reject(this.writer.failure);
     if (this.fits(payloadBytes)) return Promise.resolve();
-    const waiting = new Promise<void>((resolve, reject) => this.spaceWaiters.push({ bytes: payloadBytes, resolve, reject }));
+    const waiting = new Promise<void>((resolve, reject) =>
+      this.spaceWaiters.push({ bytes: payloadBytes, resolve, reject }),
+    );
     this.collect(); // a fully acknowledged active segment can be sealed and deleted now
     return waiting;
   }
@@ -239,10 +265,15 @@ export class SegmentLog {
   read(max: number): Promise<ReadEntry[]>;
   read<T>(max: number, decode: Decode<T>): Promise<Array<ReadEntry<T>>>;
   read<T>(max: number, decode?: Decode<T>): Promise<Array<ReadEntry<T | Buffer>>> {
-    if (!Number.isSafeInteger(max) || max < 1) return Promise.reject(invalidOption('range', 'max', 'an integer ≥ 1', max));
-    if (decode !== undefined && typeof decode !== 'function') return Promise.reject(invalidOption('type', 'decode', 'a function', decode));
+    if (!Number.isSafeInteger(max) || max < 1)
+      return Promise.reject(invalidOption('range', 'max', 'an integer ≥ 1', max));
+    if (decode !== undefined && typeof decode !== 'function')
+      return Promise.reject(invalidOption('type', 'decode', 'a function', decode));
     if (this.closed) return Promise.reject(this.closedError());
-    if (this.reading !== undefined) return Promise.reject(new DurableError(DurableErrorCodes.READ_IN_PROGRESS, 'read() called while a previous read() has not settled'));
+    if (this.reading !== undefined)
+      return Promise.reject(
+        new DurableError(DurableErrorCodes.READ_IN_PROGRESS, 'read() called while a previous read() has not settled'),
+      );
     const reading = this.reader.read(max, decode).finally(() => {
       this.reading = undefined;
       this.collect(); // the reader may have left a segment the deleter was waiting for
@@ -361,11 +392,17 @@ export class SegmentLog {
   // ------------------------------------------------------------------ internals
 
   private fits(payloadBytes: number): boolean {
-    return !this.writer.diskFull && this.diskBytes + this.writer.pendingBytes + FRAME_HEADER_BYTES + payloadBytes <= this.options.maxBytes;
+    return (
+      !this.writer.diskFull &&
+      this.diskBytes + this.writer.pendingBytes + FRAME_HEADER_BYTES + payloadBytes <= this.options.maxBytes
+    );
   }
 
   private tooLarge(bytes: number): DurableError {
-    return new DurableError(DurableErrorCodes.RECORD_TOO_LARGE, `a record of ${bytes} bytes does not fit in a segment (at most ${this.options.maxPayloadBytes} bytes: segmentBytes − 24)`);
+    return new DurableError(
+      DurableErrorCodes.RECORD_TOO_LARGE,
+      `a record of ${bytes} bytes does not fit in a segment (at most ${this.options.maxPayloadBytes} bytes: segmentBytes − 24)`,
+    );
   }
 
   private closedError(): DurableError {
@@ -399,7 +436,10 @@ export class SegmentLog {
   private scheduleCheckpoint(): void {
     if (this.checkpointTimer !== undefined || this.checkpointRun !== undefined || this.closed) return;
     // After a failed write, wait a little (it is retried even if no further ack comes).
-    const interval = this.checkpointError === null ? this.options.checkpointIntervalMs : Math.max(this.options.checkpointIntervalMs, CHECKPOINT_RETRY_MS);
+    const interval =
+      this.checkpointError === null
+        ? this.options.checkpointIntervalMs
+        : Math.max(this.options.checkpointIntervalMs, CHECKPOINT_RETRY_MS);
     const wait = this.lastCheckpointAt + interval - Date.now();
     const run = (): void => {
       this.checkpointTimer = undefined;
@@ -426,7 +466,10 @@ export class SegmentLog {
     if (acked <= this.checkpointedSeq) return;
     const where = this.tracker.watermarkPosition() ?? this.reader.position();
     this.lastCheckpointAt = Date.now();
-    await this.checkpoint.write({ ackedSeq: acked, segmentFirstSeq: where.segmentFirstSeq, offset: where.offset }, this.options.sync !== 'none');
+    await this.checkpoint.write(
+      { ackedSeq: acked, segmentFirstSeq: where.segmentFirstSeq, offset: where.offset },
+      this.options.sync !== 'none',
+    );
     this.checkpointError = null;
     this.checkpointedSeq = acked;
     this.collect();

@@ -131,7 +131,8 @@ export class SegmentReader {
         if (event === 'more') event = await cursor.next(seg.readableBytes);
         if (event === 'frame') {
           // Synchronous unless records are missing before this one (their bytes are read for the report).
-          if (cursor.header.seq > this.readSeq && plausibleSeq(seg, cursor.header.seq, cursor.frameOffset)) await this.onGapBefore(seg, cursor, out);
+          if (cursor.header.seq > this.readSeq && plausibleSeq(seg, cursor.header.seq, cursor.frameOffset))
+            await this.onGapBefore(seg, cursor, out);
           else this.onFrame(seg, cursor, out);
         } else if (event === 'garbage') {
           if (this.garbageOffset < 0) this.garbageOffset = cursor.garbageOffset;
@@ -205,14 +206,18 @@ export class SegmentReader {
         try {
           value = this.decode(cursor.payload, seq);
         } catch (err) {
-          const error = new DurableError(DurableErrorCodes.DECODE_FAILED, `record ${seq} in ${seg.path} is intact but could not be decoded: ${(err as Error).message}`, {
-            cause: err,
-            seq,
-            count: 1,
-            segment: seg.path,
-            offset: cursor.frameOffset,
-            rawTruncated: false,
-          });
+          const error = new DurableError(
+            DurableErrorCodes.DECODE_FAILED,
+            `record ${seq} in ${seg.path} is intact but could not be decoded: ${(err as Error).message}`,
+            {
+              cause: err,
+              seq,
+              count: 1,
+              segment: seg.path,
+              offset: cursor.frameOffset,
+              rawTruncated: false,
+            },
+          );
           out.push({ seq, count: 1, payload: Buffer.from(cursor.payload), error });
           this.undecodable++;
           this.tracker.push(seq, 1, seg.firstSeq, cursor.frameOffset);
@@ -225,14 +230,23 @@ export class SegmentReader {
     } else {
       const cap = this.options.maxCorruptBytes;
       const truncated = cursor.payload.length > cap;
-      const error = new DurableError(DurableErrorCodes.CORRUPT_RECORD, `record ${seq} in ${seg.path} at byte ${cursor.frameOffset} fails its checksum`, {
+      const error = new DurableError(
+        DurableErrorCodes.CORRUPT_RECORD,
+        `record ${seq} in ${seg.path} at byte ${cursor.frameOffset} fails its checksum`,
+        {
+          seq,
+          count: 1,
+          segment: seg.path,
+          offset: cursor.frameOffset,
+          rawTruncated: truncated,
+        },
+      );
+      out.push({
         seq,
         count: 1,
-        segment: seg.path,
-        offset: cursor.frameOffset,
-        rawTruncated: truncated,
+        payload: Buffer.from(truncated ? cursor.payload.subarray(0, cap) : cursor.payload),
+        error,
       });
-      out.push({ seq, count: 1, payload: Buffer.from(truncated ? cursor.payload.subarray(0, cap) : cursor.payload), error });
       this.corrupt++;
     }
     this.tracker.push(seq, 1, seg.firstSeq, cursor.frameOffset);
@@ -248,7 +262,8 @@ export class SegmentReader {
     const raw = take > 0 && this.cursor !== undefined ? await this.cursor.readBytes(offset, take) : Buffer.alloc(0);
     const error = new DurableError(
       DurableErrorCodes.CORRUPT_RECORD,
-      `records ${seq}..${seq + count - 1} are missing or damaged in ${seg.path}` + (this.garbageBytes > 0 ? ` (${this.garbageBytes} unreadable bytes at byte ${offset})` : ''),
+      `records ${seq}..${seq + count - 1} are missing or damaged in ${seg.path}` +
+        (this.garbageBytes > 0 ? ` (${this.garbageBytes} unreadable bytes at byte ${offset})` : ''),
       { seq, count, segment: seg.path, offset, rawTruncated: this.garbageBytes > take },
     );
     out.push({ seq, count, payload: raw, error });
@@ -275,13 +290,17 @@ export class SegmentReader {
       // A whole stretch of records has no segment file any more.
       const count = next.firstSeq - this.readSeq;
       const seq = this.readSeq;
-      const error = new DurableError(DurableErrorCodes.CORRUPT_RECORD, `records ${seq}..${seq + count - 1} are missing: no segment file holds them`, {
-        seq,
-        count,
-        segment: next.path,
-        offset: 0,
-        rawTruncated: false,
-      });
+      const error = new DurableError(
+        DurableErrorCodes.CORRUPT_RECORD,
+        `records ${seq}..${seq + count - 1} are missing: no segment file holds them`,
+        {
+          seq,
+          count,
+          segment: next.path,
+          offset: 0,
+          rawTruncated: false,
+        },
+      );
       out.push({ seq, count, payload: Buffer.alloc(0), error });
       this.tracker.push(seq, count, next.firstSeq, 0);
       this.corrupt += count;

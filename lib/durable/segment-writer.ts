@@ -155,7 +155,9 @@ export class SegmentWriter {
       await new Promise<void>((resolve) => (this.idleWaiter = resolve));
     }
     const lost = this.nextSeq - this.durableSeq;
-    const err = this.failure ?? new DurableError(DurableErrorCodes.CLOSED, `the log was closed before ${lost} appended record(s) became durable`);
+    const err =
+      this.failure ??
+      new DurableError(DurableErrorCodes.CLOSED, `the log was closed before ${lost} appended record(s) became durable`);
     this.rejectWaiters(err);
     this.pending.length = 0;
     this.pendingBytes = 0;
@@ -195,7 +197,11 @@ export class SegmentWriter {
       while (this.pending.length > 0 && !this.diskFull && this.failure === undefined) await this.commitGroup();
     } catch (err) {
       // commitGroup handles I/O errors itself; anything else is a bug, reported rather than left unhandled.
-      this.failure = new DurableError(DurableErrorCodes.IO_FAILED, `durable log: commit failed: ${(err as Error).message}`, { cause: err });
+      this.failure = new DurableError(
+        DurableErrorCodes.IO_FAILED,
+        `durable log: commit failed: ${(err as Error).message}`,
+        { cause: err },
+      );
       this.rejectWaiters(this.failure);
       this.hooks.onProgress();
     } finally {
@@ -333,7 +339,11 @@ export class SegmentWriter {
         this.retryDelay = Math.min(RETRY_MAX_MS, this.retryDelay * 2);
       }
     } else {
-      this.failure = new DurableError(DurableErrorCodes.IO_FAILED, `durable log: writing ${seg?.path ?? this.dir} failed: ${(err as Error).message}`, { cause: err });
+      this.failure = new DurableError(
+        DurableErrorCodes.IO_FAILED,
+        `durable log: writing ${seg?.path ?? this.dir} failed: ${(err as Error).message}`,
+        { cause: err },
+      );
       this.rejectWaiters(this.failure);
     }
     this.hooks.onProgress();

@@ -13,7 +13,13 @@ export function fieldPriority(path: string): (record: { value?: unknown }) => nu
   if (typeof path !== 'string') throw invalidOption('type', 'fieldPriority()', 'path', 'a string', path);
   const keys = path.split('.');
   if (keys.some((key) => key === '')) {
-    throw invalidOption('range', 'fieldPriority()', 'path', 'a dotted path of non-empty field names (e.g. priority or meta.level)', path);
+    throw invalidOption(
+      'range',
+      'fieldPriority()',
+      'path',
+      'a dotted path of non-empty field names (e.g. priority or meta.level)',
+      path,
+    );
   }
   return function priorityOf(record) {
     let current: unknown = record.value;

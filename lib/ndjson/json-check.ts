@@ -107,7 +107,13 @@ class Scanner {
       const e = b[p] as number;
       if (e === LOWER_U) {
         if (p + 4 >= end) return false;
-        if ((HEX_DIGIT[b[p + 1] as number]! & HEX_DIGIT[b[p + 2] as number]! & HEX_DIGIT[b[p + 3] as number]! & HEX_DIGIT[b[p + 4] as number]!) === 0) {
+        if (
+          (HEX_DIGIT[b[p + 1] as number]! &
+            HEX_DIGIT[b[p + 2] as number]! &
+            HEX_DIGIT[b[p + 3] as number]! &
+            HEX_DIGIT[b[p + 4] as number]!) ===
+          0
+        ) {
           return false;
         }
         p += 5;

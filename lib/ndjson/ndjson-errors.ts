@@ -30,7 +30,11 @@ export class NdjsonError extends Error {
   readonly line: number | undefined;
   readonly reason: InvalidReason | undefined;
 
-  constructor(code: NdjsonErrorCode, message: string, options: { line?: number; reason?: InvalidReason; cause?: unknown } = {}) {
+  constructor(
+    code: NdjsonErrorCode,
+    message: string,
+    options: { line?: number; reason?: InvalidReason; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'NdjsonError';
     this.code = code;

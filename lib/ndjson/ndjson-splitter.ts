@@ -150,11 +150,17 @@ export class NdjsonSplitter extends Transform {
     super({ readableObjectMode: true, writableObjectMode: false });
     const max = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     if (!Number.isSafeInteger(max) || max < 1) {
-      throw new NdjsonError(NdjsonErrorCodes.INVALID_OPTION, optionMessage('NdjsonSplitter', 'maxLineBytes', 'an integer >= 1', max));
+      throw new NdjsonError(
+        NdjsonErrorCodes.INVALID_OPTION,
+        optionMessage('NdjsonSplitter', 'maxLineBytes', 'an integer >= 1', max),
+      );
     }
     const policy = options.onInvalid ?? InvalidPolicies.SKIP;
     if (!INVALID_POLICY_VALUES.includes(policy)) {
-      throw new NdjsonError(NdjsonErrorCodes.INVALID_OPTION, optionMessage('NdjsonSplitter', 'onInvalid', `one of ${oneOfList(INVALID_POLICY_VALUES)}`, policy));
+      throw new NdjsonError(
+        NdjsonErrorCodes.INVALID_OPTION,
+        optionMessage('NdjsonSplitter', 'onInvalid', `one of ${oneOfList(INVALID_POLICY_VALUES)}`, policy),
+      );
     }
     this.#maxLineBytes = max;
     this.#keepValue = options.keepValue === true;
@@ -200,7 +206,12 @@ export class NdjsonSplitter extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    if (this.#stopping && this.#failure === undefined && !this.#discarding && (this.#held > 0 || this.#bomPrefix.length > 0)) {
+    if (
+      this.#stopping &&
+      this.#failure === undefined &&
+      !this.#discarding &&
+      (this.#held > 0 || this.#bomPrefix.length > 0)
+    ) {
       this.#truncate();
       callback();
       return;
@@ -234,7 +245,12 @@ export class NdjsonSplitter extends Transform {
     const m = this.#metrics;
     m.lines++;
     m.truncated++;
-    const event: TruncatedLine = { line: this.#line++, reason: TRUNCATED_AT_STOP, excerpt: excerptOf(bytes, bytes.length), bytes };
+    const event: TruncatedLine = {
+      line: this.#line++,
+      reason: TRUNCATED_AT_STOP,
+      excerpt: excerptOf(bytes, bytes.length),
+      bytes,
+    };
     this.emit('truncated', event);
   }
 
@@ -375,9 +391,13 @@ export class NdjsonSplitter extends Transform {
     const m = this.#metrics;
     m.invalid++;
     m.invalidByReason[reason]++;
-    const event: InvalidLine = bytes === undefined ? { line: lineNumber, reason, excerpt } : { line: lineNumber, reason, excerpt, bytes };
+    const event: InvalidLine =
+      bytes === undefined ? { line: lineNumber, reason, excerpt } : { line: lineNumber, reason, excerpt, bytes };
     if (this.#failOnInvalid) {
-      this.#failure = new NdjsonError(NdjsonErrorCodes.INVALID_LINE, `line ${lineNumber}: ${reason}`, { line: lineNumber, reason });
+      this.#failure = new NdjsonError(NdjsonErrorCodes.INVALID_LINE, `line ${lineNumber}: ${reason}`, {
+        line: lineNumber,
+        reason,
+      });
       this.emit('invalid', event);
       // End the output cleanly: every valid record before this line is already pushed and must reach downstream.
       this.push(null);

@@ -229,7 +229,8 @@ export class AdaptiveController {
     switch (probe) {
       case 'batch-up':
         // Only with latency headroom: at least half the target left.
-        moved = window.meanLatencyMs < this.#o.targetLatencyMs / 2 && this.#set(this.#batchSize * 1.5, this.#concurrency);
+        moved =
+          window.meanLatencyMs < this.#o.targetLatencyMs / 2 && this.#set(this.#batchSize * 1.5, this.#concurrency);
         break;
       case 'concurrency-up':
         moved = this.#set(this.#batchSize, this.#concurrency + 1);

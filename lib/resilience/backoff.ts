@@ -21,7 +21,11 @@ export type ResolvedRetryOptions = Required<RetryOptions>;
  * off), half is random (so many streams failing together do not retry in
  * lock-step). See AWS Architecture Blog, "Exponential Backoff And Jitter".
  */
-export function backoffDelayMs(retry: number, options: ResolvedRetryOptions, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  retry: number,
+  options: ResolvedRetryOptions,
+  random: () => number = Math.random,
+): number {
   const base = Math.min(options.maxDelayMs, options.minDelayMs * 2 ** Math.max(0, retry - 1));
   return Math.round(base / 2 + random() * (base / 2));
 }

@@ -85,7 +85,10 @@ export class CircuitBreaker {
   failure(now: number): void {
     this.#failures++;
     this.#probing = false;
-    if (this.#state === CircuitState.HALF_OPEN || (this.#state === CircuitState.CLOSED && this.#failures >= this.#threshold)) {
+    if (
+      this.#state === CircuitState.HALF_OPEN ||
+      (this.#state === CircuitState.CLOSED && this.#failures >= this.#threshold)
+    ) {
       this.#openedAt = now;
       this.#opens++;
       this.#transition(CircuitState.OPEN);

@@ -16,7 +16,9 @@ export class DeadLetterWriteError extends Error {
     const code = (cause as { code?: unknown } | undefined)?.code;
     // Duck-typed: an fs error may come from another realm (a vm context), where instanceof Error fails.
     const message = (cause as { message?: unknown } | undefined)?.message;
-    super(`cannot write to --dead-letter file ${path}: ${typeof message === 'string' ? message : String(cause)}`, { cause });
+    super(`cannot write to --dead-letter file ${path}: ${typeof message === 'string' ? message : String(cause)}`, {
+      cause,
+    });
     this.name = 'DeadLetterWriteError';
     this.code = typeof code === 'string' ? code : 'EIO';
     this.written = written;
@@ -61,13 +63,18 @@ export class DeadLetterFile {
    * JSON, so they are embedded as-is, not re-serialized. Returns how many were written (all of them,
    * or it throws `DeadLetterWriteError`).
    */
-  writeUndeliverable(records: readonly NdjsonRecord[], error: Error, reason: 'undeliverable' | 'possibly-undelivered' = 'undeliverable'): number {
+  writeUndeliverable(
+    records: readonly NdjsonRecord[],
+    error: Error,
+    reason: 'undeliverable' | 'possibly-undelivered' = 'undeliverable',
+  ): number {
     if (records.length === 0) return 0;
     const errorJson = JSON.stringify(error.message);
     const parts: string[] = new Array<string>(records.length);
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as NdjsonRecord;
-      parts[i] = `{"line":${record.line},"reason":"${reason}","error":${errorJson},"record":${record.bytes.toString('utf8').trim()}}\n`;
+      parts[i] =
+        `{"line":${record.line},"reason":"${reason}","error":${errorJson},"record":${record.bytes.toString('utf8').trim()}}\n`;
     }
     this.#append(parts);
     return records.length;
@@ -81,7 +88,8 @@ export class DeadLetterFile {
     const entry: Record<string, unknown> = { line: invalid.line, reason: invalid.reason, excerpt: invalid.excerpt };
     if (invalid.bytes !== undefined) {
       // Invalid UTF-8 (or a line cut inside a character) cannot survive a round trip through a JSON string; base64 can.
-      if (invalid.reason === 'invalid-utf8' || !isUtf8(invalid.bytes)) entry['rawBase64'] = invalid.bytes.toString('base64');
+      if (invalid.reason === 'invalid-utf8' || !isUtf8(invalid.bytes))
+        entry['rawBase64'] = invalid.bytes.toString('base64');
       else entry['raw'] = invalid.bytes.toString('utf8');
     }
     this.#append([`${JSON.stringify(entry)}\n`]);

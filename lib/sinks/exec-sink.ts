@@ -83,10 +83,14 @@ export class ExecSink implements LineSink {
       });
       child.once('error', (err: Error) => {
         // 'error' without 'exit' means the shell never ran (bad cwd, EAGAIN, …).
-        const failure = new SinkError(SinkErrorCodes.SPAWN_FAILED, `${this.description}: cannot start (${(err as { code?: string }).code ?? err.message})`, {
-          retryable: false,
-          cause: err,
-        });
+        const failure = new SinkError(
+          SinkErrorCodes.SPAWN_FAILED,
+          `${this.description}: cannot start (${(err as { code?: string }).code ?? err.message})`,
+          {
+            retryable: false,
+            cause: err,
+          },
+        );
         this.#stdin.fail(failure);
         resolve(failure);
       });
@@ -188,15 +192,20 @@ export class ExecSink implements LineSink {
 
   /** stdin failed (EPIPE) or closed: report the exit status if known, else wait for it (bounded). */
   readonly #stdinFailure = (error: Error | undefined): SinkError | undefined => {
-    if (this.#exit !== undefined) return this.#exitedError(this.#exit, this.#stdinEnded ? 'exited' : 'exited before close()');
+    if (this.#exit !== undefined)
+      return this.#exitedError(this.#exit, this.#stdinEnded ? 'exited' : 'exited before close()');
     if (this.#graceTimer === undefined) {
       this.#graceTimer = setTimeout(() => {
         const code = (error as { code?: unknown } | undefined)?.code;
         this.#stdin.fail(
-          new SinkError(SinkErrorCodes.CLOSED, `${this.description}: child closed its stdin (${typeof code === 'string' ? code : 'closed'})`, {
-            retryable: false,
-            cause: error,
-          }),
+          new SinkError(
+            SinkErrorCodes.CLOSED,
+            `${this.description}: child closed its stdin (${typeof code === 'string' ? code : 'closed'})`,
+            {
+              retryable: false,
+              cause: error,
+            },
+          ),
         );
       }, EXIT_GRACE_MS);
       this.#graceTimer.unref();

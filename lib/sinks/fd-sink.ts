@@ -106,7 +106,9 @@ export class FdSink implements LineSink {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closing || this.#stopped) {
       const after = this.#closing ? 'close()' : 'stopAtRecordBoundary()';
-      return Promise.reject(new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after ${after}`, { retryable: false }));
+      return Promise.reject(
+        new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after ${after}`, { retryable: false }),
+      );
     }
     if (ctx.signal.aborted) return Promise.reject(abortedError(this.description, ctx.signal));
     if (lines.length === 0) return Promise.resolve();
@@ -281,7 +283,8 @@ export class FdSink implements LineSink {
   #notifyIdle(): void {
     const idle = this.#idle;
     if (idle === undefined) return;
-    if (this.#failure === undefined && (this.#current !== undefined || (this.#queue.size > 0 && !this.#stopped))) return;
+    if (this.#failure === undefined && (this.#current !== undefined || (this.#queue.size > 0 && !this.#stopped)))
+      return;
     this.#idle = undefined;
     idle();
   }

@@ -56,7 +56,10 @@ export class HttpSink implements LineSink {
   constructor(url: string | URL, options: HttpSinkOptions = {}) {
     const parsed = new URL(url.toString());
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new SinkError(SinkErrorCodes.INVALID_SPEC, `http sink needs an http: or https: URL, got ${parsed.protocol}`);
+      throw new SinkError(
+        SinkErrorCodes.INVALID_SPEC,
+        `http sink needs an http: or https: URL, got ${parsed.protocol}`,
+      );
     }
     this.description = redactUrl(parsed);
     const headers: Record<string, string> = { ...options.headers, 'content-type': 'application/x-ndjson' };
@@ -65,7 +68,8 @@ export class HttpSink implements LineSink {
     this.#secrets = [username, password, parsed.username, parsed.password].filter((s) => s.length >= MIN_SCRUB_LENGTH);
     // Query-string values (`?api_key=…`) are secrets as often as userinfo is.
     this.#secrets.push(...queryValues(parsed));
-    for (const value of Object.values(options.headers ?? {})) if (value.length >= MIN_SCRUB_LENGTH) this.#secrets.push(value);
+    for (const value of Object.values(options.headers ?? {}))
+      if (value.length >= MIN_SCRUB_LENGTH) this.#secrets.push(value);
     if (parsed.username !== '' || parsed.password !== '') {
       const token = Buffer.from(`${username}:${password}`, 'utf8').toString('base64');
       headers['authorization'] = `Basic ${token}`;
@@ -84,13 +88,17 @@ export class HttpSink implements LineSink {
 
   write(lines: Buffer[], ctx: SinkWriteContext): Promise<void> {
     if (this.#closed) {
-      return Promise.reject(new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after close()`, { retryable: false }));
+      return Promise.reject(
+        new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after close()`, { retryable: false }),
+      );
     }
     if (ctx.signal.aborted) return Promise.reject(abortedError(this.description, ctx.signal));
     if (lines.length === 0) return Promise.resolve();
     const body = joinLines(lines);
     this.#inFlight++;
-    return new Promise<void>((resolve, reject) => this.#post(body, ctx.signal, resolve, reject)).finally(this.#requestDone);
+    return new Promise<void>((resolve, reject) => this.#post(body, ctx.signal, resolve, reject)).finally(
+      this.#requestDone,
+    );
   }
 
   /** Waits for requests in flight, then releases the keep-alive connections (when the sink owns the agent). */
@@ -112,39 +120,48 @@ export class HttpSink implements LineSink {
       reject(err);
     };
     const headers = { ...this.#headers, 'content-length': String(body.length) };
-    const req = this.#transport.request(this.#target, { method: 'POST', agent: this.#agent, headers, signal }, (res) => {
-      const status = res.statusCode ?? 0;
-      const outcome = classifyHttpStatus(status);
-      if (outcome === HttpOutcome.SUCCESS) {
-        settled = true;
-        // Drain so the keep-alive socket can be reused; the status is the server's acknowledgement.
-        res.on('error', ignore);
-        res.resume();
-        resolve();
-        return;
-      }
-      const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-      const chunks: Buffer[] = [];
-      let kept = 0;
-      const done = (): void => {
-        const excerpt = this.#scrub(Buffer.concat(chunks).toString('utf8').replace(NON_PRINTABLE, ' ').trim().slice(0, ERROR_BODY_CHARS));
-        const retryable = outcome === HttpOutcome.RETRYABLE;
-        const message = `${this.description}: HTTP ${status}${excerpt === '' ? '' : `: ${excerpt}`}`;
-        const options = retryAfterMs === undefined ? { retryable, statusCode: status } : { retryable, statusCode: status, retryAfterMs };
-        fail(new SinkError(SinkErrorCodes.HTTP_STATUS, message, options));
-      };
-      res.on('data', (chunk: Buffer) => {
-        if (kept < ERROR_BODY_BYTES) {
-          const part = chunk.subarray(0, ERROR_BODY_BYTES - kept);
-          chunks.push(part);
-          kept += part.length;
+    const req = this.#transport.request(
+      this.#target,
+      { method: 'POST', agent: this.#agent, headers, signal },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        const outcome = classifyHttpStatus(status);
+        if (outcome === HttpOutcome.SUCCESS) {
+          settled = true;
+          // Drain so the keep-alive socket can be reused; the status is the server's acknowledgement.
+          res.on('error', ignore);
+          res.resume();
+          resolve();
+          return;
         }
-      });
-      res.on('end', done);
-      // The status alone decides the outcome; a body cut short changes nothing.
-      res.on('error', done);
-      res.on('close', done);
-    });
+        const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+        const chunks: Buffer[] = [];
+        let kept = 0;
+        const done = (): void => {
+          const excerpt = this.#scrub(
+            Buffer.concat(chunks).toString('utf8').replace(NON_PRINTABLE, ' ').trim().slice(0, ERROR_BODY_CHARS),
+          );
+          const retryable = outcome === HttpOutcome.RETRYABLE;
+          const message = `${this.description}: HTTP ${status}${excerpt === '' ? '' : `: ${excerpt}`}`;
+          const options =
+            retryAfterMs === undefined
+              ? { retryable, statusCode: status }
+              : { retryable, statusCode: status, retryAfterMs };
+          fail(new SinkError(SinkErrorCodes.HTTP_STATUS, message, options));
+        };
+        res.on('data', (chunk: Buffer) => {
+          if (kept < ERROR_BODY_BYTES) {
+            const part = chunk.subarray(0, ERROR_BODY_BYTES - kept);
+            chunks.push(part);
+            kept += part.length;
+          }
+        });
+        res.on('end', done);
+        // The status alone decides the outcome; a body cut short changes nothing.
+        res.on('error', done);
+        res.on('close', done);
+      },
+    );
     req.on('error', (err: Error) => fail(this.#requestError(err, signal)));
     req.end(body);
   }
@@ -153,7 +170,10 @@ export class HttpSink implements LineSink {
     if (signal.aborted) return abortedError(this.description, signal);
     const code = (err as { code?: unknown }).code;
     const why = this.#scrub(typeof code === 'string' ? `${code}: ${err.message}` : err.message);
-    return new SinkError(SinkErrorCodes.HTTP_NETWORK, `${this.description}: request failed (${why})`, { retryable: true, cause: err });
+    return new SinkError(SinkErrorCodes.HTTP_NETWORK, `${this.description}: request failed (${why})`, {
+      retryable: true,
+      cause: err,
+    });
   }
 
   /**
@@ -177,7 +197,6 @@ export class HttpSink implements LineSink {
 }
 
 function ignore(): void {}
-
 
 export function createHttpSink(url: string | URL, options: HttpSinkOptions = {}): HttpSink {
   return new HttpSink(url, options);

@@ -42,8 +42,14 @@ export interface SinkFlushFunction extends FlushFunction<NdjsonRecord> {
  * came from, so that exactly those are retried or dead-lettered.
  */
 export function sinkFlush(sink: LineSink, options: SinkFlushOptions = {}): SinkFlushFunction {
-  if (options === null || typeof options !== 'object') throw invalidOption('type', 'sinkFlush()', 'options', 'an object', options);
-  const onSinkGone = functionOption<SinkFlushOptions['onSinkGone']>('sinkFlush()', 'onSinkGone', options.onSinkGone, false);
+  if (options === null || typeof options !== 'object')
+    throw invalidOption('type', 'sinkFlush()', 'options', 'an object', options);
+  const onSinkGone = functionOption<SinkFlushOptions['onSinkGone']>(
+    'sinkFlush()',
+    'onSinkGone',
+    options.onSinkGone,
+    false,
+  );
   const tailBytes = integerOption('sinkFlush()', 'unconfirmedTailBytes', options.unconfirmedTailBytes, 0, 0);
   const tail = new RingBuffer<NdjsonRecord>();
   let tailSize = 0;
@@ -51,33 +57,41 @@ export function sinkFlush(sink: LineSink, options: SinkFlushOptions = {}): SinkF
     tailSize = 0;
     return tail.drain();
   };
-  return Object.assign(async function flushToSink(batch: NdjsonRecord[], ctx: FlushContext): Promise<void | FlushResult<NdjsonRecord>> {
-    const lines = new Array<Buffer>(batch.length);
-    for (let i = 0; i < batch.length; i++) lines[i] = (batch[i] as NdjsonRecord).bytes;
-    let result;
-    try {
-      result = await sink.write(lines, ctx);
-    } catch (err) {
-      if (onSinkGone !== undefined && sinkFailureAction(err) === 'stop') onSinkGone(err as Error, takeUnconfirmed());
-      throw err;
-    }
-    if (tailBytes > 0 && (result === undefined || result.failedItems === undefined)) {
-      for (const record of batch) {
-        tail.push(record);
-        tailSize += record.bytes.length + 1;
+  return Object.assign(
+    async function flushToSink(batch: NdjsonRecord[], ctx: FlushContext): Promise<void | FlushResult<NdjsonRecord>> {
+      const lines = new Array<Buffer>(batch.length);
+      for (let i = 0; i < batch.length; i++) lines[i] = (batch[i] as NdjsonRecord).bytes;
+      let result;
+      try {
+        result = await sink.write(lines, ctx);
+      } catch (err) {
+        if (onSinkGone !== undefined && sinkFailureAction(err) === 'stop') onSinkGone(err as Error, takeUnconfirmed());
+        throw err;
       }
-      // Keep at least tailBytes: drop the oldest only while the rest still covers it.
-      while (tail.size > 0 && tailSize - ((tail.peek() as NdjsonRecord).bytes.length + 1) >= tailBytes) {
-        tailSize -= (tail.shift() as NdjsonRecord).bytes.length + 1;
+      if (tailBytes > 0 && (result === undefined || result.failedItems === undefined)) {
+        for (const record of batch) {
+          tail.push(record);
+          tailSize += record.bytes.length + 1;
+        }
+        // Keep at least tailBytes: drop the oldest only while the rest still covers it.
+        while (tail.size > 0 && tailSize - ((tail.peek() as NdjsonRecord).bytes.length + 1) >= tailBytes) {
+          tailSize -= (tail.shift() as NdjsonRecord).bytes.length + 1;
+        }
       }
-    }
-    if (result === undefined || result.failedItems === undefined) return result as FlushResult<NdjsonRecord> | undefined;
-    return { ...result, failedItems: recordsOf(result.failedItems, batch, lines) };
-  }, { takeUnconfirmed });
+      if (result === undefined || result.failedItems === undefined)
+        return result as FlushResult<NdjsonRecord> | undefined;
+      return { ...result, failedItems: recordsOf(result.failedItems, batch, lines) };
+    },
+    { takeUnconfirmed },
+  );
 }
 
 /** Failure path only: maps the sink's failed lines back to their records by identity, keeping batch order. */
-function recordsOf(failed: readonly Buffer[], batch: readonly NdjsonRecord[], lines: readonly Buffer[]): NdjsonRecord[] {
+function recordsOf(
+  failed: readonly Buffer[],
+  batch: readonly NdjsonRecord[],
+  lines: readonly Buffer[],
+): NdjsonRecord[] {
   const wanted = new Set(failed);
   const records: NdjsonRecord[] = [];
   for (let i = 0; i < lines.length; i++) if (wanted.has(lines[i] as Buffer)) records.push(batch[i] as NdjsonRecord);

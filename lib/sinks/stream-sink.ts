@@ -21,16 +21,28 @@ export interface StreamSinkOptions {
 }
 
 /** Error codes that mean "the reader went away", as opposed to an I/O fault. */
-const CLOSED_CODES = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ERR_STREAM_PREMATURE_CLOSE']);
+const CLOSED_CODES = new Set([
+  'EPIPE',
+  'ECONNRESET',
+  'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_WRITE_AFTER_END',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
 
 export function defaultStreamFailure(error: Error | undefined, description: string): SinkError {
   const code = (error as { code?: unknown } | undefined)?.code;
   if (error === undefined || (typeof code === 'string' && CLOSED_CODES.has(code))) {
     const why = typeof code === 'string' ? code : 'stream closed';
-    return new SinkError(SinkErrorCodes.CLOSED, `${description}: downstream closed (${why})`, { retryable: false, cause: error });
+    return new SinkError(SinkErrorCodes.CLOSED, `${description}: downstream closed (${why})`, {
+      retryable: false,
+      cause: error,
+    });
   }
   const why = typeof code === 'string' ? code : error.message;
-  return new SinkError(SinkErrorCodes.WRITE_FAILED, `${description}: write failed (${why})`, { retryable: false, cause: error });
+  return new SinkError(SinkErrorCodes.WRITE_FAILED, `${description}: write failed (${why})`, {
+    retryable: false,
+    cause: error,
+  });
 }
 
 interface PendingWrite {
@@ -92,7 +104,9 @@ export class StreamSink implements LineSink {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closing || this.#stopped) {
       const after = this.#closing ? 'close()' : 'stopAtRecordBoundary()';
-      return Promise.reject(new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after ${after}`, { retryable: false }));
+      return Promise.reject(
+        new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after ${after}`, { retryable: false }),
+      );
     }
     if (ctx.signal.aborted) return Promise.reject(abortedError(this.description, ctx.signal));
     if (lines.length === 0) return Promise.resolve();
@@ -224,7 +238,8 @@ export class StreamSink implements LineSink {
   #notifyIdle(): void {
     const idle = this.#idle;
     if (idle === undefined) return;
-    if (this.#failure === undefined && (this.#current !== undefined || (this.#queue.size > 0 && !this.#stopped))) return;
+    if (this.#failure === undefined && (this.#current !== undefined || (this.#queue.size > 0 && !this.#stopped)))
+      return;
     this.#idle = undefined;
     idle();
   }
@@ -252,7 +267,10 @@ export class StreamSink implements LineSink {
 }
 
 export function abortedError(description: string, signal: AbortSignal): SinkError {
-  return new SinkError(SinkErrorCodes.ABORTED, `${description}: write aborted`, { retryable: true, cause: signal.reason });
+  return new SinkError(SinkErrorCodes.ABORTED, `${description}: write aborted`, {
+    retryable: true,
+    cause: signal.reason,
+  });
 }
 
 /** A `LineSink` over any Writable (see `StreamSink`). */

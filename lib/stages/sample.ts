@@ -19,7 +19,8 @@ export const SampleMode = {
 export type SampleMode = (typeof SampleMode)[keyof typeof SampleMode];
 
 /** Pressure states at which sampling can start (`normal` would mean "always sample"). */
-export type SampleThreshold = typeof BackpressureState.ELEVATED | typeof BackpressureState.CRITICAL | typeof BackpressureState.BLOCKED;
+export type SampleThreshold =
+  typeof BackpressureState.ELEVATED | typeof BackpressureState.CRITICAL | typeof BackpressureState.BLOCKED;
 
 export interface SampleOptions<T> extends SheddingStageOptions {
   /**
@@ -68,10 +69,20 @@ export interface SampleOptionNames {
   random: string;
 }
 
-const SAMPLE_OPTION_NAMES: SampleOptionNames = { rate: 'rate', mode: 'mode', key: 'key', threshold: 'threshold', random: 'random' };
+const SAMPLE_OPTION_NAMES: SampleOptionNames = {
+  rate: 'rate',
+  mode: 'mode',
+  key: 'key',
+  threshold: 'threshold',
+  random: 'random',
+};
 
 const SAMPLE_MODES: readonly SampleMode[] = Object.values(SampleMode);
-const SAMPLE_THRESHOLDS: readonly SampleThreshold[] = [BackpressureState.ELEVATED, BackpressureState.CRITICAL, BackpressureState.BLOCKED];
+const SAMPLE_THRESHOLDS: readonly SampleThreshold[] = [
+  BackpressureState.ELEVATED,
+  BackpressureState.CRITICAL,
+  BackpressureState.BLOCKED,
+];
 
 /**
  * Validates the sampling options and fills in their defaults; throws the coded TypeError/RangeError
@@ -83,7 +94,13 @@ export function sampleSettings<T>(
   options: Pick<SampleOptions<T>, 'rate' | 'mode' | 'key' | 'threshold' | 'random'>,
   names: SampleOptionNames,
 ): { rate: number; mode: SampleMode; threshold: SampleThreshold } {
-  const mode = enumOption(owner, names.mode, options.mode, SAMPLE_MODES, options.key === undefined ? SampleMode.COUNTER : SampleMode.KEY);
+  const mode = enumOption(
+    owner,
+    names.mode,
+    options.mode,
+    SAMPLE_MODES,
+    options.key === undefined ? SampleMode.COUNTER : SampleMode.KEY,
+  );
   const rate = options.rate ?? 10;
   const whole = mode !== SampleMode.RANDOM;
   const expected = whole ? 'an integer >= 1' : 'a finite number >= 1';
@@ -91,9 +108,21 @@ export function sampleSettings<T>(
   if (whole ? !(Number.isSafeInteger(rate) && rate >= 1) : !(rate >= 1 && Number.isFinite(rate))) {
     throw invalidOption('range', owner, names.rate, expected, rate);
   }
-  functionOption(owner, names.key, options.key, mode === SampleMode.KEY, mode === SampleMode.KEY ? `a function (${names.mode} 'key' needs one)` : 'a function');
+  functionOption(
+    owner,
+    names.key,
+    options.key,
+    mode === SampleMode.KEY,
+    mode === SampleMode.KEY ? `a function (${names.mode} 'key' needs one)` : 'a function',
+  );
   functionOption(owner, names.random, options.random, false);
-  const threshold = enumOption(owner, names.threshold, options.threshold, SAMPLE_THRESHOLDS, BackpressureState.ELEVATED);
+  const threshold = enumOption(
+    owner,
+    names.threshold,
+    options.threshold,
+    SAMPLE_THRESHOLDS,
+    BackpressureState.ELEVATED,
+  );
   return { rate, mode, threshold };
 }
 

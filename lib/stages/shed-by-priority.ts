@@ -48,7 +48,8 @@ export function priorityFloors<T>(
   functionOption(owner, names.priority, options.priority, true, 'a function (item) => number');
   const keep: unknown = options.keepAtLeast;
   if (keep === undefined) return { elevated: undefined, critical: undefined };
-  if (keep === null || typeof keep !== 'object') throw invalidOption('type', owner, names.keepAtLeast, 'an object { elevated?, critical? }', keep);
+  if (keep === null || typeof keep !== 'object')
+    throw invalidOption('type', owner, names.keepAtLeast, 'an object { elevated?, critical? }', keep);
   const floors = keep as { elevated?: unknown; critical?: unknown };
   for (const level of ['elevated', 'critical'] as const) {
     const value = floors[level];
@@ -114,7 +115,12 @@ export class ShedByPriorityStage<T> extends SheddingStage<T> {
   #arriving = 0;
 
   constructor(options: ShedByPriorityOptions<T>) {
-    super(options, [DropReason.SHED_PRIORITY, DropReason.EVICTED_PRIORITY, DropReason.OVERFLOW, DropReason.INVALID_PRIORITY]);
+    super(options, [
+      DropReason.SHED_PRIORITY,
+      DropReason.EVICTED_PRIORITY,
+      DropReason.OVERFLOW,
+      DropReason.INVALID_PRIORITY,
+    ]);
     const { elevated, critical } = priorityFloors(new.target.name, options, PRIORITY_OPTION_NAMES);
     this.#priority = options.priority;
     this.#pressure = options.pressure;

@@ -143,7 +143,8 @@ export abstract class SheddingStage<T> extends Duplex {
       // although we call back synchronously. 16 is the object-mode default.
       writableHighWaterMark: 16,
     });
-    if (options === null || typeof options !== 'object') throw invalidOption('type', new.target.name, 'options', 'an object', options);
+    if (options === null || typeof options !== 'object')
+      throw invalidOption('type', new.target.name, 'options', 'an object', options);
     this.capacity = stageCapacity(new.target.name, 'capacity', options.capacity);
     this.#pressure = options.pressure;
     this.on('pause', this.#onPause);
@@ -274,7 +275,9 @@ export abstract class SheddingStage<T> extends Duplex {
    */
   attachOutlet(write: (item: T) => boolean): void {
     if (this.#outlet !== null || this.#written > 0) {
-      throw Object.assign(new Error('attachOutlet() must be called once, before the first write'), { code: 'ERR_INVALID_STATE' });
+      throw Object.assign(new Error('attachOutlet() must be called once, before the first write'), {
+        code: 'ERR_INVALID_STATE',
+      });
     }
     this.#outlet = write;
     this.#outletOpen = true;

@@ -25,7 +25,13 @@ export type OptionError = (TypeError | RangeError) & { code: OptionErrorCode };
  * The error for option `name` of `owner` (e.g. `'BackpressureWritable'`, `'backpressure()'`).
  * `expected` completes "must be …"; `value` is what was given.
  */
-export function invalidOption(kind: 'type' | 'range', owner: string, name: string, expected: string, value: unknown): OptionError {
+export function invalidOption(
+  kind: 'type' | 'range',
+  owner: string,
+  name: string,
+  expected: string,
+  value: unknown,
+): OptionError {
   const message = optionMessage(owner, name, expected, value);
   const err = kind === 'type' ? new TypeError(message) : new RangeError(message);
   return Object.assign(err, { code: kind === 'type' ? OptionErrorCode.INVALID_TYPE : OptionErrorCode.OUT_OF_RANGE });
@@ -43,7 +49,8 @@ export function optionMessage(owner: string, name: string, expected: string, val
 export function isOptionError(err: unknown): err is OptionError {
   return (
     (err instanceof TypeError || err instanceof RangeError) &&
-    ((err as { code?: unknown }).code === OptionErrorCode.INVALID_TYPE || (err as { code?: unknown }).code === OptionErrorCode.OUT_OF_RANGE)
+    ((err as { code?: unknown }).code === OptionErrorCode.INVALID_TYPE ||
+      (err as { code?: unknown }).code === OptionErrorCode.OUT_OF_RANGE)
   );
 }
 
@@ -60,14 +67,22 @@ function describeValue(value: unknown): string {
 /** `'a', 'b' or 'c'`: the allowed values of an enumerated option, for "must be one of …". */
 export function oneOfList(values: readonly string[]): string {
   const quoted = values.map((v) => `'${v}'`);
-  return quoted.length <= 1 ? (quoted[0] ?? '') : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1] ?? ''}`;
+  return quoted.length <= 1
+    ? (quoted[0] ?? '')
+    : `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1] ?? ''}`;
 }
 
 /**
  * `value` if it is one of `allowed`, else a RangeError (a wrong string) or TypeError (not a
  * string at all). `undefined` gives `fallback`.
  */
-export function enumOption<V extends string>(owner: string, name: string, value: unknown, allowed: readonly V[], fallback: V): V {
+export function enumOption<V extends string>(
+  owner: string,
+  name: string,
+  value: unknown,
+  allowed: readonly V[],
+  fallback: V,
+): V {
   if (value === undefined) return fallback;
   if ((allowed as readonly unknown[]).includes(value)) return value as V;
   throw invalidOption(typeof value === 'string' ? 'range' : 'type', owner, name, `one of ${oneOfList(allowed)}`, value);
@@ -77,12 +92,19 @@ export function enumOption<V extends string>(owner: string, name: string, value:
 export function integerOption(owner: string, name: string, value: unknown, fallback: number, min: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number') throw invalidOption('type', owner, name, `an integer >= ${min}`, value);
-  if (!Number.isSafeInteger(value) || value < min) throw invalidOption('range', owner, name, `an integer >= ${min}`, value);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw invalidOption('range', owner, name, `an integer >= ${min}`, value);
   return value;
 }
 
 /** A function, or `undefined` when not given and not `required`. */
-export function functionOption<F>(owner: string, name: string, value: unknown, required: boolean, expected = 'a function'): F | undefined {
+export function functionOption<F>(
+  owner: string,
+  name: string,
+  value: unknown,
+  required: boolean,
+  expected = 'a function',
+): F | undefined {
   if (value === undefined && !required) return undefined;
   if (typeof value !== 'function') throw invalidOption('type', owner, name, expected, value);
   return value as F;

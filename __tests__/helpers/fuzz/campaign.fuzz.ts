@@ -12,7 +12,9 @@ const start = Number(process.env['FUZZ_SEED'] ?? '1');
 /** --fixed: the seeds CI runs, instead of a range. */
 const fixed = process.env['FUZZ_FIXED'] === '1';
 const writeKnown = process.env['FUZZ_WRITE_KNOWN'] === '1';
-const seeds: readonly number[] = fixed ? FIXED_SEEDS : Array.from({ length: Number(process.env['FUZZ_CASES'] ?? '1000') }, (_, i) => start + i);
+const seeds: readonly number[] = fixed
+  ? FIXED_SEEDS
+  : Array.from({ length: Number(process.env['FUZZ_CASES'] ?? '1000') }, (_, i) => start + i);
 const cases = seeds.length;
 const verbose = process.env['FUZZ_VERBOSE'] === '1';
 const jsonPath = process.env['FUZZ_JSON'] ?? '';
@@ -33,14 +35,23 @@ it(`fuzz campaign: ${range}`, async () => {
     const seed = seeds[i] as number;
     const result = await runCase(seed, { verbose });
     const hints = [...new Set(result.failures.flatMap((f) => f.hint.split('+')))].sort();
-    report.push({ seed, outcome: result.outcome, realMs: result.realMs, hints, kinds: [...new Set(result.failures.map((f) => f.kind))].sort() });
+    report.push({
+      seed,
+      outcome: result.outcome,
+      realMs: result.realMs,
+      hints,
+      kinds: [...new Set(result.failures.map((f) => f.kind))].sort(),
+    });
     if (result.failures.length > 0) {
       failing.push(result);
       for (const hint of hints) byHint.set(hint, [...(byHint.get(hint) ?? []), seed]);
       const known = fixed ? knownFailure(seed) : undefined;
       out(`${formatResult(result, verbose)}${known === undefined ? '' : `\n  (known failing: ${known})`}`);
     } else if (verbose) out(formatResult(result, true));
-    if ((i + 1) % 250 === 0) process.stderr.write(`fuzz: ${i + 1}/${cases} cases, ${failing.length} failing, ${Math.round((Date.now() - began) / 1000)} s\n`);
+    if ((i + 1) % 250 === 0)
+      process.stderr.write(
+        `fuzz: ${i + 1}/${cases} cases, ${failing.length} failing, ${Math.round((Date.now() - began) / 1000)} s\n`,
+      );
   }
   if (jsonPath !== '') writeFileSync(jsonPath, JSON.stringify(report, null, 1));
   out(`fuzz: ${failing.length} of ${cases} case(s) failed (${range}, ${Math.round((Date.now() - began) / 1000)} s)`);

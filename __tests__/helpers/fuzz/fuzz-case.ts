@@ -232,7 +232,8 @@ export function generateCase(seed: number): FuzzCase {
   const controls: Control[] = [];
   const span = Math.max(1, count);
   if (rng.chance(0.15)) {
-    const at = rng.chance(0.5) && producerKind === 'loop' ? { afterWrites: rng.int(0, span) } : { atMs: rng.int(0, 100) };
+    const at =
+      rng.chance(0.5) && producerKind === 'loop' ? { afterWrites: rng.int(0, span) } : { atMs: rng.int(0, 100) };
     // Usually uncorked a while after the cork; otherwise destroyed a while after it (a corked stream
     // whose producer waits for 'drain' would wait forever: the user's deadlock, not the library's).
     const uncork = rng.chance(0.8);
@@ -242,7 +243,11 @@ export function generateCase(seed: number): FuzzCase {
   }
   if (rng.chance(0.25)) {
     const action = rng.chance(0.5) ? 'destroy-error' : 'destroy';
-    controls.push(rng.chance(0.5) && producerKind === 'loop' ? { action, afterWrites: rng.int(0, span) } : { action, atMs: rng.int(0, 400) });
+    controls.push(
+      rng.chance(0.5) && producerKind === 'loop'
+        ? { action, afterWrites: rng.int(0, span) }
+        : { action, atMs: rng.int(0, 400) },
+    );
   }
   if (producerKind === 'loop' && rng.chance(0.08)) controls.push({ action: 'end', atMs: rng.int(0, 200) });
 
@@ -279,7 +284,11 @@ export function generateCase(seed: number): FuzzCase {
       maxDelayMs: rng.pick([0, 1, 3, 10, 40]),
       honoursAbort: rng.pick([0, 0.5, 1]),
     },
-    deadLetter: { mode: deadLetterMode, maxDelayMs: rng.int(1, 30), mutates: deadLetterMode !== 'none' && rng.chance(0.1) },
+    deadLetter: {
+      mode: deadLetterMode,
+      maxDelayMs: rng.int(1, 30),
+      mutates: deadLetterMode !== 'none' && rng.chance(0.1),
+    },
     producer: {
       kind: producerKind,
       respect: rng.chance(0.6),
@@ -290,7 +299,11 @@ export function generateCase(seed: number): FuzzCase {
     endMode: rng.weighted({ end: 70, 'end-item': 20, none: 10 }),
     controls,
     destroyInListener: rng.chance(0.07)
-      ? { event: rng.pick(['state', 'flush', 'retry', 'dead-letter', 'drop', 'circuit', 'drain'] as const), nth: rng.int(1, 3), withError: rng.chance(0.5) }
+      ? {
+          event: rng.pick(['state', 'flush', 'retry', 'dead-letter', 'drop', 'circuit', 'drain'] as const),
+          nth: rng.int(1, 3),
+          withError: rng.chance(0.5),
+        }
       : undefined,
     rogueListeners: rng.chance(0.05),
     extremes,
@@ -311,10 +324,14 @@ export function describeCase(c: FuzzCase): string {
   ];
   if (c.strategy !== 'block') parts.push(`capacity=${c.capacity}`);
   if (c.strategy === 'sample') parts.push(`sample=${c.sampleMode}/${c.sampleRate}/${c.sampleThreshold}`);
-  if (c.bytes !== undefined) parts.push(`maxBufferBytes=${c.bytes.maxBufferBytes}${c.bytes.badSizeIds.length > 0 ? ` badSize(${c.bytes.badSizeMode})=${c.bytes.badSizeIds.length}` : ''}`);
+  if (c.bytes !== undefined)
+    parts.push(
+      `maxBufferBytes=${c.bytes.maxBufferBytes}${c.bytes.badSizeIds.length > 0 ? ` badSize(${c.bytes.badSizeMode})=${c.bytes.badSizeIds.length}` : ''}`,
+    );
   if (c.maxBlockTimeMs !== undefined) parts.push(`maxBlockTimeMs=${c.maxBlockTimeMs}`);
   if (c.maxFlushIntervalMs !== undefined) parts.push(`flushInterval=${c.minFlushIntervalMs}..${c.maxFlushIntervalMs}`);
-  if (c.circuitBreaker !== undefined) parts.push(`circuit=${c.circuitBreaker.failureThreshold}/${c.circuitBreaker.cooldownMs}`);
+  if (c.circuitBreaker !== undefined)
+    parts.push(`circuit=${c.circuitBreaker.failureThreshold}/${c.circuitBreaker.cooldownMs}`);
   if (c.adaptive !== undefined) parts.push('adaptive');
   parts.push(`sink=${c.sink.profile}`, `deadLetter=${c.deadLetter.mode}${c.deadLetter.mutates ? '+mutates' : ''}`);
   parts.push(
@@ -326,13 +343,19 @@ export function describeCase(c: FuzzCase): string {
       `controls=[${c.controls
         .map((k) => {
           const when = k.atMs !== undefined ? `${k.atMs}ms` : `w${k.afterWrites}`;
-          const then = k.uncorkAfterMs !== undefined ? `+uncork${k.uncorkAfterMs}ms` : k.destroyAfterMs !== undefined ? `+destroy${k.destroyAfterMs}ms` : '';
+          const then =
+            k.uncorkAfterMs !== undefined
+              ? `+uncork${k.uncorkAfterMs}ms`
+              : k.destroyAfterMs !== undefined
+                ? `+destroy${k.destroyAfterMs}ms`
+                : '';
           return `${k.action}${k.twice ? 'x2' : ''}@${when}${then}`;
         })
         .join(',')}]`,
     );
   }
-  if (c.destroyInListener !== undefined) parts.push(`destroyIn=${c.destroyInListener.event}#${c.destroyInListener.nth}`);
+  if (c.destroyInListener !== undefined)
+    parts.push(`destroyIn=${c.destroyInListener.event}#${c.destroyInListener.nth}`);
   if (c.rogueListeners) parts.push('rogue-listeners');
   if (c.extremes.length > 0) parts.push(`extremes=${c.extremes.join(',')}`);
   return parts.join(' ');

@@ -33,7 +33,16 @@ import {
   type StateChange,
   type StrategyWritable,
 } from '../../../lib';
-import { describeCase, generateCase, TIMER_MAX, type Control, type FuzzCase, type FuzzItem, type ListenerEvent, type SinkKind } from './fuzz-case';
+import {
+  describeCase,
+  generateCase,
+  TIMER_MAX,
+  type Control,
+  type FuzzCase,
+  type FuzzItem,
+  type ListenerEvent,
+  type SinkKind,
+} from './fuzz-case';
 import { Rng } from './rng';
 
 // Captured at load time, before any case installs fake timers.
@@ -279,7 +288,8 @@ class CaseRun {
     // Consecutive drops at the same moment for the same reason fold into one line.
     if (runKey !== undefined && runKey === this.#runKey && this.#trace.length > 0) {
       this.#runCount++;
-      this.#trace[this.#trace.length - 1] = `t=${t} ${runKey.replace('#', `${this.#runFirst}..${runId ?? ''}`)} ×${this.#runCount}`;
+      this.#trace[this.#trace.length - 1] =
+        `t=${t} ${runKey.replace('#', `${this.#runFirst}..${runId ?? ''}`)} ×${this.#runCount}`;
       return;
     }
     this.#runKey = runKey ?? '';
@@ -296,7 +306,14 @@ class CaseRun {
       seen.count++;
       return;
     }
-    this.#failures.set(key, { kind, where, message, at: this.#now(), count: 1, hint: this.#hint(kind, where, message) });
+    this.#failures.set(key, {
+      kind,
+      where,
+      message,
+      at: this.#now(),
+      count: 1,
+      hint: this.#hint(kind, where, message),
+    });
     this.#log(`FAIL ${kind} @${where}: ${message}`);
   }
 
@@ -415,7 +432,11 @@ class CaseRun {
       );
     }
     if (m.eventsAccepted !== this.#written) {
-      this.#fail('accepted', where, `eventsAccepted ${m.eventsAccepted} but ${this.#written} item(s) were handed to write()/end(item)${this.#w.writableCorked > 0 ? ' [corked]' : ''}`);
+      this.#fail(
+        'accepted',
+        where,
+        `eventsAccepted ${m.eventsAccepted} but ${this.#written} item(s) were handed to write()/end(item)${this.#w.writableCorked > 0 ? ' [corked]' : ''}`,
+      );
     }
     return m;
   }
@@ -436,13 +457,21 @@ class CaseRun {
     let ackCount = 0;
     for (const n of this.#acked().values()) ackCount += n;
     if (m.eventsFlushed !== ackCount) {
-      this.#fail('metric', 'eventsFlushed', `eventsFlushed ${m.eventsFlushed} but the sink acknowledged ${ackCount} item(s) in answers the stream accepted`);
+      this.#fail(
+        'metric',
+        'eventsFlushed',
+        `eventsFlushed ${m.eventsFlushed} but the sink acknowledged ${ackCount} item(s) in answers the stream accepted`,
+      );
     }
     if (m.eventsDropped !== this.#dropEvents) {
       this.#fail('metric', 'eventsDropped', `eventsDropped ${m.eventsDropped} but ${this.#dropEvents} 'drop' event(s)`);
     }
     if (m.eventsDeadLettered !== this.#dlEventItems) {
-      this.#fail('metric', 'eventsDeadLettered', `eventsDeadLettered ${m.eventsDeadLettered} but 'dead-letter' events carried ${this.#dlEventItems} item(s)`);
+      this.#fail(
+        'metric',
+        'eventsDeadLettered',
+        `eventsDeadLettered ${m.eventsDeadLettered} but 'dead-letter' events carried ${this.#dlEventItems} item(s)`,
+      );
     }
     this.#checkNewCalls();
     this.#checkBounds(m);
@@ -451,9 +480,14 @@ class CaseRun {
       const counters = `${m.eventsAccepted}/${m.eventsFlushed}/${m.eventsDropped}/${m.eventsDeadLettered}/${m.bufferSize}/${m.inFlight}`;
       if (this.#closedCounters === undefined) this.#closedCounters = counters;
       else if (counters !== this.#closedCounters) {
-        this.#fail('after-close', where, `counters accepted/flushed/dropped/deadLettered/buffer/inFlight went ${this.#closedCounters} -> ${counters} after 'close'`);
+        this.#fail(
+          'after-close',
+          where,
+          `counters accepted/flushed/dropped/deadLettered/buffer/inFlight went ${this.#closedCounters} -> ${counters} after 'close'`,
+        );
       }
-      if (m.bufferSize !== 0 || m.inFlight !== 0) this.#fail('bound', 'closed', `closed with bufferSize ${m.bufferSize}, inFlight ${m.inFlight}`);
+      if (m.bufferSize !== 0 || m.inFlight !== 0)
+        this.#fail('bound', 'closed', `closed with bufferSize ${m.bufferSize}, inFlight ${m.inFlight}`);
     }
   }
 
@@ -474,22 +508,39 @@ class CaseRun {
     const inner = c.strategy === 'block' ? m : this.#bw.getMetrics();
     const respects = c.strategy !== 'block' || c.producer.kind !== 'loop' || c.producer.respect;
     if (respects && inner.bufferSize > c.maxBufferSize) {
-      this.#fail('bound', 'bufferSize', `writable bufferSize ${inner.bufferSize} > maxBufferSize ${c.maxBufferSize} with a producer that respects write() === false`);
+      this.#fail(
+        'bound',
+        'bufferSize',
+        `writable bufferSize ${inner.bufferSize} > maxBufferSize ${c.maxBufferSize} with a producer that respects write() === false`,
+      );
     }
     if (respects && c.bytes !== undefined && inner.bufferBytes > c.bytes.maxBufferBytes + 20) {
-      this.#fail('bound', 'bufferBytes', `bufferBytes ${inner.bufferBytes} > maxBufferBytes ${c.bytes.maxBufferBytes} + one item (≤ 20)`);
+      this.#fail(
+        'bound',
+        'bufferBytes',
+        `bufferBytes ${inner.bufferBytes} > maxBufferBytes ${c.bytes.maxBufferBytes} + one item (≤ 20)`,
+      );
     }
     const maxInFlight = this.#maxConcurrency() * this.#maxBatch();
-    if (m.inFlight > maxInFlight) this.#fail('bound', 'inFlight', `inFlight ${m.inFlight} > concurrency × batchSize = ${maxInFlight}`);
+    if (m.inFlight > maxInFlight)
+      this.#fail('bound', 'inFlight', `inFlight ${m.inFlight} > concurrency × batchSize = ${maxInFlight}`);
     if (m.inFlightBatches > this.#maxConcurrency()) {
-      this.#fail('bound', 'inFlightBatches', `inFlightBatches ${m.inFlightBatches} > concurrency ${this.#maxConcurrency()}`);
+      this.#fail(
+        'bound',
+        'inFlightBatches',
+        `inFlightBatches ${m.inFlightBatches} > concurrency ${this.#maxConcurrency()}`,
+      );
     }
     if (c.strategy !== 'block') {
       const stage = (this.#w as StrategyWritable<FuzzItem>).stage.getMetrics();
       const allowed = c.capacity + (c.strategy === 'drop-oldest' && c.capacity === 1 ? 1 : 0);
       if (stage.held > allowed) this.#fail('bound', 'stage.held', `stage holds ${stage.held} > capacity ${c.capacity}`);
       if (stage.written !== stage.passed + stage.dropped + stage.held) {
-        this.#fail('invariant', 'stage', `stage written ${stage.written} !== passed ${stage.passed} + dropped ${stage.dropped} + held ${stage.held}`);
+        this.#fail(
+          'invariant',
+          'stage',
+          `stage written ${stage.written} !== passed ${stage.passed} + dropped ${stage.dropped} + held ${stage.held}`,
+        );
       }
     }
   }
@@ -499,15 +550,35 @@ class CaseRun {
     const now = this.#now();
     const w = this.#w;
     // A producer waiting for 'drain' must get it once the state leaves 'blocked'.
-    if (c.strategy === 'block' && this.#waitingForDrain && m.state !== 'blocked' && w.writableCorked === 0 && !w.destroyed && !w.writableEnded) {
-      if (++this.#drainOwedSteps >= 3) this.#fail('drain-owed', 'drain', `state is '${m.state}' but no 'drain' for a producer waiting since write() returned false`);
+    if (
+      c.strategy === 'block' &&
+      this.#waitingForDrain &&
+      m.state !== 'blocked' &&
+      w.writableCorked === 0 &&
+      !w.destroyed &&
+      !w.writableEnded
+    ) {
+      if (++this.#drainOwedSteps >= 3)
+        this.#fail(
+          'drain-owed',
+          'drain',
+          `state is '${m.state}' but no 'drain' for a producer waiting since write() returned false`,
+        );
     } else this.#drainOwedSteps = 0;
     this.#checkYield(now);
     // Full (by items or bytes) means flush now: full with nothing in flight leaves the sink idle while the producer waits.
     const inner = c.strategy === 'block' ? m : this.#bw.getMetrics();
     const corked = c.strategy === 'block' ? w.writableCorked > 0 : false;
-    const full = inner.bufferSize >= c.maxBufferSize || (c.bytes !== undefined && inner.bufferBytes >= c.bytes.maxBufferBytes);
-    if (full && inner.state === 'blocked' && inner.inFlightBatches === 0 && !corked && !this.#bw.destroyed && inner.bufferSize > 0) {
+    const full =
+      inner.bufferSize >= c.maxBufferSize || (c.bytes !== undefined && inner.bufferBytes >= c.bytes.maxBufferBytes);
+    if (
+      full &&
+      inner.state === 'blocked' &&
+      inner.inFlightBatches === 0 &&
+      !corked &&
+      !this.#bw.destroyed &&
+      inner.bufferSize > 0
+    ) {
       if (this.#idleBlockedSince < 0) this.#idleBlockedSince = now;
       else if (now - this.#idleBlockedSince >= 2) {
         this.#fail(
@@ -524,7 +595,8 @@ class CaseRun {
       this.#lastProgressAt = now;
       return;
     }
-    const pending = m.bufferSize + m.inFlight > 0 || !this.#producerDone || (this.#endCalledAt >= 0 && this.#closedAt < 0);
+    const pending =
+      m.bufferSize + m.inFlight > 0 || !this.#producerDone || (this.#endCalledAt >= 0 && this.#closedAt < 0);
     if (!pending || this.#closedAt >= 0 || w.writableCorked > 0 || this.#producerSleeps > 0) {
       this.#lastProgressAt = now;
       return;
@@ -534,10 +606,16 @@ class CaseRun {
     const unbounded = window === Infinity;
     if (now - this.#lastProgressAt <= (unbounded ? 3000 : window)) return;
     if (unbounded) {
-      this.#giveUp(`nothing happened for ${now - this.#lastProgressAt} ms with unbounded timers (${this.c.extremes.join(', ')})`);
+      this.#giveUp(
+        `nothing happened for ${now - this.#lastProgressAt} ms with unbounded timers (${this.c.extremes.join(', ')})`,
+      );
       return;
     }
-    this.#fail('stall', 'progress', `nothing happened for ${now - this.#lastProgressAt} ms (bufferSize ${m.bufferSize}, inFlight ${m.inFlight}, state ${m.state}, waiting for drain ${this.#waitingForDrain}, end() pending ${this.#endCalledAt >= 0})`);
+    this.#fail(
+      'stall',
+      'progress',
+      `nothing happened for ${now - this.#lastProgressAt} ms (bufferSize ${m.bufferSize}, inFlight ${m.inFlight}, state ${m.state}, waiting for drain ${this.#waitingForDrain}, end() pending ${this.#endCalledAt >= 0})`,
+    );
     this.#giveUp('stalled');
   }
 
@@ -555,7 +633,11 @@ class CaseRun {
       return;
     }
     if (now > this.#yieldOwedSince) {
-      this.#fail('write-return', 'drain', `write() returned false at t=${this.#yieldOwedSince} (the one-turn yield) and no 'drain' followed by t=${now}`);
+      this.#fail(
+        'write-return',
+        'drain',
+        `write() returned false at t=${this.#yieldOwedSince} (the one-turn yield) and no 'drain' followed by t=${now}`,
+      );
       this.#yieldOwedSince = -1;
     }
   }
@@ -599,17 +681,29 @@ class CaseRun {
         seen.add(id);
         const l = this.#ledger[id] as ItemLedger;
         if (!l.written) this.#fail('identity', 'flush', `item ${id} reached flush but was never written`);
-        if (l.drops.length > 0 && l.dropSeq < a.startSeq) this.#fail('resend', 'flush', `item ${id} reached flush after it was dropped (${l.drops.join(',')})`);
-        if (l.dlEvents > 0 && l.dlSeq < a.startSeq) this.#fail('resend', 'flush', `item ${id} reached flush after it was dead-lettered`);
+        if (l.drops.length > 0 && l.dropSeq < a.startSeq)
+          this.#fail('resend', 'flush', `item ${id} reached flush after it was dropped (${l.drops.join(',')})`);
+        if (l.dlEvents > 0 && l.dlSeq < a.startSeq)
+          this.#fail('resend', 'flush', `item ${id} reached flush after it was dead-lettered`);
       }
       for (const b of this.#attempts) {
         if (b === a || !b.settled || b.signal.aborted || b.settledSeq > a.startSeq) continue;
         for (const id of b.delivered) {
-          if (seen.has(id)) this.#fail('resend', 'flush', `item ${id} reached flush (call ${a.n}) after call ${b.n} (${b.kind}) delivered it`);
+          if (seen.has(id))
+            this.#fail(
+              'resend',
+              'flush',
+              `item ${id} reached flush (call ${a.n}) after call ${b.n} (${b.kind}) delivered it`,
+            );
         }
         if (b.nonRetryable) {
           for (const id of b.ids) {
-            if (seen.has(id)) this.#fail('resend', 'flush', `item ${id} retried (call ${a.n}) after a non-retryable failure (call ${b.n})`);
+            if (seen.has(id))
+              this.#fail(
+                'resend',
+                'flush',
+                `item ${id} retried (call ${a.n}) after a non-retryable failure (call ${b.n})`,
+              );
           }
         }
       }
@@ -623,7 +717,8 @@ class CaseRun {
     const rng = this.#sinkRng;
     const signal = ctx.signal;
     const ids = this.#ids(batch, 'flush');
-    if (batch.length === 0) this.#fail('identity', 'flush (empty batch)', `flush was called with an empty batch (attempt ${ctx.attempt})`);
+    if (batch.length === 0)
+      this.#fail('identity', 'flush (empty batch)', `flush was called with an empty batch (attempt ${ctx.attempt})`);
     const a: Attempt = {
       n: this.#attempts.length,
       ids,
@@ -645,18 +740,25 @@ class CaseRun {
     for (const id of ids) (this.#ledger[id] as ItemLedger).calls.push(a.n);
     let open = 0;
     for (const b of this.#attempts) if (!b.settled && !b.signal.aborted) open++;
-    if (open > this.#maxConcurrency()) this.#fail('bound', 'concurrency', `${open} flush calls open at once > concurrency ${this.#maxConcurrency()}`);
+    if (open > this.#maxConcurrency())
+      this.#fail('bound', 'concurrency', `${open} flush calls open at once > concurrency ${this.#maxConcurrency()}`);
     signal.addEventListener('abort', () => {
       const code = codeOf(signal.reason);
       this.#log(`abort call ${a.n} (${code ?? String(signal.reason)})`);
       if (code === ErrorCodes.FLUSH_TIMEOUT && this.#now() - a.startedAt < c.flushTimeoutMs) {
-        this.#fail('timer-early', 'flushTimeoutMs', `attempt aborted as timed out after ${this.#now() - a.startedAt} ms, flushTimeoutMs is ${c.flushTimeoutMs}`);
+        this.#fail(
+          'timer-early',
+          'flushTimeoutMs',
+          `attempt aborted as timed out after ${this.#now() - a.startedAt} ms, flushTimeoutMs is ${c.flushTimeoutMs}`,
+        );
       }
     });
     const kind = rng.weighted(c.sink.weights) as SinkKind;
     a.kind = kind;
     const delay = c.sink.maxDelayMs === 0 || rng.chance(0.35) ? 0 : rng.int(1, c.sink.maxDelayMs);
-    this.#log(`flush call ${a.n} attempt ${ctx.attempt} [${ids.join(',')}] -> ${kind}${delay > 0 ? ` in ${delay} ms` : ''}`);
+    this.#log(
+      `flush call ${a.n} attempt ${ctx.attempt} [${ids.join(',')}] -> ${kind}${delay > 0 ? ` in ${delay} ms` : ''}`,
+    );
 
     const settle = (delivered: number[]): void => {
       a.settled = true;
@@ -688,7 +790,8 @@ class CaseRun {
       );
     };
     const all = ids.slice();
-    const cast = <V>(p: Promise<V>): Promise<void | FlushResult<FuzzItem>> => p as unknown as Promise<void | FlushResult<FuzzItem>>;
+    const cast = <V>(p: Promise<V>): Promise<void | FlushResult<FuzzItem>> =>
+      p as unknown as Promise<void | FlushResult<FuzzItem>>;
 
     switch (kind) {
       case 'ok':
@@ -733,7 +836,10 @@ class CaseRun {
       }
       case 'partial-no-items': {
         const failed = rng.int(1, Math.max(1, batch.length));
-        return answer({ success: batch.length - failed, failed, errors: [new Error('fuzz: failed without failedItems')] }, []);
+        return answer(
+          { success: batch.length - failed, failed, errors: [new Error('fuzz: failed without failedItems')] },
+          [],
+        );
       }
       case 'invalid': {
         a.invalid = true;
@@ -742,7 +848,9 @@ class CaseRun {
           {},
           { ok: false },
           new Error('fuzz: down (resolved, not thrown)'),
-          typeof Response === 'function' ? new Response('fuzz: internal error', { status: 500 }) : { ok: false, status: 500 },
+          typeof Response === 'function'
+            ? new Response('fuzz: internal error', { status: 500 })
+            : { ok: false, status: 500 },
           { ok: false, status: 500, statusText: 'Internal Server Error' },
           'ok',
           42,
@@ -757,8 +865,19 @@ class CaseRun {
         const foreign = { id: -1 - a.n, p: 0, size: 1 };
         const variant = first === undefined ? 0 : rng.int(0, 3);
         const failedItems =
-          variant === 0 ? [foreign] : variant === 1 ? [first as FuzzItem, first as FuzzItem] : variant === 2 ? batch.map((item) => ({ ...item })) : [...batch, foreign];
-        return cast(answer({ success: 0, failed: failedItems.length, errors: [new Error('fuzz: bad failedItems')], failedItems }, []));
+          variant === 0
+            ? [foreign]
+            : variant === 1
+              ? [first as FuzzItem, first as FuzzItem]
+              : variant === 2
+                ? batch.map((item) => ({ ...item }))
+                : [...batch, foreign];
+        return cast(
+          answer(
+            { success: 0, failed: failedItems.length, errors: [new Error('fuzz: bad failedItems')], failedItems },
+            [],
+          ),
+        );
       }
       case 'splice-ok': {
         a.mutated = true;
@@ -807,7 +926,9 @@ class CaseRun {
     const mode = c.deadLetter.mode;
     const fails = mode === 'fail' || (mode === 'flaky' && rng.chance(0.3));
     const delay = mode === 'slow' || rng.chance(0.3) ? rng.int(0, c.deadLetter.maxDelayMs) : 0;
-    this.#log(`onDeadLetter [${ids.join(',')}] (${codeOf(error) ?? error.message}) -> ${fails ? 'fails' : 'ok'}${delay > 0 ? ` in ${delay} ms` : ''}`);
+    this.#log(
+      `onDeadLetter [${ids.join(',')}] (${codeOf(error) ?? error.message}) -> ${fails ? 'fails' : 'ok'}${delay > 0 ? ` in ${delay} ms` : ''}`,
+    );
     if (c.deadLetter.mutates) items.length = 0;
     const markFailed = (): void => {
       for (const id of ids) (this.#ledger[id] as ItemLedger).dlHandlerFailed++;
@@ -864,8 +985,18 @@ class CaseRun {
       }
       if (HOLD_FULL_REASONS.has(reason)) {
         const inner = this.#bw.getMetrics();
-        if (inner.bufferSize === 0 && inner.inFlight === 0 && inner.state === 'normal' && !this.#bw.destroyed && !this.#bw.writableEnded) {
-          this.#fail('drop-idle', reason, `dropped item ${id} as '${reason}' while the writable was empty, idle and 'normal'`);
+        if (
+          inner.bufferSize === 0 &&
+          inner.inFlight === 0 &&
+          inner.state === 'normal' &&
+          !this.#bw.destroyed &&
+          !this.#bw.writableEnded
+        ) {
+          this.#fail(
+            'drop-idle',
+            reason,
+            `dropped item ${id} as '${reason}' while the writable was empty, idle and 'normal'`,
+          );
         }
       }
     });
@@ -933,7 +1064,11 @@ class CaseRun {
       if (change.to === 'open') this.#innerOpenedAt = this.#now();
       if (change.from === 'open' && change.to === 'half-open' && c.circuitBreaker !== undefined) {
         if (this.#now() - this.#innerOpenedAt < c.circuitBreaker.cooldownMs) {
-          this.#fail('timer-early', 'circuitBreaker.cooldownMs', `half-open ${this.#now() - this.#innerOpenedAt} ms after opening, cooldownMs is ${c.circuitBreaker.cooldownMs}`);
+          this.#fail(
+            'timer-early',
+            'circuitBreaker.cooldownMs',
+            `half-open ${this.#now() - this.#innerOpenedAt} ms after opening, cooldownMs is ${c.circuitBreaker.cooldownMs}`,
+          );
         }
       }
     });
@@ -942,12 +1077,29 @@ class CaseRun {
   #checkDeadlineCodes(err: unknown, where: string): void {
     const codes = codesOf(err);
     const now = this.#now();
-    if (codes.includes(ErrorCodes.DRAIN_TIMEOUT) && this.#endCalledAt >= 0 && now - this.#endCalledAt < this.c.drainTimeoutMs) {
-      this.#fail('timer-early', 'drainTimeoutMs', `${where} with ERR_BACKPRESSURE_DRAIN_TIMEOUT ${now - this.#endCalledAt} ms after end(), drainTimeoutMs is ${this.c.drainTimeoutMs}`);
+    if (
+      codes.includes(ErrorCodes.DRAIN_TIMEOUT) &&
+      this.#endCalledAt >= 0 &&
+      now - this.#endCalledAt < this.c.drainTimeoutMs
+    ) {
+      this.#fail(
+        'timer-early',
+        'drainTimeoutMs',
+        `${where} with ERR_BACKPRESSURE_DRAIN_TIMEOUT ${now - this.#endCalledAt} ms after end(), drainTimeoutMs is ${this.c.drainTimeoutMs}`,
+      );
     }
     const maxBlock = this.c.maxBlockTimeMs;
-    if (codes.includes(ErrorCodes.BLOCK_TIMEOUT) && maxBlock !== undefined && this.#lastBlockedAt >= 0 && now - this.#lastBlockedAt < maxBlock) {
-      this.#fail('timer-early', 'maxBlockTimeMs', `${where} with ERR_BACKPRESSURE_BLOCK_TIMEOUT ${now - this.#lastBlockedAt} ms after blocking, maxBlockTimeMs is ${maxBlock}`);
+    if (
+      codes.includes(ErrorCodes.BLOCK_TIMEOUT) &&
+      maxBlock !== undefined &&
+      this.#lastBlockedAt >= 0 &&
+      now - this.#lastBlockedAt < maxBlock
+    ) {
+      this.#fail(
+        'timer-early',
+        'maxBlockTimeMs',
+        `${where} with ERR_BACKPRESSURE_BLOCK_TIMEOUT ${now - this.#lastBlockedAt} ms after blocking, maxBlockTimeMs is ${maxBlock}`,
+      );
     }
   }
 
@@ -1018,7 +1170,11 @@ class CaseRun {
           if (this.#yieldOwedSince < 0) this.#yieldOwedSince = this.#now();
           const m = this.#metrics('write');
           if (m !== undefined && m.eventsAccepted !== this.#written) {
-            this.#fail('write-return', w.writableCorked > 0 ? 'write (corked)' : 'write', `write() returned false and refused the item: eventsAccepted ${m.eventsAccepted}, ${this.#written} written${w.writableCorked > 0 ? ' [corked]' : ''}`);
+            this.#fail(
+              'write-return',
+              w.writableCorked > 0 ? 'write (corked)' : 'write',
+              `write() returned false and refused the item: eventsAccepted ${m.eventsAccepted}, ${this.#written} written${w.writableCorked > 0 ? ' [corked]' : ''}`,
+            );
           }
         }
       }
@@ -1073,7 +1229,8 @@ class CaseRun {
             }
           }, k.uncorkAfterMs);
         }
-        if (k.destroyAfterMs !== undefined) setTimeout(() => this.#destroy(false, 'corked, never uncorked'), k.destroyAfterMs);
+        if (k.destroyAfterMs !== undefined)
+          setTimeout(() => this.#destroy(false, 'corked, never uncorked'), k.destroyAfterMs);
         break;
       }
       case 'destroy':
@@ -1226,7 +1383,10 @@ class CaseRun {
         this.#checkOptionError(err);
         return this.#result(outcome, realStart);
       }
-      this.#bw = this.#w instanceof BackpressureWritable ? this.#w : (this.#w as StrategyWritable<FuzzItem>).backpressureWritable;
+      this.#bw =
+        this.#w instanceof BackpressureWritable
+          ? this.#w
+          : (this.#w as StrategyWritable<FuzzItem>).backpressureWritable;
       this.#listen();
       this.#instrumentWrite();
       for (const k of this.c.controls) if (k.atMs !== undefined) setTimeout(() => this.#control(k), k.atMs);
@@ -1266,10 +1426,20 @@ class CaseRun {
       if (this.#sampler !== undefined) clearInterval(this.#sampler);
       if (outcome !== 'hang') this.#finalChecks();
       if (this.#gaveUp) outcome = 'gave-up';
-      else if (outcome === 'closed') outcome = this.#errors.length > 0 ? `errored(${codeOf(this.#errors[0]) ?? 'test'})` : this.#finishedAt >= 0 ? 'finished' : 'destroyed';
+      else if (outcome === 'closed')
+        outcome =
+          this.#errors.length > 0
+            ? `errored(${codeOf(this.#errors[0]) ?? 'test'})`
+            : this.#finishedAt >= 0
+              ? 'finished'
+              : 'destroyed';
       return this.#result(outcome, realStart);
     } catch (err) {
-      this.#fail('crash', 'harness', `the harness failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.#fail(
+        'crash',
+        'harness',
+        `the harness failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
       return this.#result('crash', realStart);
     } finally {
       for (const undo of this.#unwatch) undo();
@@ -1290,7 +1460,11 @@ class CaseRun {
       });
       const watched = (fn: unknown, ms?: unknown, ...args: unknown[]): unknown => {
         if (typeof ms === 'number' && ms > TIMER_MAX) {
-          this.#fail('timer-overflow', name, `${name}(…, ${ms}) — Node runs it after 1 ms (TimeoutOverflowWarning); options: ${this.c.extremes.join(', ')}`);
+          this.#fail(
+            'timer-overflow',
+            name,
+            `${name}(…, ${ms}) — Node runs it after 1 ms (TimeoutOverflowWarning); options: ${this.c.extremes.join(', ')}`,
+          );
         }
         return fake(fn, ms, ...args);
       };
@@ -1304,7 +1478,11 @@ class CaseRun {
     const message = err instanceof Error ? err.message : String(err);
     // Only a value Node cannot represent may be refused (2^31-1 itself must be honoured), and the message must name it.
     const named = this.c.extremes.some((name) => !name.includes('=') && message.includes(name));
-    if ((err instanceof RangeError || err instanceof TypeError) && (code === 'ERR_OUT_OF_RANGE' || code === 'ERR_INVALID_ARG_TYPE') && named) {
+    if (
+      (err instanceof RangeError || err instanceof TypeError) &&
+      (code === 'ERR_OUT_OF_RANGE' || code === 'ERR_INVALID_ARG_TYPE') &&
+      named
+    ) {
       this.#log(`options rejected as expected: ${message}`);
       return;
     }
@@ -1316,7 +1494,11 @@ class CaseRun {
     if (this.#endCalledAt < 0 || this.#closedAt >= 0 || this.#unbounded()) return;
     const limit = c.drainTimeoutMs + 2 * c.deadLetter.maxDelayMs + 20;
     if (this.#now() - this.#endCalledAt > limit) {
-      this.#fail('end-deadline', 'end', `end() at t=${this.#endCalledAt} has not finished after ${this.#now() - this.#endCalledAt} ms (drainTimeoutMs ${c.drainTimeoutMs})`);
+      this.#fail(
+        'end-deadline',
+        'end',
+        `end() at t=${this.#endCalledAt} has not finished after ${this.#now() - this.#endCalledAt} ms (drainTimeoutMs ${c.drainTimeoutMs})`,
+      );
     }
   }
 
@@ -1332,7 +1514,8 @@ class CaseRun {
       const l = this.#ledger[id] as ItemLedger;
       const ack = acks.get(id) ?? 0;
       if (!l.written) {
-        if (ack + l.drops.length + l.dlEvents + l.errorItems > 0) this.#fail('identity', 'final', `item ${id} was never written but has an outcome`);
+        if (ack + l.drops.length + l.dlEvents + l.errorItems > 0)
+          this.#fail('identity', 'final', `item ${id} was never written but has an outcome`);
         continue;
       }
       const dead = l.dlEvents > 0 || l.errorItems > 0 ? 1 : 0;
@@ -1345,17 +1528,35 @@ class CaseRun {
         const f = this.#failures.get(`${kind}|${where} ${cause}`);
         if (f !== undefined) f.hint = cause;
       };
-      if (outcomes === 0) fail('lost', 'final', `item ${id} was never acknowledged, dropped or dead-lettered: ${story}`);
+      if (outcomes === 0)
+        fail('lost', 'final', `item ${id} was never acknowledged, dropped or dead-lettered: ${story}`);
       if (outcomes > 1) fail('duplicate-outcome', 'final', `item ${id} ended ${outcomes} times: ${story}`);
-      if (l.errorItems > 0 && l.dlEvents === 0) fail('error-items', 'no-event', `item ${id} came back in an error's items without a 'dead-letter' event: ${story}`);
+      if (l.errorItems > 0 && l.dlEvents === 0)
+        fail(
+          'error-items',
+          'no-event',
+          `item ${id} came back in an error's items without a 'dead-letter' event: ${story}`,
+        );
       if (hasHandler && l.dlHandler !== l.dlEvents) {
-        fail('dead-letter-handler', 'final', `item ${id}: onDeadLetter got it ${l.dlHandler} time(s), 'dead-letter' events ${l.dlEvents}: ${story}`);
+        fail(
+          'dead-letter-handler',
+          'final',
+          `item ${id}: onDeadLetter got it ${l.dlHandler} time(s), 'dead-letter' events ${l.dlEvents}: ${story}`,
+        );
       }
       if (l.dlHandlerFailed > 0 && l.errorItems === 0) {
-        fail('error-items', 'handler-failed', `item ${id}: onDeadLetter failed on it and no emitted error carries it: ${story}`);
+        fail(
+          'error-items',
+          'handler-failed',
+          `item ${id}: onDeadLetter failed on it and no emitted error carries it: ${story}`,
+        );
       }
       if (!hasHandler && l.dlEvents > 0 && l.errorItems === 0 && !userErrorWon) {
-        fail('error-items', 'no-handler', `item ${id} was dead-lettered without onDeadLetter and no emitted error carries it: ${story}`);
+        fail(
+          'error-items',
+          'no-handler',
+          `item ${id} was dead-lettered without onDeadLetter and no emitted error carries it: ${story}`,
+        );
       }
     }
     // If onDeadLetter failed, its ERR_BACKPRESSURE_DEAD_LETTER_FAILED is the stream's one error, whatever
@@ -1364,16 +1565,26 @@ class CaseRun {
       const codes = this.#errors.map((e) => codeOf(e) ?? String(e));
       if (codes.length !== 1 || codes[0] !== ErrorCodes.DEAD_LETTER_FAILED) {
         const userErrorWon = this.#errors.some((e) => this.#userErrors.has(e));
-        this.#fail('error-items', 'handler-failed-code', `onDeadLetter failed but the stream emitted [${codes.join(', ')}], not one ERR_BACKPRESSURE_DEAD_LETTER_FAILED`);
+        this.#fail(
+          'error-items',
+          'handler-failed-code',
+          `onDeadLetter failed but the stream emitted [${codes.join(', ')}], not one ERR_BACKPRESSURE_DEAD_LETTER_FAILED`,
+        );
         const f = this.#failures.get('error-items|handler-failed-code');
         if (f !== undefined) f.hint = c.strategy !== 'block' && userErrorWon ? 'N1' : '#7';
       }
     }
     if (m !== undefined) {
-      if (m.eventsAccepted !== this.#written) this.#fail('accepted', 'final', `eventsAccepted ${m.eventsAccepted} but ${this.#written} written`);
-      if (m.bufferSize !== 0 || m.inFlight !== 0) this.#fail('bound', 'final', `ended with bufferSize ${m.bufferSize}, inFlight ${m.inFlight}`);
+      if (m.eventsAccepted !== this.#written)
+        this.#fail('accepted', 'final', `eventsAccepted ${m.eventsAccepted} but ${this.#written} written`);
+      if (m.bufferSize !== 0 || m.inFlight !== 0)
+        this.#fail('bound', 'final', `ended with bufferSize ${m.bufferSize}, inFlight ${m.inFlight}`);
       if (c.circuitBreaker !== undefined && m.circuitOpens !== this.#outerCircuitOpens) {
-        this.#fail('circuit-events', 'circuit', `circuitOpens ${m.circuitOpens} but the stream emitted ${this.#outerCircuitOpens} 'circuit' event(s) to 'open'`);
+        this.#fail(
+          'circuit-events',
+          'circuit',
+          `circuitOpens ${m.circuitOpens} but the stream emitted ${this.#outerCircuitOpens} 'circuit' event(s) to 'open'`,
+        );
       }
     }
   }
@@ -1392,7 +1603,9 @@ class CaseRun {
     if (calls.length > 0) parts.push(`calls ${calls.join(' ')}`);
     parts.push(`acks ${ack}`);
     if (l.drops.length > 0) parts.push(`drops ${l.drops.join(',')}`);
-    parts.push(`dead-letter events ${l.dlEvents}, onDeadLetter ${l.dlHandler} (failed ${l.dlHandlerFailed}), in errors ${l.errorItems}`);
+    parts.push(
+      `dead-letter events ${l.dlEvents}, onDeadLetter ${l.dlHandler} (failed ${l.dlHandlerFailed}), in errors ${l.errorItems}`,
+    );
     return parts.join('; ');
   }
 
@@ -1415,7 +1628,10 @@ class CaseRun {
         return this.c.bytes !== undefined ? '#10' : '?';
       case 'accepted':
       case 'write-return':
-        return this.c.strategy !== 'block' && (message.includes('[corked]') || this.#ledger.some((l) => l.writtenCorked)) ? '#4' : '?';
+        return this.c.strategy !== 'block' &&
+          (message.includes('[corked]') || this.#ledger.some((l) => l.writtenCorked))
+          ? '#4'
+          : '?';
       default:
         return '?';
     }
@@ -1442,7 +1658,8 @@ class CaseRun {
     if (accepted.some((a) => a.invalid)) return '#5';
     if (accepted.some((a) => a.badFailedItems)) return '#8';
     // Sent to flush again after it was dead-lettered: the stream went on after a destroy() made from a listener.
-    if (l.dlEvents > 0 && attempts.some((a) => a.startSeq > l.dlSeq)) return c.destroyInListener !== undefined ? 'N3' : '?';
+    if (l.dlEvents > 0 && attempts.some((a) => a.startSeq > l.dlSeq))
+      return c.destroyInListener !== undefined ? 'N3' : '?';
     // No handler; the harness destroyed the stream from inside the 'dead-letter' listener of the failure.
     if (c.deadLetter.mode === 'none' && l.dlEvents > 0 && c.destroyInListener?.event === 'dead-letter') return 'N2';
     if (c.deadLetter.mutates || c.rogueListeners) return '#6';
@@ -1457,7 +1674,8 @@ class CaseRun {
     for (const f of failures) {
       if (/^(final|no-event|handler-failed|no-handler) /.test(f.where) && f.hint !== '?') itemCauses.add(f.hint);
     }
-    for (const f of failures) if (f.kind === 'identity' && f.hint === '?') f.hint = this.#anyAccepted((a) => a.badFailedItems) ? '#8' : '?';
+    for (const f of failures)
+      if (f.kind === 'identity' && f.hint === '?') f.hint = this.#anyAccepted((a) => a.badFailedItems) ? '#8' : '?';
     for (const f of failures) if (f.kind === 'identity' && f.hint !== '?') itemCauses.add(f.hint);
     // Causes seen at the sink even when no single item went missing (a counter off, a bound broken).
     if (this.#anyAccepted((a) => a.invalid)) itemCauses.add('#5');
@@ -1465,7 +1683,19 @@ class CaseRun {
     if (this.#attempts.some((a) => a.mutated)) itemCauses.add('#6');
     if (this.#anyAccepted((a) => a.badFailedItems)) itemCauses.add('#8');
     const offBetweenEvents = failures.some((f) => f.kind === 'invariant' && !f.where.startsWith('listener:'));
-    const symptoms: FailureKind[] = ['invariant', 'accepted', 'metric', 'bound', 'finish-with-items', 'after-close', 'resend', 'identity', 'stall', 'end-deadline', 'hang'];
+    const symptoms: FailureKind[] = [
+      'invariant',
+      'accepted',
+      'metric',
+      'bound',
+      'finish-with-items',
+      'after-close',
+      'resend',
+      'identity',
+      'stall',
+      'end-deadline',
+      'hang',
+    ];
     if (failures.some((f) => f.kind === 'timer-overflow')) {
       for (const f of failures) if ((f.kind === 'hang' || f.kind === 'stall') && f.hint === '?') f.hint = '#1';
     }
@@ -1507,8 +1737,12 @@ function safeIds(err: unknown): string {
 
 /** One line per failure, and the command that replays the case. */
 export function formatResult(result: CaseResult, withTrace = false): string {
-  const lines = [`seed ${result.seed}: ${result.outcome}, ${result.written} written, ${result.virtualMs} virtual ms, ${result.realMs} real ms`, `  case: ${result.description}`];
-  for (const f of result.failures) lines.push(`  ${f.hint} ${f.kind} @${f.where} (t=${f.at}${f.count > 1 ? `, ×${f.count}` : ''}): ${f.message}`);
+  const lines = [
+    `seed ${result.seed}: ${result.outcome}, ${result.written} written, ${result.virtualMs} virtual ms, ${result.realMs} real ms`,
+    `  case: ${result.description}`,
+  ];
+  for (const f of result.failures)
+    lines.push(`  ${f.hint} ${f.kind} @${f.where} (t=${f.at}${f.count > 1 ? `, ×${f.count}` : ''}): ${f.message}`);
   lines.push(`  reproduce: npm run fuzz -- --seed ${result.seed} --cases 1 --verbose`);
   if (withTrace) lines.push('  trace:', ...result.trace.map((line) => `    ${line}`));
   return lines.join('\n');
