@@ -8,6 +8,8 @@ export type {
   FlushContext,
   FlushFunction,
   FlushResult,
+  SettledHandler,
+  Settlement,
 } from './core/options';
 export { DEFAULTS, MAX_TIMER_MS } from './core/options';
 export type { RetryOptions } from './resilience/backoff';

@@ -4,7 +4,7 @@ import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
 import { FlushScheduler, type FlushHost } from './flush-scheduler';
 import { HeldBuffer } from './held-buffer';
 import type { BackpressureMetrics } from './metrics';
-import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions } from './options';
+import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions, type Settlement } from './options';
 import { measureItem } from './size-of';
 import { PressureTracker } from '../pressure/pressure-tracker';
 import { BackpressureState, type PressureSource } from '../pressure/state';
@@ -108,7 +108,10 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       this.emit(event, payload);
     },
     onProgress: () => this.#pressure.rearmBlockTimerOnProgress(),
-    onSettled: () => this.#maybeFinish(),
+    onSettled: (items) => {
+      this.#settled(items, 'dead-lettered');
+      this.#maybeFinish();
+    },
     isDestroyed: () => this.destroyed,
     destroy: () => {
       this.destroy();
@@ -122,6 +125,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     onRoom: () => this.#onRoom(),
     deadLetter: (items, error) => this.#deadLetter(items, error),
     maybeFinish: () => this.#maybeFinish(),
+    settled: (items) => this.#settled(items, 'flushed'),
   };
 
   constructor(options: BackpressureWritableOptions<T>) {
@@ -468,6 +472,18 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
     callback?.(); // Node may now run _final
     this.#maybeFinish();
+  }
+
+  /** Tells onSettled (when set) that `items` are settled for good; its throw fails the stream, never the account. */
+  #settled(items: T[], how: Settlement): void {
+    const onSettled = this.#o.onSettled;
+    if (onSettled === undefined) return;
+    try {
+      onSettled(how === 'flushed' ? items : items.slice(), how);
+    } catch (cause) {
+      const message = `onSettled threw: ${cause instanceof Error ? cause.message : String(cause)}`;
+      if (!this.destroyed) this.destroy(new BackpressureError(ErrorCodes.SETTLED_HANDLER_FAILED, message, { cause }));
+    }
   }
 
   #maybeFinish(): void {

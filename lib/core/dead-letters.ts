@@ -7,8 +7,8 @@ export interface DeadLetterHost<T> {
   emit(event: 'dead-letter', payload: DeadLetterEvent<T>): void;
   /** Handing items over is progress: a blocked writer's deadline starts again. */
   onProgress(): void;
-  /** An onDeadLetter call settled: the stream may be able to finish. */
-  onSettled(): void;
+  /** An onDeadLetter call resolved: `items` are settled for good, and the stream may be able to finish. */
+  onSettled(items: T[]): void;
   isDestroyed(): boolean;
   /** An onDeadLetter call failed: the stream must end (its `_destroy` reports `failure()`). */
   destroy(): void;
@@ -58,7 +58,7 @@ export class DeadLetters<T> {
       .then(
         () => {
           this.#pending--;
-          this.#host.onSettled();
+          this.#host.onSettled(items);
           this.#finishDestroyIfSettled();
         },
         (cause: unknown) => {

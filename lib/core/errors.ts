@@ -19,6 +19,8 @@ export const ErrorCodes = {
   INVALID_ITEM_SIZE: 'ERR_BACKPRESSURE_INVALID_ITEM_SIZE',
   /** The `onDeadLetter` handler threw or rejected (once or more); `items` holds every item a failed call was given, each once. */
   DEAD_LETTER_FAILED: 'ERR_BACKPRESSURE_DEAD_LETTER_FAILED',
+  /** The `onSettled` handler threw. The items it was told about stay counted as delivered or dead-lettered. */
+  SETTLED_HANDLER_FAILED: 'ERR_BACKPRESSURE_SETTLED_HANDLER_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -111,3 +111,21 @@ function invalidResult<T>(batch: readonly T[], why: string): FlushOutcome<T> {
   );
   return { delivered: 0, retry: batch.slice(), error };
 }
+
+/**
+ * The items of `batch` an attempt delivered, given the items it left to `retry` (taken from `batch`
+ * by interpretFlushResult, so matched by SameValueZero, each occurrence once). A new array.
+ */
+export function deliveredItems<T>(batch: readonly T[], retry: readonly T[]): T[] {
+  if (retry.length === 0) return batch.slice();
+  const left = new Map<T, number>();
+  for (const item of retry) left.set(item, (left.get(item) ?? 0) + 1);
+  const delivered: T[] = [];
+  for (const item of batch) {
+    const n = left.get(item);
+    if (n === undefined) delivered.push(item);
+    else if (n === 1) left.delete(item);
+    else left.set(item, n - 1);
+  }
+  return delivered;
+}

@@ -6,7 +6,7 @@ import type { FlushEvent, RetryEvent } from './backpressure-events';
 import { BackpressureError, ErrorCodes } from './errors';
 import { FlushAttemptContext } from './flush-attempt-context';
 import { FlushJob } from './flush-job';
-import { interpretFlushResult } from './flush-outcome';
+import { deliveredItems, interpretFlushResult } from './flush-outcome';
 import type { HeldBuffer } from './held-buffer';
 import { FlushCounters } from './metrics';
 import type { ResolvedOptions } from './options';
@@ -22,6 +22,8 @@ export interface FlushHost<T> {
   deadLetter(items: T[], error: Error): void;
   /** Everything due was started: the stream may be able to finish. */
   maybeFinish(): void;
+  /** Items delivered for good (already counted): tell `onSettled`. */
+  settled(items: T[]): void;
 }
 
 /**
@@ -290,7 +292,11 @@ export class FlushScheduler<T> {
       error === undefined ? interpretFlushResult(result, job.batch) : { delivered: 0, retry: job.batch, error };
     this.counters.eventsFlushed += outcome.delivered;
     this.#inFlightItems -= outcome.delivered;
+    const attempted = job.batch;
     job.batch = outcome.retry;
+    // Settled before any listener runs, like the count: the source may acknowledge at once.
+    if (outcome.delivered > 0 && this.#o.onSettled !== undefined)
+      this.#host.settled(deliveredItems(attempted, outcome.retry));
     if (outcome.delivered > 0) this.#pressure.rearmBlockTimerOnProgress();
     if (outcome.error === undefined) {
       this.#jobs.delete(job);

@@ -44,6 +44,12 @@ export type FlushFunction<T> = (batch: T[], ctx: FlushContext) => Promise<void |
 
 export type DeadLetterHandler<T> = (items: T[], error: Error) => void | Promise<void>;
 
+/** How items left the stream for good: delivered by `flush`, or handed to `onDeadLetter` and accepted there. */
+export type Settlement = 'flushed' | 'dead-lettered';
+
+/** Told which items are settled, so that the source they came from can acknowledge them (see `onSettled`). */
+export type SettledHandler<T> = (items: T[], how: Settlement) => void;
+
 /** Options of `BackpressureWritable`. */
 export interface BackpressureWritableOptions<T> {
   /** Delivers one batch to the sink. Reject (or resolve a `FlushResult` with failures) to have it retried. Required. */
@@ -120,6 +126,19 @@ export interface BackpressureWritableOptions<T> {
    */
   onDeadLetter?: DeadLetterHandler<T>;
   /**
+   * Told, synchronously, which items are settled for good, so that the source they came from can
+   * acknowledge them (a Redis Streams `XACK`, a queue's commit): `'flushed'` once the `flush` that
+   * carried them succeeded (only the delivered part of a partial success), `'dead-lettered'` once
+   * the `onDeadLetter` call that took them resolved. Nothing else settles an item: a failed attempt
+   * that will be retried, a failed `onDeadLetter` call, or items handed back in a stream error are
+   * not settled, so an acknowledging source leaves them pending for redelivery. Batches settle in
+   * the order they complete (with `concurrency` > 1, not necessarily write order). Each call gets
+   * its own array. If it throws, the stream fails with ERR_BACKPRESSURE_SETTLED_HANDLER_FAILED;
+   * the items stay counted as delivered.
+   * @default undefined
+   */
+  onSettled?: SettledHandler<T>;
+  /**
    * Most batches in flight at once. Batches enter `flush` in FIFO order but may complete out of
    * order, and a retried batch may land after later ones; with 1, delivery order is write order.
    * Integer ≥ 1.
@@ -159,6 +178,7 @@ export interface ResolvedOptions<T> {
   flushTimeoutMs: number; // Infinity: no watchdog
   drainTimeoutMs: number; // Infinity: no drain timer
   onDeadLetter: DeadLetterHandler<T> | undefined;
+  onSettled: SettledHandler<T> | undefined;
   concurrency: number;
   circuitBreaker: Required<CircuitBreakerOptions> | undefined;
   adaptive: ResolvedAdaptiveOptions | undefined;
@@ -303,6 +323,7 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
     infinityAllowed: true,
   });
   const onDeadLetter = optionalFunction<DeadLetterHandler<T>>('onDeadLetter', options.onDeadLetter);
+  const onSettled = optionalFunction<SettledHandler<T>>('onSettled', options.onSettled);
   const concurrency = positiveInteger('concurrency', options.concurrency, 1);
   let circuitBreaker: Required<CircuitBreakerOptions> | undefined;
   if (options.circuitBreaker !== undefined) {
@@ -350,6 +371,7 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
     flushTimeoutMs,
     drainTimeoutMs,
     onDeadLetter,
+    onSettled,
     concurrency,
     circuitBreaker,
     adaptive,
