@@ -474,7 +474,13 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#maybeFinish();
   }
 
-  /** Tells onSettled (when set) that `items` are settled for good; its throw fails the stream, never the account. */
+  /**
+   * Tells onSettled (when set) that `items` are settled for good; its throw fails the stream, never
+   * the account. Failed like any internal failure (#fail), not by destroy(err): the stream's one
+   * error is then ERR_BACKPRESSURE_SETTLED_HANDLER_FAILED itself, carrying what was still held when
+   * there is no onDeadLetter — destroy(err) would report ERR_BACKPRESSURE_DESTROYED instead, and a
+   * composition would report the bare cause without the items.
+   */
   #settled(items: T[], how: Settlement): void {
     const onSettled = this.#o.onSettled;
     if (onSettled === undefined) return;
@@ -482,7 +488,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       onSettled(how === 'flushed' ? items : items.slice(), how);
     } catch (cause) {
       const message = `onSettled threw: ${cause instanceof Error ? cause.message : String(cause)}`;
-      if (!this.destroyed) this.destroy(new BackpressureError(ErrorCodes.SETTLED_HANDLER_FAILED, message, { cause }));
+      if (!this.destroyed) this.#fail(ErrorCodes.SETTLED_HANDLER_FAILED, message, [], cause);
     }
   }
 
