@@ -4,14 +4,12 @@
  * `process.nextTick` callbacks (with which Node's pipe() resumes its flow) run until it is done.
  */
 import * as nodeStream from 'node:stream';
+import * as readableStream from 'readable-stream';
 import { backpressure, type StrategyWritable } from '../../lib/compose/backpressure';
 import { BackpressureWritable } from '../../lib/core/backpressure-writable';
 import { dropNewest, dropOldest, sample, shedByPriority, type SheddingStage } from '../../lib/stages';
 import { microtasks } from '../helpers/settle';
 import { isConserved, settle } from '../helpers/stage-helpers';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const readableStream = require('readable-stream') as typeof nodeStream;
 
 const pipelines: [string, typeof nodeStream.pipeline][] = [
   ['node:stream', nodeStream.pipeline],
