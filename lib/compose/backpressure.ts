@@ -8,6 +8,7 @@ import { BackpressureError, ErrorCodes, isBackpressureError } from '../core/erro
 import type { BackpressureWritableOptions } from '../core/options';
 import { BackpressureState, type PressureSource, type StateChange } from '../pressure/state';
 import { Writable } from '../util/stream-classes';
+import type { WriteDoneCallback } from '../util/write-signature';
 import { dropNewest } from '../stages/drop-newest';
 import type { DropEvent } from '../stages/drop-reasons';
 import { dropOldest } from '../stages/drop-oldest';
@@ -226,9 +227,13 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
    * per-item bookkeeping. Everything unusual — null, after end or destroy — goes through Node's own
    * write() and its errors.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override write(chunk: any, encoding?: any, callback?: any): boolean {
+  override write(chunk: unknown, callback?: WriteDoneCallback): boolean;
+  override write(chunk: unknown, encoding: BufferEncoding, callback?: WriteDoneCallback): boolean;
+  override write(chunk: unknown, encoding?: BufferEncoding | WriteDoneCallback, callback?: WriteDoneCallback): boolean {
     if (chunk === null || this.destroyed || this.writableEnded || this.writableLength > 0 || this.stage.destroyed) {
+      // Node's write() with the arguments as given, so that its own checks and errors apply.
+      if (typeof encoding === 'function') return super.write(chunk, encoding);
+      if (encoding === undefined) return super.write(chunk, callback);
       return super.write(chunk, encoding, callback);
     }
     if (typeof encoding === 'function') callback = encoding;
