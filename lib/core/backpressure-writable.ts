@@ -1,4 +1,4 @@
-import type { DeadLetterEvent } from './backpressure-events';
+import type { BackpressureEventMap, BackpressureEventName, DeadLetterEvent } from './backpressure-events';
 import { DeadLetters, type DeadLetterHost } from './dead-letters';
 import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
 import { FlushScheduler, type FlushHost } from './flush-scheduler';
@@ -142,6 +142,23 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#plainItems = resolved.sizeOf === undefined;
     this.#deadLetters = new DeadLetters(resolved.onDeadLetter, this.#deadLetterHost);
     this.#scheduler = new FlushScheduler(resolved, this.#held, this.#pressure, this.#flushHost);
+  }
+
+  // Typed events ({@link BackpressureEventMap}: 'state', 'flush', 'retry', 'dead-letter', 'circuit');
+  // the Writable events as for every stream.
+  override on<E extends BackpressureEventName>(event: E, listener: (payload: BackpressureEventMap<T>[E]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
+  override once<E extends BackpressureEventName>(
+    event: E,
+    listener: (payload: BackpressureEventMap<T>[E]) => void,
+  ): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.once(event, listener);
   }
 
   /** The current watermark state. */
