@@ -43,6 +43,7 @@
 import { once } from 'node:events';
 import fc from 'fast-check';
 import { mulberry32 } from '../helpers/seeded-random';
+import { strategyOptions, type StrategyExtras } from '../helpers/strategy-options';
 import { microtasks, settle } from '../helpers/settle';
 import { LEVELS, expectedLevel } from '../helpers/watermark-oracle';
 import {
@@ -54,7 +55,7 @@ import {
   backpressure,
   isBackpressureError,
   type BackpressureMetrics,
-  type BackpressureOptions,
+  type BackpressureWritableOptions,
   type DropEvent,
   type FlushContext,
   type FlushResult,
@@ -278,8 +279,7 @@ class Harness {
 
   constructor(readonly config: Config) {
     const c = config;
-    const options: BackpressureOptions<Item> = {
-      strategy: c.strategy,
+    const options: BackpressureWritableOptions<Item> & StrategyExtras<Item> = {
       flush: (batch, ctx) => this.#onFlush(batch, ctx),
       maxBufferSize: c.maxBufferSize,
       batchSize: c.batchSize,
@@ -305,7 +305,7 @@ class Harness {
       options.sizeOf = (item: Item) => item.size;
     }
     if (c.withDeadLetter) options.onDeadLetter = (items) => void this.handed.push(...items);
-    this.w = backpressure<Item>(options);
+    this.w = backpressure<Item>(strategyOptions(c.strategy, options));
     this.bw = this.w instanceof StrategyWritable ? this.w.backpressureWritable : this.w;
     if (c.strategy === 'block') expect(this.w).toBeInstanceOf(BackpressureWritable);
     else expect(this.w).toBeInstanceOf(StrategyWritable);
@@ -901,8 +901,7 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
   const handed: Item[] = [];
   const errors: unknown[] = [];
   const failed: string[] = [];
-  const options: BackpressureOptions<Item> = {
-    strategy: c.strategy,
+  const options: BackpressureWritableOptions<Item> & StrategyExtras<Item> = {
     maxBufferSize: c.maxBufferSize,
     batchSize: c.batchSize,
     concurrency: c.concurrency,
@@ -912,7 +911,7 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
     flush: (batch) => new Promise<void>((resolve) => void pending.push({ batch: [...batch], resolve })),
   };
   if (c.withDeadLetter) options.onDeadLetter = (items) => void handed.push(...items);
-  const w: Composition = backpressure<Item>(options);
+  const w: Composition = backpressure<Item>(strategyOptions(c.strategy, options));
   w.on('drop', ({ item, reason }: DropEvent<Item>) => {
     if (!REASONS[c.strategy].includes(reason)) failed.push(`dropped ${item.id} as '${reason}'`);
     if (dropped.has(item) || dead.has(item) || acked.has(item))
