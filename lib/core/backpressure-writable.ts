@@ -196,7 +196,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   // ---------------------------------------------------------------- writing
 
   // Node's two overloads, with `unknown` for its `any` chunk: every call that compiled against
-  // Writable#write still does (__tests__/types/public-api.test.ts).
+  // Writable#write still does (__tests__/types/write-end-signatures.test.ts).
   override write(chunk: unknown, callback?: WriteDoneCallback): boolean;
   override write(chunk: unknown, encoding: BufferEncoding, callback?: WriteDoneCallback): boolean;
   override write(chunk: unknown, encoding?: BufferEncoding | WriteDoneCallback, callback?: WriteDoneCallback): boolean {
