@@ -51,6 +51,7 @@ import {
   scheduleProperty,
   useScheduleTimers,
 } from '../helpers/schedule-runner';
+import { strategyOptions, type StrategyExtras } from '../helpers/strategy-options';
 import { microtasks, settle } from '../helpers/settle';
 import { LEVELS, expectedLevel, wrongTransition } from '../helpers/watermark-oracle';
 import {
@@ -62,7 +63,7 @@ import {
   backpressure,
   isBackpressureError,
   type BackpressureMetrics,
-  type BackpressureOptions,
+  type BackpressureWritableOptions,
   type DropEvent,
   type FlushContext,
   type FlushResult,
@@ -270,8 +271,7 @@ class Harness {
 
   constructor(readonly config: Config) {
     const c = config;
-    const options: BackpressureOptions<Item> = {
-      strategy: c.strategy,
+    const options: BackpressureWritableOptions<Item> & StrategyExtras<Item> = {
       flush: (batch, ctx) => this.#onFlush(batch, ctx),
       maxBufferSize: c.maxBufferSize,
       batchSize: c.batchSize,
@@ -297,7 +297,7 @@ class Harness {
       options.sizeOf = (item: Item) => item.size;
     }
     if (c.withDeadLetter) options.onDeadLetter = (items) => void this.handed.push(...items);
-    this.w = backpressure<Item>(options);
+    this.w = backpressure<Item>(strategyOptions(c.strategy, options));
     this.bw = this.w instanceof StrategyWritable ? this.w.backpressureWritable : this.w;
     if (c.strategy === 'block') expect(this.w).toBeInstanceOf(BackpressureWritable);
     else expect(this.w).toBeInstanceOf(StrategyWritable);
@@ -865,8 +865,7 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
   const handed: Item[] = [];
   const errors: unknown[] = [];
   const failed: string[] = [];
-  const options: BackpressureOptions<Item> = {
-    strategy: c.strategy,
+  const options: BackpressureWritableOptions<Item> & StrategyExtras<Item> = {
     maxBufferSize: c.maxBufferSize,
     batchSize: c.batchSize,
     concurrency: c.concurrency,
@@ -876,7 +875,7 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
     flush: (batch) => new Promise<void>((resolve) => void pending.push({ batch: [...batch], resolve })),
   };
   if (c.withDeadLetter) options.onDeadLetter = (items) => void handed.push(...items);
-  const w: Composition = backpressure<Item>(options);
+  const w: Composition = backpressure<Item>(strategyOptions(c.strategy, options));
   w.on('drop', ({ item, reason }: DropEvent<Item>) => {
     if (!REASONS[c.strategy].includes(reason)) failed.push(`dropped ${item.id} as '${reason}'`);
     if (dropped.has(item) || dead.has(item) || acked.has(item))

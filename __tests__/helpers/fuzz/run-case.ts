@@ -25,6 +25,7 @@ import {
   ErrorCodes,
   type BackpressureMetrics,
   type BackpressureOptions,
+  type BackpressureWritableOptions,
   type CircuitChange,
   type DeadLetterEvent,
   type DropEvent,
@@ -363,8 +364,7 @@ class CaseRun {
 
   #options(): BackpressureOptions<FuzzItem> {
     const c = this.c;
-    const o: BackpressureOptions<FuzzItem> = {
-      strategy: c.strategy,
+    const o: BackpressureWritableOptions<FuzzItem> = {
       flush: this.#flush,
       maxBufferSize: c.maxBufferSize,
       batchSize: c.batchSize,
@@ -373,7 +373,6 @@ class CaseRun {
       flushTimeoutMs: c.flushTimeoutMs,
       drainTimeoutMs: c.drainTimeoutMs,
       minFlushIntervalMs: c.minFlushIntervalMs,
-      capacity: c.capacity,
     };
     if (c.maxFlushIntervalMs !== undefined) o.maxFlushIntervalMs = c.maxFlushIntervalMs;
     if (c.targetLatencyMs !== undefined) o.targetLatencyMs = c.targetLatencyMs;
@@ -395,31 +394,47 @@ class CaseRun {
         return badSizeMode === 'nan' ? Number.NaN : -1;
       };
     }
-    if (c.strategy === 'sample') {
-      o.sampleRate = c.sampleRate;
-      o.sampleMode = c.sampleMode;
-      o.sampleThreshold = c.sampleThreshold;
-      if (c.sampleMode === 'random') o.random = () => this.#sampleRandom.float();
-      if (c.sampleMode === 'key') {
-        const bad = new Set(c.badKeyIds);
-        o.sampleKey = (item: FuzzItem): unknown => {
-          if (bad.has(item.id)) throw new Error(`fuzz: no key for ${item.id}`);
-          return item.id % 7;
+    // Each strategy takes exactly its own options (BackpressureOptions is a union on `strategy`).
+    const capacity = c.capacity;
+    switch (c.strategy) {
+      case 'block':
+        return { ...o, strategy: c.strategy };
+      case 'drop-oldest':
+      case 'drop-newest':
+        return { ...o, strategy: c.strategy, capacity };
+      case 'sample': {
+        const sampling = {
+          ...o,
+          strategy: c.strategy,
+          capacity,
+          sampleRate: c.sampleRate,
+          sampleThreshold: c.sampleThreshold,
         };
+        if (c.sampleMode === 'random') {
+          return { ...sampling, sampleMode: c.sampleMode, random: () => this.#sampleRandom.float() };
+        }
+        if (c.sampleMode === 'key') {
+          const bad = new Set(c.badKeyIds);
+          const sampleKey = (item: FuzzItem): unknown => {
+            if (bad.has(item.id)) throw new Error(`fuzz: no key for ${item.id}`);
+            return item.id % 7;
+          };
+          return { ...sampling, sampleMode: c.sampleMode, sampleKey };
+        }
+        return { ...sampling, sampleMode: c.sampleMode };
+      }
+      case 'priority': {
+        const bad = new Set(c.badPriorityIds);
+        const priority = (item: FuzzItem): number => {
+          if (bad.has(item.id)) {
+            if (item.id % 2 === 0) throw new Error(`fuzz: no priority for ${item.id}`);
+            return Number.NaN;
+          }
+          return item.p;
+        };
+        return { ...o, strategy: c.strategy, capacity, priority, keepAtLeast: c.keepAtLeast };
       }
     }
-    if (c.strategy === 'priority') {
-      const bad = new Set(c.badPriorityIds);
-      o.priority = (item: FuzzItem): number => {
-        if (bad.has(item.id)) {
-          if (item.id % 2 === 0) throw new Error(`fuzz: no priority for ${item.id}`);
-          return Number.NaN;
-        }
-        return item.p;
-      };
-      if (c.keepAtLeast !== undefined) o.keepAtLeast = c.keepAtLeast;
-    }
-    return o;
   }
 
   #metrics(where: string): BackpressureMetrics | undefined {
