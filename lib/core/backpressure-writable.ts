@@ -1,7 +1,7 @@
-import type { DeadLetterEvent } from './backpressure-events';
 import { DeadLetters, type DeadLetterHost } from './dead-letters';
 import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
 import { FlushScheduler, type FlushHost } from './flush-scheduler';
+import { GiveUp, type GiveUpHost } from './give-up';
 import { HeldBuffer } from './held-buffer';
 import type { BackpressureMetrics } from './metrics';
 import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions, type Settlement } from './options';
@@ -65,19 +65,14 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #finalCallback: WriteCallback | null = null;
   /** onDeadLetter hand-overs: pending calls, failed items, the end of destroy(). */
   readonly #deadLetters: DeadLetters<T>;
-  /**
-   * The coded error #fail is about to destroy the stream with (no onDeadLetter: its `items` are the
-   * only way back). Set before the 'dead-letter' event, so that a listener calling destroy() without
-   * an error cannot make the stream end quietly with those items in no error.
-   */
-  #failure: BackpressureError<T> | null = null;
+  /** Where items go when the stream gives up on them (onDeadLetter, or the stream's error), and the count. */
+  readonly #giveUp: GiveUp<T>;
 
   /** Batches on their way to `flush`: jobs, attempts, retries, circuit waits, adaptive sizes. */
   readonly #scheduler: FlushScheduler<T>;
   #drainTimer: NodeJS.Timeout | null = null;
 
   #eventsAccepted = 0;
-  #eventsDeadLettered = 0;
 
   // Bound once: no closures per item or per timer arm.
   readonly #onDrainTimeout = (): void => {
@@ -85,7 +80,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#abandon(ErrorCodes.DRAIN_TIMEOUT, `end() could not deliver everything within ${this.#o.drainTimeoutMs} ms`);
   };
   readonly #onBlockTimeout = (): void => {
-    this.#fail(
+    this.#giveUp.fail(
       ErrorCodes.BLOCK_TIMEOUT,
       `writer blocked for ${this.#o.maxBlockTimeMs} ms without the sink making progress`,
       [],
@@ -117,13 +112,23 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       this.destroy();
     },
   };
+  readonly #giveUpHost: GiveUpHost<T> = {
+    emit: (event, payload) => {
+      this.emit(event, payload);
+    },
+    takeAllHeld: (first) => this.#takeAllHeld(first),
+    isDestroyed: () => this.destroyed,
+    destroy: (error) => {
+      this.destroy(error);
+    },
+  };
   readonly #flushHost: FlushHost<T> = {
     emit: (event, payload) => {
       this.emit(event, payload);
     },
     isClosed: () => this.#isClosed(),
     onRoom: () => this.#onRoom(),
-    deadLetter: (items, error) => this.#deadLetter(items, error),
+    deadLetter: (items, error) => this.#giveUp.deadLetter(items, error),
     maybeFinish: () => this.#maybeFinish(),
     settled: (items) => this.#settled(items, 'flushed'),
   };
@@ -140,6 +145,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#pressure = new PressureTracker(resolved, this, this.#utilization, this.#onBlockTimeout, this.#onLeftBlocked);
     this.#plainItems = resolved.sizeOf === undefined;
     this.#deadLetters = new DeadLetters(resolved.onDeadLetter, this.#deadLetterHost);
+    this.#giveUp = new GiveUp(resolved.onDeadLetter, this.#deadLetters, this.#giveUpHost);
     this.#scheduler = new FlushScheduler(resolved, this.#held, this.#pressure, this.#flushHost);
   }
 
@@ -159,7 +165,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       eventsDropped: 0,
       droppedByReason: {},
       eventsFlushed: this.#scheduler.counters.eventsFlushed,
-      eventsDeadLettered: this.#eventsDeadLettered,
+      eventsDeadLettered: this.#giveUp.deadLettered,
       eventsRetried: this.#scheduler.counters.eventsRetried,
       inFlight: this.#scheduler.inFlight,
       inFlightBatches: this.#scheduler.inFlightBatches,
@@ -213,7 +219,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       // Past the drain deadline: nothing more will be flushed, so a late item is dead-lettered on arrival.
       this.#eventsAccepted++;
       if (typeof callback === 'function') process.nextTick(callback, null);
-      this.#deadLetter([chunk as T], this.#abandonError);
+      this.#giveUp.deadLetter([chunk as T], this.#abandonError);
       return true;
     }
     let size = 0;
@@ -224,7 +230,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
         // Counted and handed over, never lost: a bad size is this item's problem, not the stream's.
         this.#eventsAccepted++;
         if (typeof callback === 'function') process.nextTick(callback, null);
-        this.#deadLetter([chunk as T], err as Error);
+        this.#giveUp.deadLetter([chunk as T], err as Error);
         return this.#pressure.state !== BackpressureState.BLOCKED;
       }
     }
@@ -269,7 +275,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     } else {
       // Not seen by write() (cannot happen through the public API); account it now.
       this.#eventsAccepted++;
-      if (this.#abandonError !== null) this.#deadLetter([chunk], this.#abandonError);
+      if (this.#abandonError !== null) this.#giveUp.deadLetter([chunk], this.#abandonError);
       else this.#take(chunk, this.#o.sizeOf === undefined ? 0 : measureItem(this.#o.sizeOf, chunk));
     }
     if (this.#held.isRingFull()) this.#heldCallback = callback;
@@ -294,20 +300,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#heldCallback = null;
     const held = this.#takeAllHeld([]);
     this.#pressure.transition(BackpressureState.CLOSED);
-    let outcome = error ?? this.#failure;
-    if (held.length > 0) {
-      const withoutHandler = this.#o.onDeadLetter === undefined;
-      const reason = new BackpressureError(ErrorCodes.DESTROYED, `destroyed with ${held.length} undelivered item(s)`, {
-        cause: error ?? undefined,
-        ...(withoutHandler ? { items: held } : {}),
-      });
-      if (withoutHandler) {
-        this.emit('dead-letter', { items: held.slice(), error: reason } satisfies DeadLetterEvent<T>);
-        outcome = reason;
-      } else {
-        this.#deadLetters.handOver(held, reason);
-      }
-    }
+    const outcome = this.#giveUp.onDestroy(held, error);
     this.#deadLetters.whenSettled(() => callback(this.#deadLetters.failure() ?? outcome));
   }
 
@@ -352,7 +345,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     const held: T[] = first.slice();
     const running = this.#scheduler.takeAllInFlight(held);
     this.#held.takeAll(held);
-    this.#eventsDeadLettered += held.length;
+    this.#giveUp.deadLettered += held.length;
     for (const context of running) {
       context.abort(new BackpressureError(ErrorCodes.DESTROYED, 'the stream gave up on this batch'));
     }
@@ -374,58 +367,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (!this.#ws.destroyed) this.#pressure.updateOnGrowth(this.#held.size, this.#held.bytes);
   }
 
-  // ------------------------------------------------------ dead letters, end
-
-  /** Hands undeliverable items (the stream's own, not yet counted) to onDeadLetter, or fails the stream with them. */
-  #deadLetter(items: T[], error: Error): void {
-    if (items.length === 0) return;
-    if (this.#o.onDeadLetter === undefined) {
-      const code = error instanceof BackpressureError ? error.code : ErrorCodes.FLUSH_FAILED;
-      this.#fail(code, error.message, items, error.cause ?? error);
-      return;
-    }
-    this.#eventsDeadLettered += items.length;
-    this.#deadLetters.handOver(items, error);
-  }
-
-  /**
-   * Fails the stream with a coded error. `items` (taken out of the stream, not yet counted) and
-   * everything still held go with it: to onDeadLetter when there is one, otherwise in the
-   * error's `items`. All of it is counted before any listener runs.
-   */
-  #fail(code: ErrorCode, message: string, items: T[], cause: unknown): void {
-    if (this.destroyed) {
-      // Cannot happen through the public API (nothing reaches here after destroy); never lose items if it does.
-      if (items.length === 0) return;
-      this.#eventsDeadLettered += items.length;
-      const late = new BackpressureError(code, message, { items, cause });
-      this.emit('dead-letter', { items: items.slice(), error: late } satisfies DeadLetterEvent<T>);
-      return;
-    }
-    const all = this.#takeAllHeld(items);
-    if (this.#o.onDeadLetter !== undefined) {
-      const error = new BackpressureError(code, message, { cause });
-      this.#deadLetters.handOver(all, error);
-      this.destroy(error);
-      return;
-    }
-    const pending = this.#failure;
-    if (pending !== null) {
-      // Re-entered from a 'dead-letter' listener of the failure in progress (it wrote into the stream,
-      // or destroyed a composition, which hands its held items over), before that failure destroyed the
-      // stream: the stream ends with ONE error, so it must carry these items too. Not destroyed here:
-      // the outer #fail does that once its listeners return, so a composition being destroyed can
-      // still hand over everything its stage holds (dead-lettered here, rather than dropped).
-      const carried = pending.items as T[];
-      for (const item of all) carried.push(item);
-      this.emit('dead-letter', { items: all.slice(), error: pending } satisfies DeadLetterEvent<T>);
-      return;
-    }
-    const error = new BackpressureError(code, message, { items: all, cause });
-    this.#failure = error;
-    this.emit('dead-letter', { items: all.slice(), error } satisfies DeadLetterEvent<T>);
-    this.destroy(error);
-  }
+  // ------------------------------------------------------------------- end
 
   #beginDraining(): void {
     this.#pressure.transition(BackpressureState.DRAINING);
@@ -461,7 +403,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (this.#o.onDeadLetter === undefined) {
       if (this.#holdsItems()) {
         // No handler: the stream fails with everything held in the error's items.
-        this.#fail(code, message, [], error);
+        this.#giveUp.fail(code, message, [], error);
         return;
       }
     } else {
