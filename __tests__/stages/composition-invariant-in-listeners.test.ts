@@ -9,7 +9,8 @@ import { isConserved, settle } from '../helpers/stage-helpers';
 
 type Shedding = 'drop-oldest' | 'drop-newest' | 'sample' | 'priority';
 const strategies: Shedding[] = ['drop-oldest', 'drop-newest', 'sample', 'priority'];
-const EVENTS = [...BACKPRESSURE_EVENTS, 'drop', 'error', 'close'];
+// 'corrupt' comes from durable mode only (see __tests__/durable/durable-writable-corrupt.test.ts).
+const EVENTS = [...BACKPRESSURE_EVENTS.filter((name) => name !== 'corrupt'), 'drop', 'error', 'close'];
 
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] }));
 afterEach(() => jest.useRealTimers());

@@ -60,6 +60,7 @@ export class SegmentLog {
   private spaceWaiters: SpaceWaiter[] = [];
   /** Sum of the segments' writtenBytes, kept current instead of summed on every append. */
   private diskBytes = 0;
+  private spaceListener: (() => void) | undefined;
 
   private constructor(
     private readonly options: ResolvedLogOptions,
@@ -101,6 +102,7 @@ export class SegmentLog {
         onFreed: () => {
           this.writer.retryNow();
           this.wakeSpaceWaiters();
+          this.spaceListener?.();
         },
       },
       recovered.startSeq,
@@ -211,6 +213,20 @@ export class SegmentLog {
   get full(): FullReason | undefined {
     if (this.writer.diskFull) return 'enospc';
     return this.fits(0) ? undefined : 'max-bytes';
+  }
+
+  /** Bytes counted against `maxBytes`: in segment files, plus appended and not yet written. */
+  get usedBytes(): number {
+    return this.diskBytes + this.writer.pendingBytes;
+  }
+
+  /**
+   * `listener` (one; `undefined` removes it) is called, synchronously, each time acknowledged
+   * segments were deleted: for a caller whose idea of "full" has a margin below `maxBytes`
+   * (a watermark), which `waitForSpace` cannot express.
+   */
+  onSpaceFreed(listener: (() => void) | undefined): void {
+    this.spaceListener = listener;
   }
 
   // ------------------------------------------------------------------ read side
