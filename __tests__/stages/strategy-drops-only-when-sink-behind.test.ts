@@ -8,7 +8,7 @@ import { backpressure, type StrategyWritable } from '../../lib/compose/backpress
 import { BackpressureWritable } from '../../lib/core/backpressure-writable';
 import { dropNewest, dropOldest, sample, shedByPriority, type SheddingStage } from '../../lib/stages';
 import { microtasks } from '../helpers/settle';
-import { isConserved, settle } from '../helpers/stage-helpers';
+import { isConserved, range, settle } from '../helpers/stage-helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const readableStream = require('readable-stream') as typeof nodeStream;
@@ -20,8 +20,6 @@ const pipelines: [string, typeof nodeStream.pipeline][] = [
 type Shedding = 'drop-oldest' | 'drop-newest' | 'sample' | 'priority';
 const strategies: Shedding[] = ['drop-oldest', 'drop-newest', 'sample', 'priority'];
 const TOTAL = 20_000;
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-
 async function* ids(): AsyncGenerator<number> {
   for (let i = 0; i < TOTAL; i++) yield i;
 }

@@ -188,7 +188,9 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#scheduler = new FlushScheduler(resolved, this.#held, this.#pressure, this.#host);
     const parts = { held: this.#held, scheduler: this.#scheduler, durable: this.#durable };
     this.#giveUp = new GiveUp(onDeadLetter, this.#deadLetters, parts, this.#host);
-    this.#settler = new Settler(resolved.onSettled, this.#durable, this.#host.fail);
+    this.#settler = new Settler(resolved.onSettled, this.#durable, (message, cause) => {
+      if (!this.destroyed) this.#giveUp.fail(ErrorCodes.SETTLED_HANDLER_FAILED, message, [], cause);
+    });
     this.#end = new EndDrain(resolved.drainTimeoutMs, this.#giveUp, this.#deadLetters, this.#durable, this.#host);
   }
 

@@ -1,5 +1,4 @@
 import type { DurableMode } from './durable-mode';
-import { BackpressureError, ErrorCodes } from './errors';
 import type { Settlement, SettledHandler } from './options';
 
 /**
@@ -10,10 +9,19 @@ import type { Settlement, SettledHandler } from './options';
 export class Settler<T> {
   readonly #onSettled: SettledHandler<T> | undefined;
   readonly #durable: DurableMode<T> | null;
-  /** onSettled threw: the stream fails with this coded error (the items stay counted). */
-  readonly #fail: (error: Error) => void;
+  /**
+   * onSettled threw: the stream fails like any internal failure (the items stay counted), so its one
+   * error is ERR_BACKPRESSURE_SETTLED_HANDLER_FAILED itself, carrying what was still held when there is
+   * no onDeadLetter — a destroy(err) would report ERR_BACKPRESSURE_DESTROYED instead, and a composition
+   * the bare cause without the items.
+   */
+  readonly #fail: (message: string, cause: unknown) => void;
 
-  constructor(onSettled: SettledHandler<T> | undefined, durable: DurableMode<T> | null, fail: (error: Error) => void) {
+  constructor(
+    onSettled: SettledHandler<T> | undefined,
+    durable: DurableMode<T> | null,
+    fail: (message: string, cause: unknown) => void,
+  ) {
     this.#onSettled = onSettled;
     this.#durable = durable;
     this.#fail = fail;
@@ -32,7 +40,7 @@ export class Settler<T> {
       onSettled(how === 'flushed' ? items : items.slice(), how);
     } catch (cause) {
       const message = `onSettled threw: ${cause instanceof Error ? cause.message : String(cause)}`;
-      this.#fail(new BackpressureError(ErrorCodes.SETTLED_HANDLER_FAILED, message, { cause }));
+      this.#fail(message, cause);
     }
   }
 }

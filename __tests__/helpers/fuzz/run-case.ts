@@ -44,6 +44,7 @@ import {
   type SinkKind,
 } from './fuzz-case';
 import { Rng } from './rng';
+import { SettledOracle } from './settled-oracle';
 
 // Captured at load time, before any case installs fake timers.
 const realSetImmediate = setImmediate;
@@ -83,6 +84,7 @@ export type FailureKind =
   | 'hang' // the case did not terminate
   | 'after-close' // a counter changed after 'close'
   | 'unexpected-error' // an error that is neither a BackpressureError nor the test's own
+  | 'settled' // onSettled told something other than what settled, when it settled (see settled-oracle.ts)
   | 'crash'; // the library threw synchronously from a public method or a harness step failed
 
 export interface Failure {
@@ -249,6 +251,8 @@ class CaseRun {
   #runCount = 0;
 
   readonly #create: (options: BackpressureOptions<FuzzItem>) => Composition;
+  /** Checks onSettled, when the case installs it. */
+  readonly #settled: SettledOracle | undefined;
 
   constructor(c: FuzzCase, verbose: boolean, create: (options: BackpressureOptions<FuzzItem>) => Composition) {
     this.c = c;
@@ -275,6 +279,22 @@ class CaseRun {
       calls: [],
       sizeRefused: false,
     }));
+    this.#settled =
+      c.settled === undefined
+        ? undefined
+        : new SettledOracle(
+            {
+              fail: (where, message) => this.#fail('settled', where, message),
+              log: (line) => this.#log(line),
+              ids: (items, where) => this.#ids(items, where),
+              seq: () => ++this.#seq,
+              acked: () => this.#acked(),
+              checkInvariant: (where) => this.#checkInvariant(where),
+              isDestroyed: () => this.#w.destroyed || this.#bw.destroyed,
+            },
+            c.settled,
+            c.items.length,
+          );
   }
 
   // ------------------------------------------------------------------ plumbing
@@ -362,6 +382,7 @@ class CaseRun {
     if (c.circuitBreaker !== undefined) o.circuitBreaker = c.circuitBreaker;
     if (c.adaptive !== undefined) o.adaptive = c.adaptive;
     if (c.deadLetter.mode !== 'none') o.onDeadLetter = this.#onDeadLetter;
+    if (this.#settled !== undefined) o.onSettled = this.#settled.onSettled;
     if (c.bytes !== undefined) {
       const { maxBufferBytes, badSizeIds, badSizeMode } = c.bytes;
       const bad = new Set(badSizeIds);
@@ -675,6 +696,7 @@ class CaseRun {
     for (const a of this.#attempts) {
       if (a.checked) continue;
       a.checked = true;
+      this.#settled?.checkSent(a.ids, a.n, a.startSeq);
       const seen = new Set<number>();
       for (const id of a.ids) {
         if (seen.has(id)) this.#fail('identity', 'flush', `item ${id} twice in one batch (call ${a.n})`);
@@ -940,6 +962,7 @@ class CaseRun {
         throw new Error('fuzz: onDeadLetter failed (sync)');
       }
       this.#handlerSettled++;
+      this.#settled?.deadLetterResolved(ids);
       return undefined;
     }
     return new Promise<void>((resolve, reject) =>
@@ -948,7 +971,10 @@ class CaseRun {
         if (fails) {
           markFailed();
           reject(new Error('fuzz: onDeadLetter failed (async)'));
-        } else resolve();
+        } else {
+          this.#settled?.deadLetterResolved(ids);
+          resolve();
+        }
       }, delay),
     );
   };
@@ -1574,6 +1600,10 @@ class CaseRun {
         if (f !== undefined) f.hint = c.strategy !== 'block' && userErrorWon ? 'N1' : '#7';
       }
     }
+    this.#settled?.finalCheck(this.#ledger, this.#errors, {
+      deadLetterHandlerFailed: this.#ledger.some((l) => l.dlHandlerFailed > 0),
+      userErrorWon,
+    });
     if (m !== undefined) {
       if (m.eventsAccepted !== this.#written)
         this.#fail('accepted', 'final', `eventsAccepted ${m.eventsAccepted} but ${this.#written} written`);
