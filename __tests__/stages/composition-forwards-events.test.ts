@@ -15,11 +15,22 @@ const WRITABLE_EVENTS = new Set(['close', 'drain', 'error', 'finish', 'pipe', 'u
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] }));
 afterEach(() => jest.useRealTimers());
 
-/** Events only a durable writable emits (its forwarding is tested in __tests__/durable/durable-writable-corrupt.test.ts). */
-const DURABLE_ONLY = new Set(['corrupt']);
+/**
+ * Events only a durable writable emits (their forwarding: __tests__/durable/durable-writable-corrupt.test.ts,
+ * __tests__/durable/durable-writable-ready.test.ts).
+ */
+const DURABLE_ONLY = new Set(['corrupt', 'ready']);
 
-test('the list names the six events of a BackpressureWritable', () => {
-  expect([...BACKPRESSURE_EVENTS].sort()).toEqual(['circuit', 'corrupt', 'dead-letter', 'flush', 'retry', 'state']);
+test('the list names the seven events of a BackpressureWritable', () => {
+  expect([...BACKPRESSURE_EVENTS].sort()).toEqual([
+    'circuit',
+    'corrupt',
+    'dead-letter',
+    'flush',
+    'ready',
+    'retry',
+    'state',
+  ]);
 });
 
 describe.each(strategies)('%s composition', (strategy) => {

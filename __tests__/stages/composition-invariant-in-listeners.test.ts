@@ -9,8 +9,13 @@ import { isConserved, settle } from '../helpers/stage-helpers';
 
 type Shedding = 'drop-oldest' | 'drop-newest' | 'sample' | 'priority';
 const strategies: Shedding[] = ['drop-oldest', 'drop-newest', 'sample', 'priority'];
-// 'corrupt' comes from durable mode only (see __tests__/durable/durable-writable-corrupt.test.ts).
-const EVENTS = [...BACKPRESSURE_EVENTS.filter((name) => name !== 'corrupt'), 'drop', 'error', 'close'];
+// 'corrupt' and 'ready' come from durable mode only (see __tests__/durable/durable-writable-corrupt.test.ts).
+const EVENTS = [
+  ...BACKPRESSURE_EVENTS.filter((name) => name !== 'corrupt' && name !== 'ready'),
+  'drop',
+  'error',
+  'close',
+];
 
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] }));
 afterEach(() => jest.useRealTimers());

@@ -44,6 +44,8 @@ export interface BackpressureEventMap<T> {
   'dead-letter': DeadLetterEvent<T>;
   circuit: CircuitChange;
   corrupt: CorruptEvent;
+  /** Durable mode: the log is open (locked, recovered); emitted once, never in memory mode. No payload. */
+  ready: undefined;
 }
 
 export type BackpressureEventName = keyof BackpressureEventMap<unknown>;
@@ -59,6 +61,7 @@ const EVENT_NAMES: { readonly [K in BackpressureEventName]: K } = {
   'dead-letter': 'dead-letter',
   circuit: 'circuit',
   corrupt: 'corrupt',
+  ready: 'ready',
 };
 
 /**

@@ -44,7 +44,8 @@ interface NodeWritableState {
  *
  * Events: `'state'` (StateChange), `'flush'` (FlushEvent), `'retry'`
  * (RetryEvent), `'dead-letter'` (DeadLetterEvent), `'circuit'` (CircuitChange),
- * `'corrupt'` (CorruptEvent, durable mode), and the Writable events.
+ * `'corrupt'` (CorruptEvent, durable mode), `'ready'` (durable mode: the log is open), and the Writable
+ * events.
  *
  * Durable mode (`durable: { dir }`): see {@link DurableMode} and docs/durable.md.
  */
@@ -170,7 +171,12 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
             highWaterMark: 1,
             construct(callback: (error?: Error | null) => void): void {
               const self = this as unknown as BackpressureWritable<T>;
-              (self.#durable as DurableMode<T>).open().then(() => callback(), callback);
+              (self.#durable as DurableMode<T>).open().then(() => {
+                callback();
+                // As fs streams do once their file is open: a caller can wait for the lock and the
+                // recovery before it reads any input (an open failure is the stream's 'error' instead).
+                if (!self.destroyed) self.emit('ready', undefined);
+              }, callback);
             },
           },
     );
