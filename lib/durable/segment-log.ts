@@ -21,13 +21,13 @@
  * One process per directory (a lock file); see docs/durable-log.md for the
  * on-disk format and the guarantees of each sync mode.
  */
-import { promises as fsp } from 'node:fs';
 import { AckTracker } from './ack-tracker';
 import { CheckpointFile } from './checkpoint-file';
 import { DirLock } from './dir-lock';
 import { DurableError, DurableErrorCodes, invalidOption, type FullReason } from './durable-errors';
 import type { DurableLogStats, RecoveryReport } from './log-stats';
 import { LogCompactor } from './log-compactor';
+import { makeDir } from './make-dir';
 import { resolveLogOptions, type ResolvedLogOptions, type SegmentLogOptions } from './log-options';
 import { FRAME_HEADER_BYTES } from './record-frame';
 import { recover, type Recovered } from './recovery';
@@ -133,7 +133,7 @@ export class SegmentLog {
           );
     let lock: DirLock;
     try {
-      await fsp.mkdir(resolved.dir, { recursive: true });
+      await makeDir(resolved.dir);
       lock = await DirLock.acquire(resolved.dir);
     } catch (err) {
       throw ioFailed(err);
