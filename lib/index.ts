@@ -63,4 +63,5 @@ export { DeadLetterFile } from './sinks/dead-letter-file';
 export { fieldPriority, LOWEST_PRIORITY } from './ndjson/field-priority';
 export { RateLimitedLog, type RateLimitedLogOptions } from './cli/rate-limited-log';
 export { recordByteLength } from './ndjson/record-size';
+export { ndjsonRecordCodec } from './ndjson/record-codec';
 export { checkJson, JsonCheck } from './ndjson/json-check';

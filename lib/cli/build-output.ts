@@ -5,6 +5,7 @@ import type { DeadLetterHandler, FlushFunction } from '../core/options';
 import { fieldPriority } from '../ndjson/field-priority';
 import { recordByteLength } from '../ndjson/record-size';
 import { isOptionError } from '../util/validate';
+import { durableOptionsOf } from './buffer-dir';
 import { effectiveBatchSize, UsageError, type CliOptions } from './parse-args';
 
 /** The stream the CLI writes records into: a plain `BackpressureWritable` (block) or a strategy composition. */
@@ -20,6 +21,9 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   'retry.retries': '--retries',
   flushTimeoutMs: '--flush-timeout',
   sampleRate: '--sample-rate',
+  'durable.dir': '--buffer-dir',
+  'durable.maxBytes': '--max-disk-bytes',
+  'durable.sync': '--sync',
 };
 
 /** Helpers whose errors name an argument rather than a library option. */
@@ -43,6 +47,7 @@ export function buildOutput(
   drainTimeoutMs: number,
 ): CliOutput {
   const batchSize = effectiveBatchSize(options);
+  const durable = durableOptionsOf(options);
   try {
     return backpressure<NdjsonRecord>({
       strategy: options.strategy,
@@ -60,6 +65,7 @@ export function buildOutput(
       ...(options.flushTimeoutMs !== undefined && { flushTimeoutMs: options.flushTimeoutMs }),
       ...(options.sampleRate !== undefined && { sampleRate: options.sampleRate }),
       ...(options.priorityField !== undefined && { priority: fieldPriority(options.priorityField) }),
+      ...(durable !== undefined && { durable }),
     });
   } catch (err) {
     if (isOptionError(err)) throw new UsageError(usageMessage(err));
