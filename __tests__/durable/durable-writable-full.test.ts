@@ -11,7 +11,7 @@ import { Readable } from '../../lib/util/stream-classes';
 import { pipeline } from 'node:stream/promises';
 import { expectConserved, range } from '../helpers/core-helpers';
 import { removeDir, tempDir } from '../helpers/durable-helpers';
-import { durableWritable, endAndFinish } from '../helpers/durable-writable';
+import { durableWritable, endAndFinish, waitFor } from '../helpers/durable-writable';
 import { expectedLevel, LEVELS } from '../helpers/watermark-oracle';
 
 let dir: string;
@@ -54,7 +54,8 @@ function heldSink() {
 test('a full log blocks the writer (write() false, blocked, utilization 1); the sink frees space, drain comes, nothing is lost', async () => {
   const sink = heldSink();
   const w = durableWritable<Padded>(dir, { batchSize: 4, durable: { maxBytes: MAX_BYTES }, flush: sink.flush });
-  let id = 0;
+  await new Promise<void>((resolve) => w.write(padded(0), () => resolve())); // the log is open
+  let id = 1;
   let accepted = true;
   while (accepted) {
     accepted = w.write(padded(id++));
@@ -147,7 +148,9 @@ test('composed with drop-newest: while the log is full the stage decides (drops 
   });
   const dropped: number[] = [];
   bp.on('drop', (event: DropEvent<Padded>) => dropped.push(event.item.id));
-  for (let id = 0; id < 300; id++) {
+  bp.write(padded(0));
+  await waitFor(() => bp.getMetrics().bytesOnDisk > 0, 'the log to open'); // a burst before that waits in memory
+  for (let id = 1; id < 300; id++) {
     bp.write(padded(id));
     await new Promise((resolve) => setImmediate(resolve));
   }

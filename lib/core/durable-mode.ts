@@ -143,17 +143,18 @@ export class DurableMode<T> {
   }
 
   /**
-   * The stream's utilization: max(bytes used / maxBytes, items not yet on disk / maxBufferSize), and 1
-   * (blocked) while an accepted item waits for space or the disk is full. Before the log is open, only
-   * the items waiting for it count.
+   * The stream's utilization: the log's fill (bytes used / maxBytes), and 1 (blocked) while an accepted
+   * item waits for space, the disk is full (ENOSPC), or maxBufferSize accepted items are not on disk yet
+   * (the group commit, or the open, has not caught up). That last bound only blocks, it never raises
+   * the pressure below full: a burst faster than one sync is no sign that the sink is behind, so a
+   * sampling or priority stage in front does not shed for it.
    */
   utilization(): number {
-    const memory = this.#intake.notDurable / this.#maxBufferSize;
+    if (this.#intake.notDurable >= this.#maxBufferSize) return 1;
     const log = this.#log;
-    if (log === null) return memory;
+    if (log === null) return 0;
     if (this.#intake.waiting > 0 || log.full === 'enospc') return 1;
-    const disk = log.usedBytes / this.#o.maxBytes;
-    return disk > memory ? disk : memory;
+    return log.usedBytes / this.#o.maxBytes;
   }
 
   /** Everything accepted or found on disk was read back: with nothing in memory, the stream may finish. */

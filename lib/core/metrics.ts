@@ -16,8 +16,9 @@ export interface BackpressureMetrics {
   /** Bytes of the items in memory (0 unless `maxBufferBytes` or `sizeOf` is set). */
   bufferBytes: number;
   /**
-   * max(bufferSize / maxBufferSize, bufferBytes / maxBufferBytes). In durable mode: max(log bytes /
-   * `durable.maxBytes`, items not yet on disk / maxBufferSize), and 1 while an item waits for space.
+   * max(bufferSize / maxBufferSize, bufferBytes / maxBufferBytes). In durable mode: log bytes /
+   * `durable.maxBytes`, and 1 while an item waits for space, the disk is full, or maxBufferSize items
+   * are not on disk yet.
    */
   bufferUtilization: number;
   maxBufferSize: number;
