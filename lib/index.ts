@@ -1,5 +1,11 @@
 export { BackpressureWritable } from './core/backpressure-writable';
-export type { BackpressureMetrics, DeadLetterEvent, FlushEvent, RetryEvent } from './core/backpressure-writable';
+export type {
+  BackpressureMetrics,
+  CorruptEvent,
+  DeadLetterEvent,
+  FlushEvent,
+  RetryEvent,
+} from './core/backpressure-writable';
 export { BACKPRESSURE_EVENTS } from './core/backpressure-events';
 export type { BackpressureEventMap, BackpressureEventName } from './core/backpressure-events';
 export type {
@@ -12,6 +18,11 @@ export type {
   Settlement,
 } from './core/options';
 export { DEFAULTS, MAX_TIMER_MS } from './core/options';
+export { bytesCodec, jsonCodec } from './core/durable-options';
+export type { DurableCodec, DurableOptions } from './core/durable-options';
+export { DurableError, DurableErrorCodes, isDurableError } from './durable/durable-errors';
+export type { DurableErrorCode } from './durable/durable-errors';
+export type { SyncMode } from './durable/segment-writer';
 export type { RetryOptions } from './resilience/backoff';
 export { BackpressureError, ErrorCodes, isBackpressureError } from './core/errors';
 export type { ErrorCode } from './core/errors';
@@ -60,4 +71,5 @@ export { DeadLetterFile } from './sinks/dead-letter-file';
 export { fieldPriority, LOWEST_PRIORITY } from './ndjson/field-priority';
 export { RateLimitedLog, type RateLimitedLogOptions } from './cli/rate-limited-log';
 export { recordByteLength } from './ndjson/record-size';
+export { ndjsonRecordCodec } from './ndjson/record-codec';
 export { checkJson, JsonCheck } from './ndjson/json-check';

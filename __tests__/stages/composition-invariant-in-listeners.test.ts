@@ -10,7 +10,13 @@ import { strategyOptions } from '../helpers/strategy-options';
 
 type Shedding = 'drop-oldest' | 'drop-newest' | 'sample' | 'priority';
 const strategies: Shedding[] = ['drop-oldest', 'drop-newest', 'sample', 'priority'];
-const EVENTS = [...BACKPRESSURE_EVENTS, 'drop', 'error', 'close'];
+// 'corrupt' and 'ready' come from durable mode only (see __tests__/durable/durable-writable-corrupt.test.ts).
+const EVENTS = [
+  ...BACKPRESSURE_EVENTS.filter((name) => name !== 'corrupt' && name !== 'ready'),
+  'drop',
+  'error',
+  'close',
+];
 
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] }));
 afterEach(() => jest.useRealTimers());

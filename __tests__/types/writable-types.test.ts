@@ -18,6 +18,7 @@ import {
   type BackpressureMetrics,
   type BackpressureWritableOptions,
   type CircuitChange,
+  type CorruptEvent,
   type DeadLetterEvent,
   type DeadLetterHandler,
   type ErrorCode,
@@ -107,13 +108,17 @@ describe('BackpressureWritable<T> options', () => {
 
 describe('BackpressureWritable<T> events and metrics', () => {
   test("on()/once() type each event's payload from BackpressureEventMap", () => {
-    expectTypeOf<BackpressureEventName>().toEqualTypeOf<'state' | 'flush' | 'retry' | 'dead-letter' | 'circuit'>();
+    expectTypeOf<BackpressureEventName>().toEqualTypeOf<
+      'state' | 'flush' | 'retry' | 'dead-letter' | 'circuit' | 'corrupt' | 'ready'
+    >();
     expectTypeOf<BackpressureEventMap<Item>>().toEqualTypeOf<{
       state: StateChange;
       flush: FlushEvent;
       retry: RetryEvent;
       'dead-letter': DeadLetterEvent<Item>;
       circuit: CircuitChange;
+      corrupt: CorruptEvent;
+      ready: undefined;
     }>();
     expectTypeOf<DeadLetterEvent<Item>>().toEqualTypeOf<{ items: Item[]; error: Error }>();
     const w = new BackpressureWritable<Item>({ flush });
@@ -165,6 +170,10 @@ describe('BackpressureWritable<T> events and metrics', () => {
       | 'adaptiveAdjustments'
       | 'flushes'
       | 'failedFlushes'
+      | 'itemsOnDisk'
+      | 'bytesOnDisk'
+      | 'eventsRecovered'
+      | 'eventsCorrupt'
     >();
     expectTypeOf(m.state).toEqualTypeOf<BackpressureState>();
     expectTypeOf(m.circuitState).toEqualTypeOf<CircuitState>();
@@ -194,6 +203,10 @@ describe('BackpressureWritable<T> events and metrics', () => {
       adaptiveAdjustments: true,
       flushes: true,
       failedFlushes: true,
+      itemsOnDisk: true,
+      bytesOnDisk: true,
+      eventsRecovered: true,
+      eventsCorrupt: true,
     };
     expect(Object.keys(m).sort()).toEqual(Object.keys(fields).sort());
     w.destroy();
@@ -213,6 +226,7 @@ describe('error codes', () => {
       | 'ERR_BACKPRESSURE_INVALID_FLUSH_RESULT'
       | 'ERR_BACKPRESSURE_INVALID_ITEM_SIZE'
       | 'ERR_BACKPRESSURE_DEAD_LETTER_FAILED'
+      | 'ERR_BACKPRESSURE_ENCODE_FAILED'
       | 'ERR_BACKPRESSURE_SETTLED_HANDLER_FAILED'
     >();
     // @ts-expect-error not one of the codes

@@ -5,6 +5,7 @@ import type { BackpressureWritableOptions, DeadLetterHandler, FlushFunction } fr
 import { fieldPriority } from '../ndjson/field-priority';
 import { recordByteLength } from '../ndjson/record-size';
 import { isOptionError } from '../util/validate';
+import { durableOptionsOf } from './buffer-dir';
 import { effectiveBatchSize, UsageError, type CliOptions } from './parse-args';
 
 /** The stream the CLI writes records into: a plain `BackpressureWritable` (block) or a strategy composition. */
@@ -20,6 +21,9 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   'retry.retries': '--retries',
   flushTimeoutMs: '--flush-timeout',
   sampleRate: '--sample-rate',
+  'durable.dir': '--buffer-dir',
+  'durable.maxBytes': '--max-disk-bytes',
+  'durable.sync': '--sync',
 };
 
 /** Helpers whose errors name an argument rather than a library option. */
@@ -57,6 +61,8 @@ export function buildOutput(
     ...(options.retries !== undefined && { retry: { retries: options.retries } }),
     ...(options.flushTimeoutMs !== undefined && { flushTimeoutMs: options.flushTimeoutMs }),
   };
+  const durable = durableOptionsOf(options);
+  if (durable !== undefined) common.durable = durable;
   try {
     // Each strategy gets exactly its own options (parseArgs refused a flag given for another one).
     switch (options.strategy) {

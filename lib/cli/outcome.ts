@@ -14,6 +14,8 @@ export interface RunEnding {
   runtimeError?: string | undefined;
   /** Where undeliverable records were written, if anywhere. */
   deadLetterPath?: string | undefined;
+  /** --buffer-dir, when given. */
+  bufferDir?: string | undefined;
 }
 
 /**
@@ -37,7 +39,19 @@ export function outcomeOf(ending: RunEnding): { messages: string[]; exitCode: nu
         : `${summary.deadLettered} records undeliverable and discarded (no --dead-letter given)`,
     );
   }
+  if ((summary.corrupt ?? 0) > 0) {
+    messages.push(
+      ending.deadLetterPath !== undefined
+        ? `${summary.corrupt} records in --buffer-dir were damaged, their raw bytes written to ${ending.deadLetterPath}`
+        : `${summary.corrupt} records in --buffer-dir were damaged and skipped (no --dead-letter given)`,
+    );
+  }
   if (summary.lost !== 0) messages.push(`${summary.lost} records were neither delivered nor dead-lettered`);
+  if ((summary.itemsOnDisk ?? 0) > 0 && ending.bufferDir !== undefined) {
+    messages.push(
+      `${summary.itemsOnDisk} records left in --buffer-dir ${ending.bufferDir}: the next run on it delivers them first`,
+    );
+  }
 
   let exitCode: number = ExitCode.OK;
   if (ending.signal !== undefined) {
@@ -47,6 +61,7 @@ export function outcomeOf(ending: RunEnding): { messages: string[]; exitCode: nu
     ending.sinkGone !== undefined ||
     ending.runtimeError !== undefined ||
     summary.deadLettered > 0 ||
+    (summary.corrupt ?? 0) > 0 ||
     summary.lost !== 0
   ) {
     // Drops under a drop strategy are not here on purpose: they are the strategy working.

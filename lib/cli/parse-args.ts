@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import { Strategy } from '../compose/backpressure';
 import { DEFAULTS, MAX_TIMER_MS } from '../core/options';
+import type { SyncMode } from '../durable/segment-writer';
 import { DEFAULT_MAX_LINE_BYTES, InvalidPolicies, type InvalidPolicy } from '../ndjson/ndjson-splitter';
+import { DEFAULT_MAX_DISK_BYTES, minMaxDiskBytes, SYNC_MODES } from './buffer-dir';
 
 /** The strategies the CLI can select: exactly the library's, each mapping to `backpressure({ strategy })`. */
 const STRATEGY_VALUES: readonly Strategy[] = Object.values(Strategy);
@@ -39,6 +41,12 @@ export interface CliOptions {
   stats: boolean;
   /** `undefined`: decide from whether stderr is a TTY. */
   progress?: boolean;
+  /** Durable mode: the directory of the on-disk log. Unset: everything buffered is in memory. */
+  bufferDir?: string;
+  /** With `bufferDir`: most bytes of its segment files (the library's default when unset). */
+  maxDiskBytes?: number;
+  /** With `bufferDir`: when a record counts as written (the library's default, 'batch', when unset). */
+  sync?: SyncMode;
 }
 
 export type ParsedCommand =
@@ -69,6 +77,9 @@ const OPTIONS = {
   retries: { type: 'string' },
   'flush-timeout': { type: 'string' },
   'drain-timeout': { type: 'string' },
+  'buffer-dir': { type: 'string' },
+  'max-disk-bytes': { type: 'string' },
+  sync: { type: 'string' },
   stats: { type: 'boolean' },
   progress: { type: 'boolean' },
   // Declared on its own rather than via `allowNegative`, which would also
@@ -119,6 +130,14 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   setIfDefined(options, 'retries', integer('--retries', values.retries, 0));
   setIfDefined(options, 'flushTimeoutMs', integer('--flush-timeout', values['flush-timeout'], 1, MAX_TIMER_MS));
   setIfDefined(options, 'progress', lastProgressFlag(tokens));
+  setIfDefined(options, 'bufferDir', nonEmpty('--buffer-dir', values['buffer-dir']));
+  setIfDefined(options, 'sync', oneOf('--sync', values.sync, SYNC_MODES));
+  const minDisk = minMaxDiskBytes(options.maxLineBytes);
+  setIfDefined(
+    options,
+    'maxDiskBytes',
+    integer('--max-disk-bytes', values['max-disk-bytes'], minDisk.bytes, Number.MAX_SAFE_INTEGER, minDisk.why),
+  );
 
   if (options.strategy === 'priority' && options.priorityField === undefined) {
     throw new UsageError('--strategy priority needs --priority-field PATH');
@@ -129,6 +148,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   if (options.strategy !== 'sample' && options.sampleRate !== undefined) {
     throw new UsageError('--sample-rate only applies to --strategy sample');
   }
+  checkBufferDirFlags(options, minDisk);
   // A batch larger than the buffer could never fill. Only a conflict the user wrote is an error:
   // `--max-buffer 50` alone shrinks the default batch instead (see effectiveBatchSize).
   if (options.batchSize !== undefined) {
@@ -142,6 +162,20 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
     }
   }
   return { command: 'run', options };
+}
+
+/** --max-disk-bytes and --sync only mean something with --buffer-dir; the default disk bound must fit the longest line. */
+function checkBufferDirFlags(options: CliOptions, minDisk: { bytes: number; why: string }): void {
+  if (options.bufferDir === undefined) {
+    if (options.maxDiskBytes !== undefined) throw new UsageError('--max-disk-bytes only applies with --buffer-dir DIR');
+    if (options.sync !== undefined) throw new UsageError('--sync only applies with --buffer-dir DIR');
+    return;
+  }
+  if (options.maxDiskBytes === undefined && DEFAULT_MAX_DISK_BYTES < minDisk.bytes) {
+    throw new UsageError(
+      `--max-line-bytes ${options.maxLineBytes} needs --max-disk-bytes of at least ${minDisk.bytes} (${minDisk.why}); the default is ${DEFAULT_MAX_DISK_BYTES}`,
+    );
+  }
 }
 
 function firstSentence(message: string): string {
@@ -181,9 +215,12 @@ function integer(
   value: string | undefined,
   min: number,
   max: number = Number.MAX_SAFE_INTEGER,
+  why?: string,
 ): number | undefined {
   if (value === undefined) return undefined;
-  const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+  const range =
+    (max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`) +
+    (why === undefined ? '' : ` (${why})`);
   if (!INTEGER.test(value)) {
     if (SIGNED_NUMBER.test(value)) throw new UsageError(`${flag} is out of range: must be ${range}, got '${value}'`);
     throw new UsageError(`${flag} must be ${range}, got '${value}'`);

@@ -1,9 +1,11 @@
-import type { FlushFunction } from '../core/options';
+import type { FlushContext, FlushFunction } from '../core/options';
+import { DurableErrorCodes, isDurableError, type DurableError } from '../durable/durable-errors';
 import type { NdjsonRecord } from '../ndjson/ndjson-splitter';
 import { createSinkFromSpec, type SinkSpec } from '../sinks/create-sink';
 import { DeadLetterFile, DeadLetterWriteError } from '../sinks/dead-letter-file';
 import { ExecSink } from '../sinks/exec-sink';
 import type { LineSink } from '../sinks/line-sink';
+import { sinkFailureAction, SinkFailureAction } from '../sinks/sink-errors';
 import { sinkFlush, type SinkFlushFunction } from '../sinks/sink-flush';
 import { buildOutput, type CliOutput } from './build-output';
 import { describeError, errorCode } from './error-text';
@@ -48,22 +50,83 @@ function readerCanVanish(spec: SinkSpec): boolean {
  */
 export class RunOutput {
   readonly stream: CliOutput;
+  /** --buffer-dir: records go through the on-disk log, and what is not delivered stays there for the next run. */
+  readonly durable: boolean;
+  /**
+   * Durable mode: the run stops delivering and leaves the rest on disk (set by the shutdown wiring).
+   * Called once the sink is gone, instead of dead-lettering what is left batch by batch.
+   */
+  onStopDelivering: ((reason: Error) => void) | undefined;
   readonly #state: RunState;
   readonly #input: RunInput;
   #sink: LineSink | undefined;
   #flushing: SinkFlushFunction | undefined;
+  #closed = false;
+  readonly #closing: Promise<void>;
 
   constructor(state: RunState, input: RunInput, options: CliOptions) {
     this.#state = state;
     this.#input = input;
+    this.durable = options.bufferDir !== undefined;
     // The sink does not exist yet (nothing is created before every value is checked); the stream
     // calls flush only once records flow, after it does.
     this.stream = buildOutput(
       options,
-      (batch, ctx) => (this.#flushing as FlushFunction<NdjsonRecord>)(batch, ctx),
+      this.durable
+        ? this.#flushKeepingOnDisk
+        : (batch, ctx) => (this.#flushing as FlushFunction<NdjsonRecord>)(batch, ctx),
       (records, error) => this.onDeadLetter(records, error),
       NO_DRAIN_DEADLINE_MS,
     );
+    this.#closing = new Promise((resolve) => this.stream.once('close', resolve)).then(() => {
+      this.#closed = true;
+    });
+  }
+
+  /**
+   * Durable mode: a sink that is gone for good (EPIPE, the child exited, an I/O error) fails no batch:
+   * the attempt stays pending until the run, told through onSinkGone, destroys the stream — which
+   * aborts it and leaves its records, and every record after them, on disk for the next run.
+   */
+  readonly #flushKeepingOnDisk = (batch: NdjsonRecord[], ctx: FlushContext): ReturnType<FlushFunction<NdjsonRecord>> =>
+    (this.#flushing as SinkFlushFunction)(batch, ctx).catch((error: unknown) => {
+      if (sinkFailureAction(error) !== SinkFailureAction.STOP || this.#state.sinkStopping) throw error;
+      return new Promise<never>((_, reject) => {
+        const signal = ctx.signal;
+        if (signal.aborted) reject(signal.reason);
+        else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      });
+    });
+
+  /**
+   * Durable mode: resolves once the log is open (null), or with the reason it could not be (a
+   * directory locked by another process, permissions). Nothing is read or created before.
+   */
+  whenReady(): Promise<Error | null> {
+    if (!this.durable) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const onError = (error: Error): void => {
+        this.stream.off('ready', onReady);
+        resolve(error);
+      };
+      const onReady = (): void => {
+        this.stream.off('error', onError);
+        resolve(null);
+      };
+      this.stream.once('ready', onReady);
+      this.stream.once('error', onError);
+    });
+  }
+
+  /** Resolves once the stream closed (in durable mode: its log is closed, its lock released). */
+  whenClosed(): Promise<void> {
+    if (!this.stream.destroyed && !this.#closed) this.stream.destroy();
+    return this.#closing;
+  }
+
+  /** The stream has closed: in durable mode, what it still counts as held is on disk, for the next run. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** The sink; only after `open` succeeded. */
@@ -101,6 +164,10 @@ export class RunOutput {
 
   /** The stream's dead-letter handler: never throws (a throw would fail the stream); what the file refuses is counted as lost. */
   onDeadLetter(records: NdjsonRecord[], error: Error): void {
+    if (isDamagedRecord(error)) {
+      this.#onDamaged(records as unknown as Buffer[], error);
+      return;
+    }
     const deadLetter = this.#state.deadLetter;
     if (deadLetter !== undefined) {
       try {
@@ -112,7 +179,31 @@ export class RunOutput {
     }
     this.#state.undeliverableLog.log(
       errorCode(error),
-      () => `${records.length} records undeliverable (from line ${records[0]?.line}): ${describeError(error)}`,
+      () => `${records.length} records undeliverable${fromLine(records)}: ${describeError(error)}`,
+    );
+  }
+
+  /**
+   * Durable mode: records that came back from --buffer-dir damaged (the library counted them in
+   * eventsCorrupt), as raw bytes: reported, and kept in --dead-letter when given. What the file
+   * refuses is counted as lost instead (and stops the run, as for any record).
+   */
+  #onDamaged(raw: Buffer[], error: DurableError): void {
+    const count = error.count ?? raw.length;
+    const deadLetter = this.#state.deadLetter;
+    if (deadLetter !== undefined) {
+      try {
+        for (const bytes of raw) deadLetter.writeCorrupt(bytes, error);
+      } catch (err) {
+        this.#state.corruptNotKept += count;
+        this.#onDeadLetterFileFailed(err as Error);
+      }
+    }
+    this.#state.corruptLog.log(
+      error.code,
+      () =>
+        `--buffer-dir: ${count} damaged record(s) skipped: ${error.message}` +
+        (deadLetter === undefined ? '' : ` (raw bytes in ${deadLetter.path})`),
     );
   }
 
@@ -129,10 +220,13 @@ export class RunOutput {
     // Our own stop (a forced exit) rejects writes with ERR_SINK_CLOSED too: that is not a reader going away.
     if (this.#state.sinkStopping) return;
     // Nothing more can be delivered: stop reading. What is held is dead-lettered batch by batch
-    // (the sink rejects at once, and its error is not retryable).
+    // (the sink rejects at once, and its error is not retryable) — or, with --buffer-dir, left on
+    // disk for the next run (the failed attempts wait for this; see #flushKeepingOnDisk).
+    const first = this.#state.sinkGone === undefined;
     this.#state.sinkGone ??= error;
     this.#reportUnconfirmed(unconfirmed, error, "the sink's reader went away");
     this.#input.stop();
+    if (this.durable && first) this.onStopDelivering?.(error);
   }
 
   /**
@@ -149,7 +243,7 @@ export class RunOutput {
       this.#onDeadLetterFileFailed(err as Error);
     }
     this.#state.say(
-      `backpressure: ${what}; the last ${unconfirmed.length} records written (from line ${unconfirmed[0]?.line}) may not have been read` +
+      `backpressure: ${what}; the last ${unconfirmed.length} records written${fromLine(unconfirmed)} may not have been read` +
         (deadLetter === undefined ? '\n' : `; written to ${deadLetter.path} as possibly-undelivered\n`),
     );
   }
@@ -209,6 +303,19 @@ export class RunOutput {
   #takeUnconfirmed(): NdjsonRecord[] {
     return (this.#flushing as SinkFlushFunction).takeUnconfirmed();
   }
+}
+
+/** A record --buffer-dir handed back as raw bytes: damaged on disk, or refused by the codec. */
+function isDamagedRecord(error: Error): error is DurableError {
+  return (
+    isDurableError(error, DurableErrorCodes.CORRUPT_RECORD) || isDurableError(error, DurableErrorCodes.DECODE_FAILED)
+  );
+}
+
+/** " (from line N)", or nothing for records read back from --buffer-dir (line 0: which input line is not kept). */
+function fromLine(records: readonly NdjsonRecord[]): string {
+  const line = records[0]?.line ?? 0;
+  return line > 0 ? ` (from line ${line})` : '';
 }
 
 /** Why the run stopped waiting for a stuck reader, and what it did not take. */

@@ -58,6 +58,15 @@ export class RunShutdown {
     });
   }
 
+  /**
+   * --buffer-dir and the sink is gone: nothing more can be delivered. Stop, and leave what is held on
+   * disk for the next run (destroying a durable stream keeps its records), instead of dead-lettering it.
+   */
+  stopDelivering(reason: Error): void {
+    this.#input.stop();
+    this.#abandon(reason);
+  }
+
   /** The stream failed (or was destroyed with an error): give up on what it still holds. */
   onOutputError(error: Error): void {
     this.#state.fail(error);
@@ -79,7 +88,10 @@ export class RunShutdown {
       return;
     }
     state.say(
-      `backpressure: ${received}: stopped reading; draining for up to ${drainTimeoutMs} ms (send again to exit now)\n`,
+      `backpressure: ${received}: stopped reading; draining for up to ${drainTimeoutMs} ms` +
+        (this.#output.durable
+          ? `, then leaving the rest in --buffer-dir ${this.#options.bufferDir} (send again to exit now)\n`
+          : ' (send again to exit now)\n'),
     );
     this.#input.stop();
     state.drainDeadline = setTimeout(() => this.#onDrainDeadline(), drainTimeoutMs);
@@ -131,10 +143,16 @@ export class RunShutdown {
 
   async #reportForcedExit(received: NodeJS.Signals, whole: boolean): Promise<number> {
     this.#output.killChild(received);
+    if (this.#output.durable) {
+      // What is held is on disk (or about to be): close the log so the summary can count it as left there,
+      // not lost. Bounded: a disk that hangs is not waited for (its records then count as lost).
+      await Promise.race([this.#output.whenClosed(), delay(FORCED_REPORT_FLUSH_MS)]);
+    }
     const summary = this.#summary();
     const say = (text: string): void => this.#state.say(text);
     say(
-      `backpressure: ${received}: exiting now without draining; ${summary.lost} records neither delivered nor dead-lettered\n`,
+      `backpressure: ${received}: exiting now without draining; ${summary.lost} records neither delivered nor dead-lettered` +
+        ((summary.leftOnDisk ?? 0) > 0 ? `, ${summary.leftOnDisk} left in --buffer-dir for the next run\n` : '\n'),
     );
     if (!whole) say(`backpressure: ${partialRecordMessage(this.#output.sink)}\n`);
     if (this.#options.stats) say(formatSummary(summary));
@@ -144,4 +162,8 @@ export class RunShutdown {
     this.#exit(code);
     return code;
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

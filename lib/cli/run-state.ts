@@ -36,6 +36,8 @@ export class RunState {
   possiblyUndelivered = 0;
   /** Given up on (counted as dead-lettered by the stream), but --dead-letter could not take them: lost. */
   notDeadLettered = 0;
+  /** Records --buffer-dir gave back damaged (counted as corrupt by the stream) that --dead-letter could not take: lost. */
+  corruptNotKept = 0;
   /** Set once the sink was told to stop at a record boundary: its CLOSED rejections are ours, not a vanished reader. */
   sinkStopping = false;
   /** Set by forceExit: settles once it has printed its report (and called `exit`, which normally does not return). */
@@ -46,6 +48,7 @@ export class RunState {
   progress: ProgressLine | undefined;
   readonly invalidLog: RateLimitedLog;
   readonly undeliverableLog: RateLimitedLog;
+  readonly corruptLog: RateLimitedLog;
   readonly #stderr: NodeJS.WritableStream;
 
   constructor(io: CliIo) {
@@ -53,6 +56,7 @@ export class RunState {
     const write = (text: string): void => this.say(text);
     this.invalidLog = new RateLimitedLog({ write, noun: 'invalid lines' });
     this.undeliverableLog = new RateLimitedLog({ write, noun: 'undeliverable batches' });
+    this.corruptLog = new RateLimitedLog({ write, noun: 'damaged --buffer-dir records' });
   }
 
   /** Every stderr message goes through here, so it never lands in the middle of the progress line. */

@@ -36,12 +36,17 @@ export function createProgress(
 
 /** The run's counts as they stand now: the splitter's, the stream's, and the ones only the CLI keeps. */
 export function currentSummary(state: RunState, input: RunInput, output: RunOutput, startedAt: number): RunSummary {
+  const metrics = output.stream.getMetrics();
+  // Once the durable stream has closed, what it still counts as held is on disk (its log committed and
+  // closed); before that, a forced exit cannot tell what reached the disk: it is counted as lost.
+  const leftOnDisk = output.durable && output.closed ? metrics.bufferSize + metrics.inFlight : 0;
   return summarize(
     input.splitter.getMetrics(),
-    output.stream.getMetrics(),
+    metrics,
     state.deadLetteredHere - state.notDeadLettered,
     performance.now() - startedAt,
     state.possiblyUndelivered,
+    output.durable ? { leftOnDisk, corruptNotKept: state.corruptNotKept } : undefined,
   );
 }
 
@@ -65,6 +70,7 @@ export function outcomeOfRun(
       sinkGone === undefined ? undefined : { sink: parts.output.sink.description, message: describeError(sinkGone) },
     runtimeError: runtimeError === undefined ? undefined : describeError(runtimeError),
     deadLetterPath: state.deadLetter?.path,
+    bufferDir: options.bufferDir,
   });
   const report = (): void => {
     for (const message of messages) state.say(`backpressure: ${message}\n`);

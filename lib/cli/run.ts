@@ -1,7 +1,9 @@
 import { parseSinkSpec, type SinkSpec } from '../sinks/create-sink';
+import { DurableErrorCodes, isDurableError } from '../durable/durable-errors';
 import { isSinkError, SinkErrorCodes } from '../sinks/sink-errors';
 import { finished } from '../util/stream-classes';
 import type { CliOutput } from './build-output';
+import { describeError } from './error-text';
 import { ExitCode } from './exit-codes';
 import type { CliOptions } from './parse-args';
 import { UsageError } from './parse-args';
@@ -27,10 +29,27 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
   const state = new RunState(io);
   const input = new RunInput(state, io.stdin, options);
   const output = new RunOutput(state, input, options);
+  // --buffer-dir: the log is locked and recovered before anything is created or read, so that a
+  // directory in use by another run costs nothing (no sink spawned, no input consumed).
+  const notOpened = await output.whenReady();
+  if (notOpened !== null) {
+    state.say(`backpressure: ${bufferDirFailure(options, notOpened)}\n`);
+    await output.whenClosed();
+    return ExitCode.FAILURE;
+  }
   state.progress = createProgress(options, io, input, output);
-  if (!output.open(sinkSpec, options, io)) return ExitCode.FAILURE;
+  try {
+    if (!output.open(sinkSpec, options, io)) {
+      await output.whenClosed();
+      return ExitCode.FAILURE;
+    }
+  } catch (err) {
+    await output.whenClosed(); // the log's lock is released before the error is reported
+    throw err;
+  }
   const summary = () => currentSummary(state, input, output, startedAt);
   const shutdown = new RunShutdown(state, options, io, { input, output, summary });
+  output.onStopDelivering = (reason) => shutdown.stopDelivering(reason);
   const untrapSignals = shutdown.trapSignals();
 
   state.progress?.start();
@@ -54,6 +73,14 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
   state.phase = Phase.DONE;
   untrapSignals();
   return outcome.exitCode;
+}
+
+/** Why --buffer-dir could not be opened, in one line: a locked directory names the process that holds it. */
+function bufferDirFailure(options: CliOptions, error: Error): string {
+  if (isDurableError(error, DurableErrorCodes.LOCKED)) {
+    return `--buffer-dir: ${error.message}; one backpressure per directory`;
+  }
+  return `cannot open --buffer-dir ${options.bufferDir}: ${describeError(error)}`;
 }
 
 /** The --sink value, parsed before anything is created: a bad one is a usage error. */

@@ -13,14 +13,30 @@ export interface OutputCounts {
   droppedByReason: Record<string, number>;
   eventsDeadLettered: number;
   eventsRetried: number;
+  /** --buffer-dir: records of an earlier run's backlog taken in. @default 0 */
+  eventsRecovered?: number;
+  /** --buffer-dir: records that came back from disk damaged. @default 0 */
+  eventsCorrupt?: number;
+  /** --buffer-dir: the log's unacknowledged records and its bytes. @default 0 */
+  itemsOnDisk?: number;
+  bytesOnDisk?: number;
+}
+
+/** What only the CLI knows about --buffer-dir at the end of a run. */
+export interface DiskCounts {
+  /** Records this run accounted for (read or recovered) and left on disk, undelivered, for the next run. */
+  leftOnDisk: number;
+  /** Damaged records --dead-letter could not take (they move from `corrupt` to `lost`). */
+  corruptNotKept: number;
 }
 
 /**
  * The `--stats` line. Every line read is accounted for:
  *   read  === valid + invalid + truncated
- *   valid === flushed + dropped + deadLettered + lost
+ *   valid + recovered === flushed + dropped + deadLettered + corrupt + leftOnDisk + lost
  * `lost` (records that were neither delivered nor dead-lettered, e.g. after a
- * second Ctrl-C) is 0 on every clean exit; anything else exits 1.
+ * second Ctrl-C) is 0 on every clean exit; anything else exits 1. Without --buffer-dir,
+ * recovered, corrupt and leftOnDisk are absent (0).
  */
 export interface RunSummary {
   read: number;
@@ -36,6 +52,22 @@ export interface RunSummary {
   droppedByReason: Record<string, number>;
   deadLettered: number;
   retried: number;
+  /**
+   * --buffer-dir only (absent without it): records an earlier run left in the directory, taken in (and
+   * delivered first) by this one.
+   */
+  recovered?: number;
+  /** --buffer-dir only: records that came back from disk damaged; in --dead-letter as raw bytes (`"reason":"corrupt"`). */
+  corrupt?: number;
+  /**
+   * --buffer-dir only: records of this run's account (read or recovered) neither delivered nor given up
+   * on, left in the directory for the next run (after a signal's drain deadline, or a sink that went away).
+   */
+  leftOnDisk?: number;
+  /** --buffer-dir only, at exit: records in the directory not yet delivered — leftOnDisk plus any backlog not reached. */
+  itemsOnDisk?: number;
+  /** --buffer-dir only, at exit: bytes of its segment files. */
+  bytesOnDisk?: number;
   lost: number;
   /**
    * Records counted in `flushed` that were written into a pipe (stdout, an exec child) whose reader
@@ -51,6 +83,7 @@ export interface RunSummary {
  * @param extraDeadLettered records the CLI dead-lettered itself (read but never
  *   handed to the stream because the drain deadline passed first), less the records
  *   the stream dead-lettered that could not be written to `--dead-letter` (those are `lost`).
+ * @param disk --buffer-dir figures only the CLI knows; given, the summary has the --buffer-dir keys.
  */
 export function summarize(
   input: InputCounts,
@@ -58,10 +91,14 @@ export function summarize(
   extraDeadLettered: number,
   elapsedMs: number,
   possiblyUndelivered = 0,
+  disk?: DiskCounts,
 ): RunSummary {
   const truncated = input.truncated ?? 0;
   const read = input.valid + input.invalid + truncated;
   const deadLettered = output.eventsDeadLettered + extraDeadLettered;
+  const recovered = output.eventsRecovered ?? 0;
+  const corrupt = (output.eventsCorrupt ?? 0) - (disk?.corruptNotKept ?? 0);
+  const leftOnDisk = disk?.leftOnDisk ?? 0;
   const rounded = Math.round(elapsedMs);
   return {
     read,
@@ -73,7 +110,14 @@ export function summarize(
     droppedByReason: { ...output.droppedByReason },
     deadLettered,
     retried: output.eventsRetried,
-    lost: input.valid - output.eventsFlushed - output.eventsDropped - deadLettered,
+    ...(disk !== undefined && {
+      recovered,
+      corrupt,
+      leftOnDisk,
+      itemsOnDisk: output.itemsOnDisk ?? 0,
+      bytesOnDisk: output.bytesOnDisk ?? 0,
+    }),
+    lost: input.valid + recovered - output.eventsFlushed - output.eventsDropped - deadLettered - corrupt - leftOnDisk,
     possiblyUndelivered,
     elapsedMs: rounded,
     linesPerSecond: elapsedMs > 0 ? Math.round((read * 1000) / elapsedMs) : 0,

@@ -1,6 +1,7 @@
 import { Strategy } from '../compose/backpressure';
 import { DEFAULTS, MAX_TIMER_MS } from '../core/options';
 import { InvalidPolicies } from '../ndjson/ndjson-splitter';
+import { DEFAULT_MAX_DISK_BYTES, SYNC_MODES } from './buffer-dir';
 import { CLI_DEFAULTS } from './parse-args';
 
 /** The one-line hint appended to every usage error. */
@@ -31,6 +32,15 @@ Buffering and delivery:
   --flush-timeout MS      abort a sink write still pending after MS    (default: ${DEFAULTS.flushTimeoutMs})
   --drain-timeout MS      on SIGINT/SIGTERM/SIGHUP, how long to drain  (default: ${CLI_DEFAULTS.drainTimeoutMs})
                           (MS values: 0 to ${MAX_TIMER_MS}, the longest timer Node can set)
+
+On-disk buffer (survives kill -9; a restart on the same DIR delivers what is left first):
+  --buffer-dir DIR        hold records in a crash-safe log in DIR, not in memory alone
+                          (one backpressure per DIR; read ahead into memory: --max-buffer)
+  --max-disk-bytes N      bytes of log files at most; when full, stop reading stdin
+                                                                       (default: ${DEFAULT_MAX_DISK_BYTES})
+  --sync MODE             ${SYNC_MODES.join(' | ')}: always/batch fdatasync a record before it
+                          counts as taken (batch: one sync per burst); none never syncs
+                          (survives a crash of the process, not of the machine)  (default: batch)
 
 Input and output:
   --sink SPEC             stdout | file:PATH | http://URL | https://URL | exec:COMMAND  (default: stdout)

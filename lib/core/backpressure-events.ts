@@ -1,4 +1,5 @@
 import type { CircuitChange } from '../resilience/circuit-breaker';
+import type { DurableError } from '../durable/durable-errors';
 import type { StateChange } from '../pressure/state';
 
 /** Payload of the `'flush'` event. */
@@ -23,6 +24,18 @@ export interface DeadLetterEvent<T> {
   error: Error;
 }
 
+/**
+ * Payload of the `'corrupt'` event (durable mode): records of the log that could not be read back
+ * as items — damaged on disk (`error.code` ERR_DURABLE_CORRUPT_RECORD: `error.seq` and
+ * `error.count` say which records) or intact but refused by `codec.decode`
+ * (ERR_DURABLE_DECODE_FAILED). Counted in `eventsCorrupt` before the event.
+ */
+export interface CorruptEvent {
+  /** The raw bytes as found on disk (possibly empty, or cut short: `error.rawTruncated`). */
+  bytes: Buffer;
+  error: DurableError;
+}
+
 /** The events a `BackpressureWritable` emits besides the `Writable` ones, with their payloads. */
 export interface BackpressureEventMap<T> {
   state: StateChange;
@@ -30,6 +43,9 @@ export interface BackpressureEventMap<T> {
   retry: RetryEvent;
   'dead-letter': DeadLetterEvent<T>;
   circuit: CircuitChange;
+  corrupt: CorruptEvent;
+  /** Durable mode: the log is open (locked, recovered); emitted once, never in memory mode. No payload. */
+  ready: undefined;
 }
 
 export type BackpressureEventName = keyof BackpressureEventMap<unknown>;
@@ -44,6 +60,8 @@ const EVENT_NAMES: { readonly [K in BackpressureEventName]: K } = {
   retry: 'retry',
   'dead-letter': 'dead-letter',
   circuit: 'circuit',
+  corrupt: 'corrupt',
+  ready: 'ready',
 };
 
 /**

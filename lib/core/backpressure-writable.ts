@@ -1,10 +1,14 @@
-import type { BackpressureEventMap, BackpressureEventName, DeadLetterEvent } from './backpressure-events';
+import type { BackpressureEventMap, BackpressureEventName } from './backpressure-events';
 import { DeadLetters, type DeadLetterHost } from './dead-letters';
-import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
+import { DurableMode, type DurableHost } from './durable-mode';
+import { EndDrain, type EndHost } from './end-drain';
+import { ErrorCodes } from './errors';
 import { FlushScheduler, type FlushHost } from './flush-scheduler';
+import { GiveUp, type GiveUpHost } from './give-up';
 import { HeldBuffer } from './held-buffer';
-import type { BackpressureMetrics } from './metrics';
-import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions, type Settlement } from './options';
+import { collectMetrics, type BackpressureMetrics } from './metrics';
+import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions } from './options';
+import { Settler } from './settlement';
 import { measureItem } from './size-of';
 import { PressureTracker } from '../pressure/pressure-tracker';
 import { BackpressureState, type PressureSource } from '../pressure/state';
@@ -15,7 +19,7 @@ import { isEndCallback, type EndCallback, type WriteDoneCallback } from '../util
 // The types of getMetrics() and of the events live beside their producers; they are re-exported
 // here because this is where users (and lib/index.ts) have always imported them from.
 export type { BackpressureMetrics } from './metrics';
-export type { DeadLetterEvent, FlushEvent, RetryEvent } from './backpressure-events';
+export type { CorruptEvent, DeadLetterEvent, FlushEvent, RetryEvent } from './backpressure-events';
 
 type WriteCallback = (error?: Error | null) => void;
 
@@ -41,7 +45,11 @@ interface NodeWritableState {
  * `pipe()` producers pause and resume and nothing is dropped.
  *
  * Events: `'state'` (StateChange), `'flush'` (FlushEvent), `'retry'`
- * (RetryEvent), `'dead-letter'` (DeadLetterEvent), and the Writable events.
+ * (RetryEvent), `'dead-letter'` (DeadLetterEvent), `'circuit'` (CircuitChange),
+ * `'corrupt'` (CorruptEvent, durable mode), `'ready'` (durable mode: the log is open), and the Writable
+ * events.
+ *
+ * Durable mode (`durable: { dir }`): see {@link DurableMode} and docs/durable.md.
  */
 export class BackpressureWritable<T> extends Writable implements PressureSource {
   readonly #o: ResolvedOptions<T>;
@@ -60,33 +68,25 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #needDrain = false;
   /** No sizes to measure, not ending, not past the drain deadline: the hot path in write() may apply. */
   #plainItems: boolean;
-  /** Set when the drain deadline passed and everything held was handed over: later arrivals are dead-lettered with it. */
-  #abandonError: Error | null = null;
-  #drainDeadlineStarted = false;
-  #finalCallback: WriteCallback | null = null;
+  /** end(), the drain deadline, finishing. */
+  readonly #end: EndDrain<T>;
   /** onDeadLetter hand-overs: pending calls, failed items, the end of destroy(). */
   readonly #deadLetters: DeadLetters<T>;
-  /**
-   * The coded error #fail is about to destroy the stream with (no onDeadLetter: its `items` are the
-   * only way back). Set before the 'dead-letter' event, so that a listener calling destroy() without
-   * an error cannot make the stream end quietly with those items in no error.
-   */
-  #failure: BackpressureError<T> | null = null;
+  /** Where items go when the stream gives up on them (onDeadLetter, or the stream's error), and the count. */
+  readonly #giveUp: GiveUp<T>;
 
   /** Batches on their way to `flush`: jobs, attempts, retries, circuit waits, adaptive sizes. */
   readonly #scheduler: FlushScheduler<T>;
-  #drainTimer: NodeJS.Timeout | null = null;
+  /** Durable mode: the log every accepted item goes through (null in memory mode). */
+  readonly #durable: DurableMode<T> | null;
+  /** Settled items: their records acknowledged, onSettled told. */
+  readonly #settler: Settler<T>;
 
   #eventsAccepted = 0;
-  #eventsDeadLettered = 0;
 
   // Bound once: no closures per item or per timer arm.
-  readonly #onDrainTimeout = (): void => {
-    this.#drainTimer = null;
-    this.#abandon(ErrorCodes.DRAIN_TIMEOUT, `end() could not deliver everything within ${this.#o.drainTimeoutMs} ms`);
-  };
   readonly #onBlockTimeout = (): void => {
-    this.#fail(
+    this.#giveUp.fail(
       ErrorCodes.BLOCK_TIMEOUT,
       `writer blocked for ${this.#o.maxBlockTimeMs} ms without the sink making progress`,
       [],
@@ -103,45 +103,103 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   readonly #onLeftBlocked = (): void => {
     if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
   };
-  readonly #utilization = (): number => this.#held.utilization();
-  readonly #deadLetterHost: DeadLetterHost<T> = {
-    emit: (event, payload) => {
+  readonly #utilization = (): number =>
+    this.#durable === null ? this.#held.utilization() : this.#durable.utilization();
+  /** What every part asks of the stream, in one object bound once. */
+  readonly #host: DeadLetterHost<T> & GiveUpHost<T> & FlushHost<T> & DurableHost<T> & EndHost = {
+    emit: (event: string, payload: unknown) => {
       this.emit(event, payload);
-    },
-    onProgress: () => this.#pressure.rearmBlockTimerOnProgress(),
-    onSettled: (items) => {
-      this.#settled(items, 'dead-lettered');
-      this.#maybeFinish();
     },
     isDestroyed: () => this.destroyed,
-    destroy: () => {
-      this.destroy();
-    },
-  };
-  readonly #flushHost: FlushHost<T> = {
-    emit: (event, payload) => {
-      this.emit(event, payload);
-    },
     isClosed: () => this.#isClosed(),
+    destroy: (error?: Error) => {
+      this.destroy(error);
+    },
+    fail: (error) => {
+      if (!this.destroyed) this.destroy(error);
+    },
+    onProgress: () => this.#pressure.rearmBlockTimerOnProgress(),
+    onSettled: (items, seqs, raw) => {
+      this.#settler.settle(items, 'dead-lettered', seqs, raw);
+      this.#end.maybeFinish();
+    },
+    settled: (items, seqs) => this.#settler.settle(items, 'flushed', seqs, false),
     onRoom: () => this.#onRoom(),
-    deadLetter: (items, error) => this.#deadLetter(items, error),
-    maybeFinish: () => this.#maybeFinish(),
-    settled: (items) => this.#settled(items, 'flushed'),
+    deadLetter: (items, error, seqs) => this.#giveUp.deadLetter(items, error, seqs),
+    deadLetterRaw: (bytes, error, seq) => {
+      if (this.#o.onDeadLetter === undefined) return false;
+      this.#deadLetters.handOverRaw(bytes, error, seq);
+      return true;
+    },
+    emitCorrupt: (event) => {
+      this.emit('corrupt', event);
+    },
+    maybeFinish: () => this.#end.maybeFinish(),
+    pump: () => this.#scheduler.pump(),
+    refFlushTimer: () => this.#scheduler.refFlushTimer(),
+    updateState: () => this.#updateState(),
+    startDraining: () => {
+      this.#pressure.transition(BackpressureState.DRAINING);
+      this.#plainItems = false;
+    },
+    isEmpty: () => this.#held.size === 0 && this.#scheduler.inFlightBatches === 0,
+    holdsItems: () => this.#held.size > 0 || this.#scheduler.inFlightBatches > 0,
+    clearTimers: () => this.#clearTimers(),
+    abandoned: () => {
+      this.#plainItems = false;
+      const callback = this.#heldCallback;
+      this.#heldCallback = null;
+      return callback;
+    },
+    resume: () => {
+      this.#updateState();
+      if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
+    },
+    close: () => this.#pressure.transition(BackpressureState.CLOSED),
+    left: () => this.getMetrics().bufferSize + this.#scheduler.inFlight,
   };
 
   constructor(options: BackpressureWritableOptions<T>) {
     const resolved = resolveOptions(options);
     // highWaterMark 1: once anything waits in Node's queue, Node's own write()
-    // says false too, so Node never buffers more than we account for.
-    super({ objectMode: true, highWaterMark: 1 });
+    // says false too, so Node never buffers more than we account for. Durable mode opens its log in
+    // Node's construct step: Node holds _final (and reports an open failure as the stream's error).
+    const durable = resolved.durable;
+    super(
+      durable === undefined
+        ? { objectMode: true, highWaterMark: 1 }
+        : {
+            objectMode: true,
+            highWaterMark: 1,
+            construct(callback: (error?: Error | null) => void): void {
+              const self = this as unknown as BackpressureWritable<T>;
+              (self.#durable as DurableMode<T>).open().then(() => {
+                callback();
+                // As fs streams do once their file is open: a caller can wait for the lock and the
+                // recovery before it reads any input (an open failure is the stream's 'error' instead).
+                if (!self.destroyed) self.emit('ready', undefined);
+              }, callback);
+            },
+          },
+    );
     this.#o = resolved;
     this.#ws = (this as unknown as { _writableState: NodeWritableState })._writableState;
-    this.#held = new HeldBuffer<T>(resolved.maxBufferSize, resolved.maxBufferBytes, resolved.sizeOf !== undefined);
+    const { maxBufferSize, maxBufferBytes, sizeOf } = resolved;
+    this.#held = new HeldBuffer<T>(maxBufferSize, maxBufferBytes, sizeOf !== undefined, durable !== undefined);
     this.#buffer = this.#held.ring;
+    this.#durable =
+      durable === undefined ? null : new DurableMode(durable, maxBufferSize, sizeOf, this.#held, this.#host);
     this.#pressure = new PressureTracker(resolved, this, this.#utilization, this.#onBlockTimeout, this.#onLeftBlocked);
-    this.#plainItems = resolved.sizeOf === undefined;
-    this.#deadLetters = new DeadLetters(resolved.onDeadLetter, this.#deadLetterHost);
-    this.#scheduler = new FlushScheduler(resolved, this.#held, this.#pressure, this.#flushHost);
+    this.#plainItems = sizeOf === undefined && durable === undefined;
+    const { onDeadLetter } = resolved;
+    this.#deadLetters = new DeadLetters(onDeadLetter, this.#host);
+    this.#scheduler = new FlushScheduler(resolved, this.#held, this.#pressure, this.#host);
+    const parts = { held: this.#held, scheduler: this.#scheduler, durable: this.#durable };
+    this.#giveUp = new GiveUp(onDeadLetter, this.#deadLetters, parts, this.#host);
+    this.#settler = new Settler(resolved.onSettled, this.#durable, (message, cause) => {
+      if (!this.destroyed) this.#giveUp.fail(ErrorCodes.SETTLED_HANDLER_FAILED, message, [], cause);
+    });
+    this.#end = new EndDrain(resolved.drainTimeoutMs, this.#giveUp, this.#deadLetters, this.#durable, this.#host);
   }
 
   // Typed events ({@link BackpressureEventMap}: 'state', 'flush', 'retry', 'dead-letter', 'circuit');
@@ -167,36 +225,22 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   getMetrics(): BackpressureMetrics {
-    return {
+    return collectMetrics({
       state: this.#pressure.state,
-      bufferSize: this.#held.size,
-      bufferBytes: this.#held.bytes,
-      bufferUtilization: this.#held.utilization(),
+      held: this.#held,
+      scheduler: this.#scheduler,
+      durable: this.#durable,
+      utilization: this.#utilization(),
       maxBufferSize: this.#o.maxBufferSize,
       eventsAccepted: this.#eventsAccepted,
-      eventsDropped: 0,
-      droppedByReason: {},
-      eventsFlushed: this.#scheduler.counters.eventsFlushed,
-      eventsDeadLettered: this.#eventsDeadLettered,
-      eventsRetried: this.#scheduler.counters.eventsRetried,
-      inFlight: this.#scheduler.inFlight,
-      inFlightBatches: this.#scheduler.inFlightBatches,
-      lastFlushLatencyMs: this.#scheduler.counters.lastFlushLatencyMs,
-      currentFlushIntervalMs: this.#scheduler.currentIntervalMs,
-      batchSize: this.#scheduler.batchSize,
-      concurrency: this.#scheduler.concurrency,
-      flushes: this.#scheduler.counters.flushes,
-      failedFlushes: this.#scheduler.counters.failedFlushes,
-      circuitState: this.#scheduler.circuitState,
-      circuitOpens: this.#scheduler.circuitOpens,
-      adaptiveAdjustments: this.#scheduler.adaptiveAdjustments,
-    };
+      eventsDeadLettered: this.#giveUp.deadLettered,
+    });
   }
 
   // ---------------------------------------------------------------- writing
 
   // Node's two overloads, with `unknown` for its `any` chunk: every call that compiled against
-  // Writable#write still does (__tests__/types/write-end-signatures.test.ts).
+  // Writable#write still does (__tests__/types/public-api.test.ts).
   override write(chunk: unknown, callback?: WriteDoneCallback): boolean;
   override write(chunk: unknown, encoding: BufferEncoding, callback?: WriteDoneCallback): boolean;
   override write(chunk: unknown, encoding?: BufferEncoding | WriteDoneCallback, callback?: WriteDoneCallback): boolean {
@@ -233,11 +277,21 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       callback = encoding;
       encoding = undefined;
     }
-    if (this.#abandonError !== null) {
+    if (this.#durable !== null) {
+      this.#eventsAccepted++;
+      this.#durable.accept(chunk as T, typeof callback === 'function' ? (callback as WriteCallback) : undefined);
+      this.#updateState();
+      if (this.#pressure.state === BackpressureState.BLOCKED) {
+        this.#needDrain = true;
+        return false;
+      }
+      return true;
+    }
+    if (this.#end.abandonError !== null) {
       // Past the drain deadline: nothing more will be flushed, so a late item is dead-lettered on arrival.
       this.#eventsAccepted++;
       if (typeof callback === 'function') process.nextTick(callback, null);
-      this.#deadLetter([chunk as T], this.#abandonError);
+      this.#giveUp.deadLetter([chunk as T], this.#end.abandonError);
       return true;
     }
     let size = 0;
@@ -248,7 +302,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
         // Counted and handed over, never lost: a bad size is this item's problem, not the stream's.
         this.#eventsAccepted++;
         if (typeof callback === 'function') process.nextTick(callback, null);
-        this.#deadLetter([chunk as T], err as Error);
+        this.#giveUp.deadLetter([chunk as T], err as Error);
         return this.#pressure.state !== BackpressureState.BLOCKED;
       }
     }
@@ -294,7 +348,10 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     }
     // Node's end(item) bypasses our write(); route the last item through it.
     if (chunk !== null && chunk !== undefined) this.write(chunk);
-    if (!this.#pressure.ending && !this.destroyed && !this.writableEnded) this.#beginDraining();
+    if (!this.#pressure.ending && !this.destroyed && !this.writableEnded) {
+      this.#end.begin();
+      this.#scheduler.pump();
+    }
     return super.end(callback);
   }
 
@@ -306,7 +363,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     } else {
       // Not seen by write() (cannot happen through the public API); account it now.
       this.#eventsAccepted++;
-      if (this.#abandonError !== null) this.#deadLetter([chunk], this.#abandonError);
+      if (this.#end.abandonError !== null) this.#giveUp.deadLetter([chunk], this.#end.abandonError);
       else this.#take(chunk, this.#o.sizeOf === undefined ? 0 : measureItem(this.#o.sizeOf, chunk));
     }
     if (this.#held.isRingFull()) this.#heldCallback = callback;
@@ -314,38 +371,16 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   override _final(callback: WriteCallback): void {
-    this.#finalCallback = callback;
-    this.#maybeFinish();
+    this.#end.final(callback);
   }
 
-  /**
-   * Everything still held is dead-lettered (counted first, so every listener — 'state' → closed
-   * included — sees the invariant hold). The stream's error comes once every onDeadLetter call
-   * made so far has settled: if any of them failed, it is ERR_BACKPRESSURE_DEAD_LETTER_FAILED
-   * carrying every item whose dead-lettering failed, each once.
-   */
+  /** See GiveUp.teardown: memory mode dead-letters what is held, durable mode leaves it on disk. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // Closed from here on (#isClosed reads Node's destroyed flag); the state says so only once
     // everything held has been counted, so that the 'state' → closed event sees it empty.
     this.#clearTimers();
     this.#heldCallback = null;
-    const held = this.#takeAllHeld([]);
-    this.#pressure.transition(BackpressureState.CLOSED);
-    let outcome = error ?? this.#failure;
-    if (held.length > 0) {
-      const withoutHandler = this.#o.onDeadLetter === undefined;
-      const reason = new BackpressureError(ErrorCodes.DESTROYED, `destroyed with ${held.length} undelivered item(s)`, {
-        cause: error ?? undefined,
-        ...(withoutHandler ? { items: held } : {}),
-      });
-      if (withoutHandler) {
-        this.emit('dead-letter', { items: held.slice(), error: reason } satisfies DeadLetterEvent<T>);
-        outcome = reason;
-      } else {
-        this.#deadLetters.handOver(held, reason);
-      }
-    }
-    this.#deadLetters.whenSettled(() => callback(this.#deadLetters.failure() ?? outcome));
+    this.#giveUp.teardown(error, callback);
   }
 
   // --------------------------------------------------------------- buffering
@@ -376,28 +411,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       callback();
     }
     this.#updateState();
-  }
-
-  /**
-   * Gives up on everything accepted and not yet accounted: `first` (items the caller already took
-   * out of the stream, not yet counted), then what is in flight, buffered and in Node's queue,
-   * oldest first. All of it is counted as dead-lettered before anything observable happens —
-   * aborting an attempt's signal runs user listeners — so the invariant holds inside them.
-   * The caller hands the returned array (the stream's own) over without counting it again.
-   */
-  #takeAllHeld(first: readonly T[]): T[] {
-    const held: T[] = first.slice();
-    const running = this.#scheduler.takeAllInFlight(held);
-    this.#held.takeAll(held);
-    this.#eventsDeadLettered += held.length;
-    for (const context of running) {
-      context.abort(new BackpressureError(ErrorCodes.DESTROYED, 'the stream gave up on this batch'));
-    }
-    return held;
-  }
-
-  #holdsItems(): boolean {
-    return this.#held.size > 0 || this.#scheduler.inFlightBatches > 0;
+    this.#durable?.kick();
   }
 
   // ------------------------------------------------------------ state machine
@@ -411,66 +425,6 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     if (!this.#ws.destroyed) this.#pressure.updateOnGrowth(this.#held.size, this.#held.bytes);
   }
 
-  // ------------------------------------------------------ dead letters, end
-
-  /** Hands undeliverable items (the stream's own, not yet counted) to onDeadLetter, or fails the stream with them. */
-  #deadLetter(items: T[], error: Error): void {
-    if (items.length === 0) return;
-    if (this.#o.onDeadLetter === undefined) {
-      const code = error instanceof BackpressureError ? error.code : ErrorCodes.FLUSH_FAILED;
-      this.#fail(code, error.message, items, error.cause ?? error);
-      return;
-    }
-    this.#eventsDeadLettered += items.length;
-    this.#deadLetters.handOver(items, error);
-  }
-
-  /**
-   * Fails the stream with a coded error. `items` (taken out of the stream, not yet counted) and
-   * everything still held go with it: to onDeadLetter when there is one, otherwise in the
-   * error's `items`. All of it is counted before any listener runs.
-   */
-  #fail(code: ErrorCode, message: string, items: T[], cause: unknown): void {
-    if (this.destroyed) {
-      // Cannot happen through the public API (nothing reaches here after destroy); never lose items if it does.
-      if (items.length === 0) return;
-      this.#eventsDeadLettered += items.length;
-      const late = new BackpressureError(code, message, { items, cause });
-      this.emit('dead-letter', { items: items.slice(), error: late } satisfies DeadLetterEvent<T>);
-      return;
-    }
-    const all = this.#takeAllHeld(items);
-    if (this.#o.onDeadLetter !== undefined) {
-      const error = new BackpressureError(code, message, { cause });
-      this.#deadLetters.handOver(all, error);
-      this.destroy(error);
-      return;
-    }
-    const pending = this.#failure;
-    if (pending !== null) {
-      // Re-entered from a 'dead-letter' listener of the failure in progress (it wrote into the stream,
-      // or destroyed a composition, which hands its held items over), before that failure destroyed the
-      // stream: the stream ends with ONE error, so it must carry these items too. Not destroyed here:
-      // the outer #fail does that once its listeners return, so a composition being destroyed can
-      // still hand over everything its stage holds (dead-lettered here, rather than dropped).
-      const carried = pending.items as T[];
-      for (const item of all) carried.push(item);
-      this.emit('dead-letter', { items: all.slice(), error: pending } satisfies DeadLetterEvent<T>);
-      return;
-    }
-    const error = new BackpressureError(code, message, { items: all, cause });
-    this.#failure = error;
-    this.emit('dead-letter', { items: all.slice(), error } satisfies DeadLetterEvent<T>);
-    this.destroy(error);
-  }
-
-  #beginDraining(): void {
-    this.#pressure.transition(BackpressureState.DRAINING);
-    this.#plainItems = false;
-    this.beginDrainDeadline();
-    this.#scheduler.pump();
-  }
-
   /**
    * Starts the `drainTimeoutMs` deadline now, as `end()` does, while writes may
    * still arrive: for a composition whose stage is still draining into this
@@ -480,76 +434,12 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
    * not restart the deadline.
    */
   beginDrainDeadline(): void {
-    if (this.#drainDeadlineStarted || this.destroyed) return;
-    this.#drainDeadlineStarted = true;
-    if (this.#o.drainTimeoutMs !== Infinity)
-      this.#drainTimer = setTimeout(this.#onDrainTimeout, this.#o.drainTimeoutMs);
-  }
-
-  /** Drain timeout: give up on what is left, hand it over, then let the stream finish. */
-  #abandon(code: ErrorCode, message: string): void {
-    if (this.destroyed) return;
-    this.#clearTimers();
-    const callback = this.#heldCallback;
-    this.#heldCallback = null;
-    const error = new BackpressureError(code, message);
-    this.#abandonError = error;
-    this.#plainItems = false;
-    if (this.#o.onDeadLetter === undefined) {
-      if (this.#holdsItems()) {
-        // No handler: the stream fails with everything held in the error's items.
-        this.#fail(code, message, [], error);
-        return;
-      }
-    } else {
-      this.#deadLetters.handOver(this.#takeAllHeld([]), error);
-    }
-    // The buffer is empty now: a paused writer (a composition's stage) may go on; what it writes is dead-lettered on arrival.
-    this.#updateState();
-    if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
-    callback?.(); // Node may now run _final
-    this.#maybeFinish();
-  }
-
-  /**
-   * Tells onSettled (when set) that `items` are settled for good; its throw fails the stream, never
-   * the account. Failed like any internal failure (#fail), not by destroy(err): the stream's one
-   * error is then ERR_BACKPRESSURE_SETTLED_HANDLER_FAILED itself, carrying what was still held when
-   * there is no onDeadLetter — destroy(err) would report ERR_BACKPRESSURE_DESTROYED instead, and a
-   * composition would report the bare cause without the items.
-   */
-  #settled(items: T[], how: Settlement): void {
-    const onSettled = this.#o.onSettled;
-    if (onSettled === undefined) return;
-    try {
-      onSettled(how === 'flushed' ? items : items.slice(), how);
-    } catch (cause) {
-      const message = `onSettled threw: ${cause instanceof Error ? cause.message : String(cause)}`;
-      if (!this.destroyed) this.#fail(ErrorCodes.SETTLED_HANDLER_FAILED, message, [], cause);
-    }
-  }
-
-  #maybeFinish(): void {
-    const callback = this.#finalCallback;
-    if (
-      callback === null ||
-      this.#held.size > 0 ||
-      this.#scheduler.inFlightBatches > 0 ||
-      this.#deadLetters.pending > 0 ||
-      this.destroyed
-    ) {
-      return;
-    }
-    this.#finalCallback = null;
-    this.#clearTimers();
-    this.#pressure.transition(BackpressureState.CLOSED);
-    callback();
+    this.#end.beginDeadline();
   }
 
   #clearTimers(): void {
     this.#scheduler.clearTimers();
-    if (this.#drainTimer !== null) clearTimeout(this.#drainTimer);
-    this.#drainTimer = null;
+    this.#end.clearTimer();
     this.#pressure.clearBlockTimer();
   }
 }

@@ -7,8 +7,12 @@ export interface DeadLetterHost<T> {
   emit(event: 'dead-letter', payload: DeadLetterEvent<T>): void;
   /** Handing items over is progress: a blocked writer's deadline starts again. */
   onProgress(): void;
-  /** An onDeadLetter call resolved: `items` are settled for good, and the stream may be able to finish. */
-  onSettled(items: T[]): void;
+  /**
+   * An onDeadLetter call resolved: `items` are settled for good (`seqs`: their records, in durable
+   * mode; `raw`: records that came back damaged, not items of the source), and the stream may be able
+   * to finish.
+   */
+  onSettled(items: T[], seqs: number[] | null, raw: boolean): void;
   isDestroyed(): boolean;
   /** An onDeadLetter call failed: the stream must end (its `_destroy` reports `failure()`). */
   destroy(): void;
@@ -46,7 +50,20 @@ export class DeadLetters<T> {
    * onDeadLetter, each with its own copy: the stream keeps `items` to report them if
    * onDeadLetter fails, and never reads back an array it handed out.
    */
-  handOver(items: T[], error: Error): void {
+  handOver(items: T[], error: Error, seqs: number[] | null = null): void {
+    this.#handOver(items, error, seqs, false);
+  }
+
+  /**
+   * Durable mode: the raw bytes of a record that came back damaged (`error`: its DurableError), with
+   * the seq to acknowledge once onDeadLetter took it. No 'dead-letter' event: the stream has emitted
+   * 'corrupt' for it, and it is counted in `eventsCorrupt`, not as a dead-lettered item.
+   */
+  handOverRaw(bytes: Buffer, error: Error, seq: number): void {
+    this.#handOver([bytes as unknown as T], error, [seq], true);
+  }
+
+  #handOver(items: T[], error: Error, seqs: number[] | null, raw: boolean): void {
     if (items.length === 0) return;
     const handler = this.#handler as DeadLetterHandler<T>;
     this.#host.onProgress();
@@ -58,7 +75,7 @@ export class DeadLetters<T> {
       .then(
         () => {
           this.#pending--;
-          this.#host.onSettled(items);
+          this.#host.onSettled(items, seqs, raw);
           this.#finishDestroyIfSettled();
         },
         (cause: unknown) => {
@@ -66,7 +83,7 @@ export class DeadLetters<T> {
           this.#onFailed(items, cause);
         },
       );
-    this.#host.emit('dead-letter', { items: items.slice(), error } satisfies DeadLetterEvent<T>);
+    if (!raw) this.#host.emit('dead-letter', { items: items.slice(), error } satisfies DeadLetterEvent<T>);
   }
 
   /** The stream's error for every item whose onDeadLetter call failed, or null when none did. */

@@ -21,6 +21,13 @@ export const ErrorCodes = {
   DEAD_LETTER_FAILED: 'ERR_BACKPRESSURE_DEAD_LETTER_FAILED',
   /** The `onSettled` handler threw. The items it was told about stay counted as delivered or dead-lettered. */
   SETTLED_HANDLER_FAILED: 'ERR_BACKPRESSURE_SETTLED_HANDLER_FAILED',
+  /**
+   * Durable mode: an item could not be made into a record — `durable.codec.encode` threw or returned
+   * something other than a `Uint8Array`, or the record is larger than a segment holds (`cause`:
+   * ERR_DURABLE_RECORD_TOO_LARGE). The item is refused by the log (nothing half-written) and
+   * dead-lettered; the write's callback gets this error.
+   */
+  ENCODE_FAILED: 'ERR_BACKPRESSURE_ENCODE_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -12,6 +12,8 @@ export class FlushJob<T> {
    * their arrays can change what is retried, dead-lettered or counted.
    */
   batch: T[];
+  /** Durable mode: the seq of each item's record, in step with `batch` (null otherwise). */
+  seqs: number[] | null;
   /** Attempts made so far (ctx.attempt of the latest). */
   attempt = 0;
   /** Identifies the current attempt; a settlement carrying another token is stale and ignored. */
@@ -24,7 +26,8 @@ export class FlushJob<T> {
   /** Waiting for the circuit breaker to let it through (woken, oldest first, by the stream's circuit timer or when the circuit closes). */
   waitingForCircuit = false;
 
-  constructor(batch: T[]) {
+  constructor(batch: T[], seqs: number[] | null) {
     this.batch = batch;
+    this.seqs = seqs;
   }
 }

@@ -129,3 +129,33 @@ export function deliveredItems<T>(batch: readonly T[], retry: readonly T[]): T[]
   }
   return delivered;
 }
+
+/**
+ * Durable mode: the seqs of `batch`'s items (`seqs[i]` is `batch[i]`'s) split into the delivered ones
+ * and those left to `retry`, by the same matching as {@link deliveredItems}: for each item of `retry`,
+ * the first occurrence in `batch` not yet matched. Equal items (the same primitive twice) are
+ * interchangeable, so whichever of their seqs is retried, each record is acknowledged exactly once.
+ */
+export function splitSeqs<T>(
+  batch: readonly T[],
+  retry: readonly T[],
+  seqs: readonly number[],
+): { delivered: number[]; retry: number[] } {
+  if (retry.length === 0) return { delivered: seqs.slice(), retry: [] };
+  if (retry.length === batch.length) return { delivered: [], retry: seqs.slice() };
+  const left = new Map<T, number>();
+  for (const item of retry) left.set(item, (left.get(item) ?? 0) + 1);
+  const delivered: number[] = [];
+  const retried: number[] = [];
+  for (let i = 0; i < batch.length; i++) {
+    const item = batch[i] as T;
+    const n = left.get(item);
+    if (n === undefined) delivered.push(seqs[i] as number);
+    else {
+      retried.push(seqs[i] as number);
+      if (n === 1) left.delete(item);
+      else left.set(item, n - 1);
+    }
+  }
+  return { delivered, retry: retried };
+}

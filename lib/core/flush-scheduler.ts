@@ -6,7 +6,7 @@ import type { FlushEvent, RetryEvent } from './backpressure-events';
 import { BackpressureError, ErrorCodes } from './errors';
 import { FlushAttemptContext } from './flush-attempt-context';
 import { FlushJob } from './flush-job';
-import { deliveredItems, interpretFlushResult } from './flush-outcome';
+import { deliveredItems, interpretFlushResult, splitSeqs } from './flush-outcome';
 import type { HeldBuffer } from './held-buffer';
 import { FlushCounters } from './metrics';
 import type { ResolvedOptions } from './options';
@@ -18,12 +18,12 @@ export interface FlushHost<T> {
   isClosed(): boolean;
   /** A batch left the buffer: let Node hand over what it holds, re-evaluate the state. */
   onRoom(): void;
-  /** Items that could not be delivered (not yet counted): to the dead letters, or fail the stream. */
-  deadLetter(items: T[], error: Error): void;
+  /** Items that could not be delivered (not yet counted): to the dead letters, or fail the stream. `seqs`: their records (durable mode). */
+  deadLetter(items: T[], error: Error, seqs: number[] | null): void;
   /** Everything due was started: the stream may be able to finish. */
   maybeFinish(): void;
-  /** Items delivered for good (already counted): tell `onSettled`. */
-  settled(items: T[]): void;
+  /** Items delivered for good (already counted): tell `onSettled`, acknowledge their records (`seqs`, durable mode). */
+  settled(items: T[], seqs: number[] | null): void;
 }
 
 /**
@@ -231,8 +231,9 @@ export class FlushScheduler<T> {
     // what is due. Clearing and re-creating it per batch costs more than a
     // spurious wake-up per interval.
     const batch = this.#held.take(this.#batchSize);
+    const seqs = this.#held.takeSeqs(batch.length);
     if (this.#held.ring.size === 0) this.#flushTimer?.unref();
-    const job = new FlushJob(batch);
+    const job = new FlushJob(batch, seqs);
     this.#jobs.add(job);
     this.#inFlightItems += batch.length;
     // The attempt starts before room is made: making room hands Node's queued
@@ -294,9 +295,15 @@ export class FlushScheduler<T> {
     this.#inFlightItems -= outcome.delivered;
     const attempted = job.batch;
     job.batch = outcome.retry;
+    let settledSeqs: number[] | null = null;
+    if (job.seqs !== null && outcome.delivered > 0) {
+      const split = splitSeqs(attempted, outcome.retry, job.seqs);
+      settledSeqs = split.delivered;
+      job.seqs = split.retry;
+    }
     // Settled before any listener runs, like the count: the source may acknowledge at once.
-    if (outcome.delivered > 0 && this.#o.onSettled !== undefined)
-      this.#host.settled(deliveredItems(attempted, outcome.retry));
+    if (outcome.delivered > 0 && (this.#o.onSettled !== undefined || settledSeqs !== null))
+      this.#host.settled(deliveredItems(attempted, outcome.retry), settledSeqs);
     if (outcome.delivered > 0) this.#pressure.rearmBlockTimerOnProgress();
     if (outcome.error === undefined) {
       this.#jobs.delete(job);
@@ -334,7 +341,7 @@ export class FlushScheduler<T> {
       `flush failed after ${job.attempt} attempt(s): ${outcome.error.message}`,
       { cause: outcome.error },
     );
-    this.#host.deadLetter(job.batch, failure);
+    this.#host.deadLetter(job.batch, failure, job.seqs);
     this.pump();
   }
 

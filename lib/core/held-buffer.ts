@@ -22,15 +22,21 @@ export class HeldBuffer<T> {
   oldestAt = 0;
   readonly #maxItems: number;
   readonly #maxBytes: number;
+  /** Durable mode: the log sequence number of each item in `ring`, in step with it. */
+  readonly #seqs: RingBuffer<number> | undefined;
 
-  /** @param measured whether items have sizes (`sizeOf` set): otherwise every size is 0 and none is stored. */
-  constructor(maxItems: number, maxBytes: number, measured: boolean) {
+  /**
+   * @param measured whether items have sizes (`sizeOf` set): otherwise every size is 0 and none is stored.
+   * @param tagged durable mode: every ring item carries the sequence number of its record.
+   */
+  constructor(maxItems: number, maxBytes: number, measured: boolean, tagged = false) {
     this.#maxItems = maxItems;
     this.#maxBytes = maxBytes;
     if (measured) {
       this.#ringSizes = new RingBuffer<number>();
       this.#queuedSizes = new RingBuffer<number>();
     }
+    if (tagged) this.#seqs = new RingBuffer<number>();
   }
 
   /** Items held: the ring plus Node's queue. */
@@ -58,6 +64,30 @@ export class HeldBuffer<T> {
       this.#ringBytes += size;
     }
     return wasEmpty;
+  }
+
+  /** Durable mode: puts an item read back from the log, with its record's seq, into the ring. */
+  pushTagged(item: T, size: number, seq: number): boolean {
+    (this.#seqs as RingBuffer<number>).push(seq);
+    return this.push(item, size);
+  }
+
+  /** The seqs of the `count` items `take(count)` just took, or null outside durable mode. */
+  takeSeqs(count: number): number[] | null {
+    return this.#seqs === undefined ? null : this.#seqs.take(count);
+  }
+
+  /**
+   * Durable mode: forgets every item in the ring (their records stay on disk, to be read again by the
+   * next open) and returns how many there were.
+   */
+  discardAll(): number {
+    const count = this.ring.size;
+    this.ring.drain();
+    this.#seqs?.drain();
+    this.#ringSizes?.drain();
+    this.#ringBytes = 0;
+    return count;
   }
 
   /** An item goes into Node's queue, behind what Node already holds. */

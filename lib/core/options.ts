@@ -1,6 +1,7 @@
 import type { ResolvedRetryOptions, RetryOptions } from '../resilience/backoff';
 import type { AdaptiveOptions, ResolvedAdaptiveOptions } from '../resilience/adaptive-controller';
 import { CIRCUIT_DEFAULTS, type CircuitBreakerOptions } from '../resilience/circuit-breaker';
+import { resolveDurableOptions, type DurableOptions, type ResolvedDurableOptions } from './durable-options';
 import { defaultSizeOf as defaultSizeOfAny } from './size-of';
 import { DEFAULT_WATERMARKS } from '../pressure/levels';
 import { invalidOption } from '../util/validate';
@@ -159,6 +160,18 @@ export interface BackpressureWritableOptions<T> {
    * @default false
    */
   adaptive?: boolean | AdaptiveOptions;
+  /**
+   * Durable mode: every accepted item is first written to a crash-safe log of segment files in
+   * `durable.dir`, and read back from it, in order, into the buffer (`maxBufferSize` items read ahead),
+   * so a backlog larger than memory waits on disk. A record is deleted (a whole segment at a time) once
+   * its item is settled (see `onSettled`). After a crash, a stream opened on the same `dir` delivers
+   * again, first, every item whose write had completed and that was not settled. With `sync` 'batch'
+   * (the default) or 'always', a write's callback completes only once its record is on disk. A full
+   * log (`maxBytes`, or a real ENOSPC) blocks the writer. Records found damaged go to `onDeadLetter` as
+   * raw `Buffer`s (error: a DurableError). See docs/durable.md.
+   * @default undefined (memory only)
+   */
+  durable?: DurableOptions<T>;
 }
 
 export interface ResolvedOptions<T> {
@@ -182,6 +195,7 @@ export interface ResolvedOptions<T> {
   concurrency: number;
   circuitBreaker: Required<CircuitBreakerOptions> | undefined;
   adaptive: ResolvedAdaptiveOptions | undefined;
+  durable: ResolvedDurableOptions<T> | undefined;
 }
 
 /**
@@ -353,6 +367,8 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
     adaptive = { minBatchSize, maxBatchSize, maxConcurrency, targetLatencyMs };
   }
 
+  const durable = resolveDurableOptions<T>(options.durable);
+
   const tracksBytes = maxBufferBytes !== Infinity || sizeOf !== undefined;
   return {
     flush,
@@ -375,5 +391,6 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
     concurrency,
     circuitBreaker,
     adaptive,
+    durable,
   };
 }

@@ -21,11 +21,13 @@
  * One process per directory (a lock file); see docs/durable-log.md for the
  * on-disk format and the guarantees of each sync mode.
  */
-import { promises as fsp } from 'node:fs';
 import { AckTracker } from './ack-tracker';
 import { CheckpointFile } from './checkpoint-file';
 import { DirLock } from './dir-lock';
 import { DurableError, DurableErrorCodes, invalidOption, type FullReason } from './durable-errors';
+import type { DurableLogStats, RecoveryReport } from './log-stats';
+import { LogCompactor } from './log-compactor';
+import { makeDir } from './make-dir';
 import { resolveLogOptions, type ResolvedLogOptions, type SegmentLogOptions } from './log-options';
 import { FRAME_HEADER_BYTES } from './record-frame';
 import { recover, type Recovered } from './recovery';
@@ -33,56 +35,7 @@ import type { Segment } from './segment';
 import { SegmentReader, type Decode, type ReadEntry } from './segment-reader';
 import { SegmentWriter } from './segment-writer';
 
-/** What `open` found and did. */
-export interface RecoveryReport {
-  /** Records on disk not yet acknowledged when the log was opened (good or corrupt): replayed first. */
-  recoveredOnOpen: number;
-  /** Bytes cut from the end of the last segment (a torn write, zero fill after a power loss). */
-  truncatedBytes: number;
-  /** Segment files deleted at open (fully acknowledged, or empty). */
-  deletedSegments: number;
-  /** Whether a valid checkpoint was found (false: reading starts at the oldest segment). */
-  checkpointFound: boolean;
-}
-
-export interface DurableLogStats {
-  /** Bytes in segment files (written; synced or not). */
-  bytesOnDisk: number;
-  /** Records appended and not acknowledged (including those not yet durable). */
-  itemsOnDisk: number;
-  /** Bytes appended and not yet written to a file. */
-  pendingBytes: number;
-  /** Segment files. */
-  segments: number;
-  /** The seq the next append gets. */
-  nextSeq: number;
-  /** Records below it are durable (and readable). */
-  durableSeq: number;
-  /** The next seq `read()` hands out. */
-  readSeq: number;
-  /** Records below it are acknowledged. */
-  ackedSeq: number;
-  /** Records below it are acknowledged in the checkpoint on disk (a restart resumes here). */
-  checkpointedSeq: number;
-  /** Good records handed out that were on disk when the log was opened. */
-  recovered: number;
-  /** Sequence numbers handed out as corrupt (damaged or missing records). */
-  corrupt: number;
-  /** Intact records the `decode` given to `read()` threw on (handed out as ERR_DURABLE_DECODE_FAILED entries). */
-  undecodable: number;
-  /** Bytes skipped while reading that covered no missing record. */
-  skippedBytes: number;
-  /** 'enospc' while the disk is full, 'max-bytes' while not even an empty record fits, else null. */
-  full: FullReason | null;
-  /**
-   * The last error writing the checkpoint or deleting a segment, cleared by the next
-   * successful checkpoint. Both are retried; until then only duplicates after a
-   * crash (and disk space) are at stake.
-   */
-  checkpointError: Error | null;
-}
-
-const CHECKPOINT_RETRY_MS = 200;
+export type { DurableLogStats, RecoveryReport } from './log-stats';
 
 interface SpaceWaiter {
   bytes: number;
@@ -100,18 +53,14 @@ export class SegmentLog {
   private readonly writer: SegmentWriter;
   private closed = false;
   private closing: Promise<void> | undefined;
-  private checkpointedSeq: number;
-  private checkpointTimer: NodeJS.Timeout | undefined;
-  private checkpointRun: Promise<void> | undefined;
-  private lastCheckpointAt = 0;
-  private checkpointError: Error | null = null;
-  private collecting: Promise<void> | undefined;
-  private collectAgain = false;
+  /** Checkpoints the acknowledged prefix and deletes the segments it covers. */
+  private readonly compactor: LogCompactor;
   private reading: Promise<unknown> | undefined;
   private readableWaiters: Array<() => void> = [];
   private spaceWaiters: SpaceWaiter[] = [];
   /** Sum of the segments' writtenBytes, kept current instead of summed on every append. */
   private diskBytes = 0;
+  private spaceListener: (() => void) | undefined;
 
   private constructor(
     private readonly options: ResolvedLogOptions,
@@ -122,7 +71,6 @@ export class SegmentLog {
     this.segments = recovered.segments;
     for (const seg of this.segments) this.diskBytes += seg.writtenBytes;
     this.tracker = new AckTracker(recovered.startSeq);
-    this.checkpointedSeq = recovered.startSeq;
     this.writer = new SegmentWriter(options.dir, this.segments, options.sync, options.segmentBytes, recovered.nextSeq, {
       onWritten: (bytes) => (this.diskBytes += bytes),
       onProgress: () => this.onWriterProgress(),
@@ -139,6 +87,25 @@ export class SegmentLog {
         recoveredBelow: recovered.nextSeq,
         durableSeq: () => this.writer.durableSeq,
       },
+    );
+    this.compactor = new LogCompactor(
+      options,
+      this.segments,
+      this.tracker,
+      this.reader,
+      this.writer,
+      checkpoint,
+      {
+        isClosed: () => this.closed,
+        spaceWanted: () => this.spaceWaiters.length > 0,
+        onDeleted: (bytes) => (this.diskBytes -= bytes),
+        onFreed: () => {
+          this.writer.retryNow();
+          this.wakeSpaceWaiters();
+          this.spaceListener?.();
+        },
+      },
+      recovered.startSeq,
     );
     this.recovery = {
       recoveredOnOpen: recovered.nextSeq - recovered.startSeq,
@@ -166,7 +133,7 @@ export class SegmentLog {
           );
     let lock: DirLock;
     try {
-      await fsp.mkdir(resolved.dir, { recursive: true });
+      await makeDir(resolved.dir);
       lock = await DirLock.acquire(resolved.dir);
     } catch (err) {
       throw ioFailed(err);
@@ -238,7 +205,7 @@ export class SegmentLog {
     const waiting = new Promise<void>((resolve, reject) =>
       this.spaceWaiters.push({ bytes: payloadBytes, resolve, reject }),
     );
-    this.collect(); // a fully acknowledged active segment can be sealed and deleted now
+    this.compactor.collect(); // a fully acknowledged active segment can be sealed and deleted now
     return waiting;
   }
 
@@ -246,6 +213,20 @@ export class SegmentLog {
   get full(): FullReason | undefined {
     if (this.writer.diskFull) return 'enospc';
     return this.fits(0) ? undefined : 'max-bytes';
+  }
+
+  /** Bytes counted against `maxBytes`: in segment files, plus appended and not yet written. */
+  get usedBytes(): number {
+    return this.diskBytes + this.writer.pendingBytes;
+  }
+
+  /**
+   * `listener` (one; `undefined` removes it) is called, synchronously, each time acknowledged
+   * segments were deleted: for a caller whose idea of "full" has a margin below `maxBytes`
+   * (a watermark), which `waitForSpace` cannot express.
+   */
+  onSpaceFreed(listener: (() => void) | undefined): void {
+    this.spaceListener = listener;
   }
 
   // ------------------------------------------------------------------ read side
@@ -276,7 +257,7 @@ export class SegmentLog {
       );
     const reading = this.reader.read(max, decode).finally(() => {
       this.reading = undefined;
-      this.collect(); // the reader may have left a segment the deleter was waiting for
+      this.compactor.collect(); // the reader may have left a segment the deleter was waiting for
     });
     this.reading = reading;
     return reading as Promise<Array<ReadEntry<T | Buffer>>>;
@@ -301,7 +282,7 @@ export class SegmentLog {
    */
   ack(seq: number): void {
     this.assertOpen();
-    if (this.tracker.ack(seq)) this.scheduleCheckpoint();
+    if (this.tracker.ack(seq)) this.compactor.scheduleCheckpoint();
   }
 
   /**
@@ -310,11 +291,7 @@ export class SegmentLog {
    */
   async checkpointNow(): Promise<void> {
     this.assertOpen();
-    this.cancelCheckpointTimer();
-    await this.checkpointRun;
-    await this.writeCheckpoint();
-    this.collect();
-    while (this.collecting !== undefined) await this.collecting;
+    await this.compactor.checkpointNow();
   }
 
   // -------------------------------------------------------------------- metrics
@@ -349,13 +326,13 @@ export class SegmentLog {
       durableSeq: this.writer.durableSeq,
       readSeq: this.reader.readSeq,
       ackedSeq: this.tracker.watermark,
-      checkpointedSeq: this.checkpointedSeq,
+      checkpointedSeq: this.compactor.checkpointedSeq,
       recovered: this.reader.recovered,
       corrupt: this.reader.corrupt,
       undecodable: this.reader.undecodable,
       skippedBytes: this.reader.skippedBytes,
       full: this.full ?? null,
-      checkpointError: this.checkpointError,
+      checkpointError: this.compactor.checkpointError,
     };
   }
 
@@ -376,11 +353,7 @@ export class SegmentLog {
     this.closed = true;
     await this.writer.close();
     await this.reading?.catch(() => undefined);
-    this.cancelCheckpointTimer();
-    await this.checkpointRun;
-    await this.writeCheckpoint().catch(() => undefined);
-    await this.collecting;
-    await this.deleteAcknowledged();
+    await this.compactor.close();
     await this.reader.close();
     await this.checkpoint.close().catch(() => undefined);
     await this.lock.release().catch(() => undefined);
@@ -418,7 +391,7 @@ export class SegmentLog {
       for (const wake of this.readableWaiters.splice(0)) wake();
     }
     this.wakeSpaceWaiters();
-    if (this.writer.diskFull) this.collect();
+    if (this.writer.diskFull) this.compactor.collect();
   }
 
   private wakeSpaceWaiters(): void {
@@ -431,101 +404,5 @@ export class SegmentLog {
       else still.push(waiter);
     }
     this.spaceWaiters = still;
-  }
-
-  private scheduleCheckpoint(): void {
-    if (this.checkpointTimer !== undefined || this.checkpointRun !== undefined || this.closed) return;
-    // After a failed write, wait a little (it is retried even if no further ack comes).
-    const interval =
-      this.checkpointError === null
-        ? this.options.checkpointIntervalMs
-        : Math.max(this.options.checkpointIntervalMs, CHECKPOINT_RETRY_MS);
-    const wait = this.lastCheckpointAt + interval - Date.now();
-    const run = (): void => {
-      this.checkpointTimer = undefined;
-      this.checkpointRun = this.writeCheckpoint()
-        .catch((err: unknown) => {
-          this.checkpointError = err as Error;
-        })
-        .finally(() => {
-          this.checkpointRun = undefined;
-          if (this.tracker.watermark > this.checkpointedSeq) this.scheduleCheckpoint();
-        });
-    };
-    this.checkpointTimer = setTimeout(run, Math.max(0, wait));
-  }
-
-  private cancelCheckpointTimer(): void {
-    if (this.checkpointTimer !== undefined) clearTimeout(this.checkpointTimer);
-    this.checkpointTimer = undefined;
-  }
-
-  /** Persists the acknowledged prefix, then deletes the segments it covers. */
-  private async writeCheckpoint(): Promise<void> {
-    const acked = this.tracker.watermark;
-    if (acked <= this.checkpointedSeq) return;
-    const where = this.tracker.watermarkPosition() ?? this.reader.position();
-    this.lastCheckpointAt = Date.now();
-    await this.checkpoint.write(
-      { ackedSeq: acked, segmentFirstSeq: where.segmentFirstSeq, offset: where.offset },
-      this.options.sync !== 'none',
-    );
-    this.checkpointError = null;
-    this.checkpointedSeq = acked;
-    this.collect();
-  }
-
-  /** Runs the deleter (one at a time; a request while it runs makes it run again). */
-  private collect(): void {
-    if (this.collecting !== undefined) {
-      this.collectAgain = true;
-      return;
-    }
-    this.collecting = (async () => {
-      do {
-        this.collectAgain = false;
-        await this.deleteAcknowledged();
-      } while (this.collectAgain && !this.closed);
-    })()
-      .catch((err: unknown) => {
-        this.checkpointError = err as Error;
-      })
-      .finally(() => {
-        this.collecting = undefined;
-      });
-  }
-
-  /**
-   * Deletes, oldest first, the segments whose every record is acknowledged in the
-   * checkpoint on disk — never before: a crash between the two then leaves files
-   * that the next open deletes, instead of a checkpoint pointing at a file that is
-   * gone. When space is short (or on close), a fully acknowledged active segment
-   * is sealed first so that it can go too.
-   */
-  private async deleteAcknowledged(): Promise<void> {
-    const upTo = this.checkpointedSeq;
-    const short = this.writer.diskFull || this.spaceWaiters.length > 0 || this.closed;
-    if (short && upTo >= this.writer.nextSeq) await this.writer.sealIfIdle();
-    let freed = false;
-    for (;;) {
-      const seg = this.segments[0];
-      if (seg === undefined || !seg.sealed || seg.endSeq > upTo) break;
-      if (!(await this.reader.release(seg))) break;
-      this.segments.shift();
-      try {
-        await fsp.unlink(seg.path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-          this.segments.unshift(seg);
-          throw err;
-        }
-      }
-      this.diskBytes -= seg.writtenBytes;
-      freed = true;
-    }
-    if (freed) {
-      this.writer.retryNow();
-      this.wakeSpaceWaiters();
-    }
   }
 }

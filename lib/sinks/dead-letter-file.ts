@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
+import type { DurableError } from '../durable/durable-errors';
 import type { InvalidLine, NdjsonRecord, TruncatedLine } from '../ndjson/ndjson-splitter';
 
 /**
@@ -32,6 +33,9 @@ export class DeadLetterWriteError extends Error {
  *   {"line":40,"reason":"possibly-undelivered","error":"sink stdout is gone ...","record":{...}}
  *   {"line":97,"reason":"invalid-json","excerpt":"{\"ts\":...","raw":"{\"ts\":..."}
  *   {"line":98,"reason":"truncated-at-stop","excerpt":"{\"ts\":...","raw":"{\"ts\":..."}
+ *   {"reason":"corrupt","code":"ERR_DURABLE_CORRUPT_RECORD","error":"...","seq":41,"count":1,"rawBase64":"..."}
+ *
+ * A record read back from a durable log (`--buffer-dir`) does not know its input line: `"line":null`.
  *
  * Writes are synchronous on purpose: dead-lettering is the rare path, a sync
  * append can neither buffer without bound nor be lost when the process exits
@@ -74,7 +78,7 @@ export class DeadLetterFile {
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as NdjsonRecord;
       parts[i] =
-        `{"line":${record.line},"reason":"${reason}","error":${errorJson},"record":${record.bytes.toString('utf8').trim()}}\n`;
+        `{"line":${record.line > 0 ? record.line : null},"reason":"${reason}","error":${errorJson},"record":${record.bytes.toString('utf8').trim()}}\n`;
     }
     this.#append(parts);
     return records.length;
@@ -92,6 +96,23 @@ export class DeadLetterFile {
         entry['rawBase64'] = invalid.bytes.toString('base64');
       else entry['raw'] = invalid.bytes.toString('utf8');
     }
+    this.#append([`${JSON.stringify(entry)}\n`]);
+  }
+
+  /**
+   * Bytes a durable log gave back damaged (a failed checksum, a missing range) or that its codec
+   * refused: they may not be JSON, or even whole, so they are kept as they are — `raw` when they are
+   * UTF-8, else `rawBase64` — with the log's own account of them (code, message, sequence range).
+   */
+  writeCorrupt(bytes: Buffer, error: DurableError): void {
+    const entry: Record<string, unknown> = { reason: 'corrupt', code: error.code, error: error.message };
+    if (error.seq !== undefined) entry['seq'] = error.seq;
+    if (error.count !== undefined) entry['count'] = error.count;
+    if (error.segment !== undefined) entry['segment'] = error.segment;
+    if (error.offset !== undefined) entry['offset'] = error.offset;
+    if (error.rawTruncated === true) entry['rawTruncated'] = true;
+    if (isUtf8(bytes)) entry['raw'] = bytes.toString('utf8');
+    else entry['rawBase64'] = bytes.toString('base64');
     this.#append([`${JSON.stringify(entry)}\n`]);
   }
 
