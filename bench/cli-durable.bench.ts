@@ -5,19 +5,25 @@
  *
  *   npm run bench:cli-durable     (BENCH_LINES=200000 BENCH_RUNS=7 to change the defaults;
  *                                  BENCH_CLI=/other/checkout/dist/cli/main.js to time another build;
- *                                  BENCH_BUFFER_DIR=/mnt/ssd/x to put the log on another disk)
+ *                                  BENCH_BUFFER_DIR=/mnt/ssd to put the log on another disk)
  *
  * Input: BENCH_LINES (default 1,000,000) NDJSON lines (~150 bytes each), output /dev/null. The log
  * directory is new for every durable run (empty: no backlog) and removed afterwards. Prints each
  * round's wall times, then the ratio in-memory time / durable time of each round — min, median, max
  * — and one JSON line.
  */
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, median, positiveInt, timeRun, withTempDir, writeInput } from './cli-run';
 
-const LINES = positiveInt(process.env['BENCH_LINES'], 1_000_000);
-const RUNS = positiveInt(process.env['BENCH_RUNS'], 5);
+export interface CliDurableOptions {
+  /** @default 1000000 */
+  lines?: number;
+  /** Interleaved rounds. @default 5 */
+  runs?: number;
+  /** Where the log directory is made (the disk measured). @default the input's temporary directory */
+  bufferParent?: string;
+}
 
 export interface CliDurableResult {
   lines: number;
@@ -29,11 +35,17 @@ export interface CliDurableResult {
 }
 
 /** The measurement, printed as it goes (`log`), for this script and for `npm run bench:durable`. */
-export async function measureCliDurable(log: (line: string) => void = console.log): Promise<CliDurableResult> {
+export async function measureCliDurable(
+  options: CliDurableOptions = {},
+  log: (line: string) => void = console.log,
+): Promise<CliDurableResult> {
+  const LINES = options.lines ?? 1_000_000;
+  const RUNS = options.runs ?? 5;
   let result: CliDurableResult | undefined;
   await withTempDir('backpressure-bench-cli-durable-', async (dir) => {
     const input = writeInput(join(dir, 'input.ndjson'), LINES);
-    const logDir = process.env['BENCH_BUFFER_DIR'] ?? join(dir, 'buffer');
+    const parent = options.bufferParent === undefined ? dir : mkdtempSync(join(options.bufferParent, 'cli-buffer-'));
+    const logDir = join(parent, 'buffer');
     log(
       `CLI, ${LINES.toLocaleString('en-US')} NDJSON lines (${(input.bytes / 1e6).toFixed(1)} MB) → /dev/null: --buffer-dir (--sync batch) vs in memory, ${RUNS} interleaved rounds`,
     );
@@ -55,7 +67,8 @@ export async function measureCliDurable(log: (line: string) => void = console.lo
         `  round ${round}: in memory ${m.toFixed(0)} ms, --buffer-dir ${d.toFixed(0)} ms, ratio ${(m / d).toFixed(2)}`,
       );
     }
-    rmSync(logDir, { recursive: true, force: true });
+    if (parent !== dir) rmSync(parent, { recursive: true, force: true });
+    else rmSync(logDir, { recursive: true, force: true });
     const rate = (ms: number): string => `${Math.round((LINES * 1000) / ms).toLocaleString('en-US')} lines/s`;
     const memoryMs = median(memory);
     const durableMs = median(durable);
@@ -75,7 +88,12 @@ export async function measureCliDurable(log: (line: string) => void = console.lo
 }
 
 if (require.main === module) {
-  measureCliDurable()
+  const bufferParent = process.env['BENCH_BUFFER_DIR'];
+  measureCliDurable({
+    lines: positiveInt(process.env['BENCH_LINES'], 1_000_000),
+    runs: positiveInt(process.env['BENCH_RUNS'], 5),
+    ...(bufferParent !== undefined && { bufferParent }),
+  })
     .then((result) => console.log(JSON.stringify({ bench: 'cli-durable', ...result })))
     .catch((err: unknown) => {
       console.error(err);

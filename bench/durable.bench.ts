@@ -5,12 +5,14 @@
  *    no-op async sink, memory mode vs durable mode (sync 'batch', the default; sync 'none'; sync
  *    'always', with fewer items since each costs a disk flush). Interleaved rounds (M B N A M B N A …):
  *    each round's ratio to the memory run of the same round, min / median / max.
- * 2. CLI: 1M NDJSON lines → /dev/null with --buffer-dir vs in memory — see the marked section below.
+ * 2. CLI: 1M NDJSON lines → /dev/null with --buffer-dir (--sync batch) vs in memory, interleaved rounds
+ *    (bench/cli-durable.bench.ts): in-memory time / durable time per round, min / median / max (target ≥ 0.5).
  * 3. Recovery: a backlog of about 1 GB (DURABLE_BENCH_BACKLOG_MB) left by an earlier process; a fresh
  *    process opens a durable writable on it and replays everything: time from `new` to the first item
  *    delivered (target < 1 s) and peak RSS during the replay (target < 150 MB).
  *
  * Environment: DURABLE_BENCH_ITEMS (100000), DURABLE_BENCH_ALWAYS_ITEMS (2000), DURABLE_BENCH_ROUNDS (7),
+ * DURABLE_BENCH_CLI_LINES (1000000; 0 skips the CLI part; it needs `npm run build`), DURABLE_BENCH_CLI_ROUNDS (5),
  * DURABLE_BENCH_BACKLOG_MB (1024; 0 skips the recovery part), DURABLE_BENCH_DIR (the OS temp dir: put
  * it on the disk you care about — tmpfs makes fdatasync free).
  */
@@ -22,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackpressureWritable, bytesCodec, type SyncMode } from '../lib';
 import { SegmentLog } from '../lib/durable';
+import { measureCliDurable } from './cli-durable.bench';
 import { formatRate, machine, median } from './harness';
 
 const ITEMS = Number(process.env['DURABLE_BENCH_ITEMS'] ?? 100_000);
@@ -29,6 +32,8 @@ const ALWAYS_ITEMS = Number(process.env['DURABLE_BENCH_ALWAYS_ITEMS'] ?? 2_000);
 const ROUNDS = Number(process.env['DURABLE_BENCH_ROUNDS'] ?? 7);
 const BACKLOG_MB = Number(process.env['DURABLE_BENCH_BACKLOG_MB'] ?? 1024);
 const BASE = process.env['DURABLE_BENCH_DIR'] ?? tmpdir();
+const CLI_LINES = Number(process.env['DURABLE_BENCH_CLI_LINES'] ?? 1_000_000);
+const CLI_ROUNDS = Number(process.env['DURABLE_BENCH_CLI_ROUNDS'] ?? 5);
 const PAD = 'x'.repeat(80); // items of about 100 bytes as JSON
 
 interface Item {
@@ -100,11 +105,13 @@ async function library(): Promise<void> {
 }
 
 // ------------------------------------------------------------------------------------------------ CLI
-// CLI LINE — added with the CLI flags (issue 13, item 2): 1M NDJSON lines → /dev/null through the built
-// CLI, `--buffer-dir DIR --sync batch` vs in memory, interleaved rounds, ratio min / median / max
-// (target ≥ 0.5). Until then this part only says so.
-function cli(): void {
-  console.log('## CLI: not measured here yet (the --buffer-dir flag lands with the CLI part of issue 13)');
+// 1M NDJSON lines → /dev/null through the built CLI, `--buffer-dir DIR --sync batch` vs in memory,
+// interleaved rounds, ratio min / median / max (target ≥ 0.5). The measurement itself is
+// bench/cli-durable.bench.ts (also `npm run bench:cli-durable` on its own).
+async function cli(): Promise<void> {
+  if (CLI_LINES <= 0) return;
+  console.log('## CLI: --buffer-dir vs in memory');
+  await measureCliDurable({ lines: CLI_LINES, runs: CLI_ROUNDS, bufferParent: BASE });
 }
 // ------------------------------------------------------------------------------------------ end of CLI
 
@@ -188,7 +195,7 @@ async function main(): Promise<void> {
   }
   console.log(`# durable benchmark — ${machine()}; directories under ${BASE}`);
   await library();
-  cli();
+  await cli();
   recovery();
 }
 
