@@ -1,4 +1,5 @@
 import type { FlushAttemptContext } from './flush-attempt-context';
+import { splitSeqs } from './flush-outcome';
 
 /**
  * One batch on its way to the sink, from the moment it leaves the buffer
@@ -29,5 +30,18 @@ export class FlushJob<T> {
   constructor(batch: T[], seqs: number[] | null) {
     this.batch = batch;
     this.seqs = seqs;
+  }
+
+  /**
+   * An attempt delivered `delivered` items: only `retry` (taken from `batch`) is left to deliver. Returns the
+   * seqs of the delivered items, to acknowledge (durable mode; null otherwise, or when none was delivered).
+   */
+  keepOnly(retry: T[], delivered: number): number[] | null {
+    const attempted = this.batch;
+    this.batch = retry;
+    if (this.seqs === null || delivered === 0) return null;
+    const split = splitSeqs(attempted, retry, this.seqs);
+    this.seqs = split.retry;
+    return split.delivered;
   }
 }

@@ -6,7 +6,7 @@ import type { FlushEvent, RetryEvent } from './backpressure-events';
 import { BackpressureError, ErrorCodes } from './errors';
 import { FlushAttemptContext } from './flush-attempt-context';
 import { FlushJob } from './flush-job';
-import { deliveredItems, interpretFlushResult, splitSeqs } from './flush-outcome';
+import { deliveredItems, interpretFlushResult } from './flush-outcome';
 import type { HeldBuffer } from './held-buffer';
 import { FlushCounters } from './metrics';
 import type { ResolvedOptions } from './options';
@@ -294,13 +294,7 @@ export class FlushScheduler<T> {
     this.counters.eventsFlushed += outcome.delivered;
     this.#inFlightItems -= outcome.delivered;
     const attempted = job.batch;
-    job.batch = outcome.retry;
-    let settledSeqs: number[] | null = null;
-    if (job.seqs !== null && outcome.delivered > 0) {
-      const split = splitSeqs(attempted, outcome.retry, job.seqs);
-      settledSeqs = split.delivered;
-      job.seqs = split.retry;
-    }
+    const settledSeqs = job.keepOnly(outcome.retry, outcome.delivered);
     // Settled before any listener runs, like the count: the source may acknowledge at once.
     if (outcome.delivered > 0 && (this.#o.onSettled !== undefined || settledSeqs !== null))
       this.#host.settled(deliveredItems(attempted, outcome.retry), settledSeqs);

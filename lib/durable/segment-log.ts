@@ -7,19 +7,9 @@
  * again every record not acknowledged before it: at least once, in order, before
  * anything appended after the restart.
  *
- * ```ts
- * const log = await SegmentLog.open({ dir: '/var/lib/app/buffer' });
- * const seq = log.append(Buffer.from('hello'));   // throws ERR_DURABLE_FULL when full: check canAppend()
- * await log.flush();                              // 'hello' is on disk now
- * for (const entry of await log.read(100)) {
- *   if (entry.error === null) deliver(entry.payload); else deadLetter(entry.payload, entry.error);
- *   log.ack(entry.seq);                            // in any order
- * }
- * await log.close();
- * ```
- *
- * One process per directory (a lock file); see docs/durable-log.md for the
- * on-disk format and the guarantees of each sync mode.
+ * One process per directory (a lock file); see docs/durable-log.md for how to use
+ * it, the on-disk format and the guarantees of each sync mode. BackpressureWritable's
+ * durable mode (core/durable-mode.ts) is built on it.
  */
 import { AckTracker } from './ack-tracker';
 import { CheckpointFile } from './checkpoint-file';
