@@ -85,8 +85,9 @@ export class DurableMode<T> {
   corrupt = 0;
   /** Records of this process read back (good or damaged). */
   #readBack = 0;
-  /** Items put back on disk by destroy(), and items whose record was lost at close. */
+  /** Items put back on disk by destroy() (read ahead or in flight: their records stay). */
   #putBack = 0;
+  /** Items whose record the log could not commit before it closed (dead-lettered instead). */
   #lost = 0;
 
   #reading = false;
