@@ -5,13 +5,13 @@
  * What can be promised for stdin: the pipe's read is no acknowledgement to the producer, so the lines
  * the CLI had read but not yet written to its log, and those still in the pipe, die with it. What it
  * had written to the log survives a kill of the process (under every --sync mode; 'always'/'batch'
- * also a crash of the machine, once synced). So the test reads, just before the kill, the highest
- * record whose frame is complete in the log's files, and checks after the restart:
+ * also a crash of the machine, once synced). So the test reads, once the killed process is gone, the
+ * highest record whose frame is complete in the log's files, and checks after the restart:
  *  - the restart exits 0 (the lock of the killed run is taken over), reads nothing, delivers its
  *    backlog and leaves the directory empty; --stats balances (recovered === delivered);
  *  - each run delivered consecutive lines, in order; the restart starts at or before the line after
  *    the first run's last (no gap: duplicates at most, never a hole);
- *  - every line whose record was on disk before the kill was delivered, by one run or the other.
+ *  - every line whose record was on disk at the kill was delivered, by one run or the other.
  * Duplicates (lines both runs delivered) are the records the first run had written into the sink's
  * pipe or delivered within its last checkpoint interval: at-least-once.
  */
@@ -67,9 +67,10 @@ async function killAndRestart(c: KillCase): Promise<void> {
   await until(() => deliveredSeqs(out1).length >= c.afterDelivered, `${c.afterDelivered} lines delivered`);
   if (c.wholeInputOnDisk === true) await until(() => lastSeqOnDisk(buf) === LINES - 1, 'the whole input in the log');
   else await new Promise((resolve) => setTimeout(resolve, Math.floor(random() * 300)));
-  const onDisk = lastSeqOnDisk(buf);
   cli.kill('SIGKILL');
   expect((await cliExit).signal).toBe('SIGKILL');
+  // Read once the process is gone: what its files hold now is what a kill -9 leaves (the page cache).
+  const onDisk = lastSeqOnDisk(buf);
   await producerExit; // EPIPE once the CLI is gone
   await until(() => existsSync(`${out1}.done`), 'the sink child to read what the pipe held and exit');
   const first = deliveredSeqs(out1);

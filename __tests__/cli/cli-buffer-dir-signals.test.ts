@@ -18,21 +18,26 @@ import {
   tempDir,
   waitForOutput,
   whenStalled,
+  type Chain,
 } from '../helpers/cli';
-import { lastSeqOnDisk, segmentBytes, segmentFiles, span, until } from '../helpers/cli-buffer-dir';
+import { lastSeqOnDisk, segmentBytes, segmentFiles, span, stopChains, until } from '../helpers/cli-buffer-dir';
 
 let dir: string;
 let cleanup: () => void;
 let buf: string;
+const chains: Chain[] = [];
 beforeEach(() => {
   ({ dir, cleanup } = tempDir('bp-bufdir-sig-'));
   buf = join(dir, 'buf');
 });
-afterEach(() => cleanup());
+afterEach(() => {
+  stopChains(chains.splice(0)); // a failed test must not leave a consumer waiting for SIGUSR1 forever
+  cleanup();
+});
 
 /** producer | backpressure --buffer-dir (a 256 KiB log unless told) | a consumer that reads nothing until SIGUSR1. */
-function stuckChain(cliArgs: string[], lines = 200_000) {
-  return chain({
+function stuckChain(cliArgs: string[], lines = 200_000): Chain {
+  const c = chain({
     lines,
     cliArgs: [
       '--stats',
@@ -50,6 +55,8 @@ function stuckChain(cliArgs: string[], lines = 200_000) {
     consumer: [process.execPath, require.resolve('../fixtures/consume.js'), '0', '65536'],
     consumerEnv: { WAIT_FOR_SIGNAL: '1', KEEP_SEQS: '1' },
   });
+  chains.push(c);
+  return c;
 }
 
 function deadLetters(): Array<{ reason: string; record?: { seq: number } }> {

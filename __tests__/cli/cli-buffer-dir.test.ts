@@ -195,41 +195,45 @@ describe('backpressure --buffer-dir', () => {
   test('a directory in use by another run: one line naming the holder, exit 1, no sink or dead-letter file created, nothing read', async () => {
     const holder = spawnCli(['--buffer-dir', buf]);
     const holderResult = collect(holder);
-    holder.stdin?.write('{"seq":0}\n');
-    let holderOut = '';
-    holder.stdout?.on('data', (chunk: Buffer) => (holderOut += chunk.toString()));
-    await until(() => holderOut === '{"seq":0}\n', 'the first run to deliver its first line');
+    try {
+      holder.stdin?.write('{"seq":0}\n');
+      let holderOut = '';
+      holder.stdout?.on('data', (chunk: Buffer) => (holderOut += chunk.toString()));
+      await until(() => holderOut === '{"seq":0}\n', 'the first run to deliver its first line');
 
-    const out = join(dir, 'out.ndjson');
-    const dlq = join(dir, 'dead.ndjson');
-    // Its stdin is a file the test shares the open file description of: where the offset stands after it
-    // exited says how much it read.
-    const inputPath = join(dir, 'input.ndjson');
-    writeFileSync(inputPath, seqLines(3));
-    const input = openSync(inputPath, 'r');
-    const second = spawnCli(['--buffer-dir', buf, '--sink', `file:${out}`, '--dead-letter', dlq, '--stats'], {
-      stdio: [input, 'pipe', 'pipe'],
-    });
-    const r = await collect(second);
-    const unread = Buffer.alloc(1024);
-    const left = readSync(input, unread, 0, unread.length, null);
-    closeSync(input);
-    expect(unread.toString('utf8', 0, left)).toBe(seqLines(3)); // nothing was read
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(
-      new RegExp(
-        `^backpressure: --buffer-dir: log directory .* is locked by process ${holder.pid}\\b.*; one backpressure per directory\\n$`,
-      ),
-    );
-    expect(r.stdout).toBe('');
-    expect(existsSync(out)).toBe(false);
-    expect(existsSync(dlq)).toBe(false);
+      const out = join(dir, 'out.ndjson');
+      const dlq = join(dir, 'dead.ndjson');
+      // Its stdin is a file the test shares the open file description of: where the offset stands after it
+      // exited says how much it read.
+      const inputPath = join(dir, 'input.ndjson');
+      writeFileSync(inputPath, seqLines(3));
+      const input = openSync(inputPath, 'r');
+      const second = spawnCli(['--buffer-dir', buf, '--sink', `file:${out}`, '--dead-letter', dlq, '--stats'], {
+        stdio: [input, 'pipe', 'pipe'],
+      });
+      const r = await collect(second);
+      const unread = Buffer.alloc(1024);
+      const left = readSync(input, unread, 0, unread.length, null);
+      closeSync(input);
+      expect(unread.toString('utf8', 0, left)).toBe(seqLines(3)); // nothing was read
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^backpressure: --buffer-dir: log directory .* is locked by process ${holder.pid}\\b.*; one backpressure per directory\\n$`,
+        ),
+      );
+      expect(r.stdout).toBe('');
+      expect(existsSync(out)).toBe(false);
+      expect(existsSync(dlq)).toBe(false);
 
-    // The holder is untouched: it goes on and finishes normally.
-    holder.stdin?.end('{"seq":1}\n');
-    const h = await holderResult;
-    expect(h.code).toBe(0);
-    expect(seqsOf(h.stdout)).toEqual([0, 1]);
+      // The holder is untouched: it goes on and finishes normally.
+      holder.stdin?.end('{"seq":1}\n');
+      const h = await holderResult;
+      expect(h.code).toBe(0);
+      expect(seqsOf(h.stdout)).toEqual([0, 1]);
+    } finally {
+      if (holder.exitCode === null && holder.signalCode === null) holder.kill('SIGKILL'); // a failure half-way must not leave it running
+    }
   });
 
   test('a directory that cannot be created is one line, exit 1, and no sink is created', async () => {

@@ -167,3 +167,30 @@ test.each<SyncMode>(['always', 'batch', 'none'])(
     await log.close();
   },
 );
+
+test('usedBytes counts written and pending bytes; onSpaceFreed hears of every deletion of acknowledged segments', async () => {
+  const log = await openLog(dir, { maxBytes: 8192, segmentBytes: 1024 });
+  let freed = 0;
+  log.onSpaceFreed(() => {
+    freed++;
+    expect(log.usedBytes).toBe(log.bytesOnDisk + log.stats().pendingBytes);
+  });
+  for (const id of range(0, 30)) log.append(recordOf(id));
+  expect(log.usedBytes).toBe(log.stats().pendingBytes); // appended, not yet written
+  await log.flush();
+  const full = log.usedBytes;
+  expect(full).toBe(log.bytesOnDisk);
+  expect(segmentPaths(dir).length).toBeGreaterThan(1);
+  for (const entry of await readAll(log)) log.ack(entry.seq);
+  await log.checkpointNow();
+  expect(freed).toBeGreaterThan(0);
+  expect(log.usedBytes).toBeLessThan(full);
+  log.onSpaceFreed(undefined); // removed: no more calls
+  const before = freed;
+  for (const id of range(30, 60)) log.append(recordOf(id));
+  await log.flush();
+  for (const entry of await readAll(log)) log.ack(entry.seq);
+  await log.checkpointNow();
+  expect(freed).toBe(before);
+  await log.close();
+});

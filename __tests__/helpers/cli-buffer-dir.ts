@@ -5,6 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Chain } from './cli';
 
 const HEADER = 24;
 const MAGIC = 0xff627001; // FF 62 70 01, read big-endian
@@ -93,4 +94,13 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
 /** [from, to). */
 export function span(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);
+}
+
+/** SIGKILLs what is still running of `chains` (after a test that failed half-way). */
+export function stopChains(chains: readonly Chain[]): void {
+  for (const c of chains) {
+    for (const child of [c.producer, c.cli, c.consumer]) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }
 }

@@ -183,8 +183,16 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
   const maxBytes = options.maxBytes ?? 64 * 1024;
   const random = mulberry32(seed);
   const between = (lo: number, hi: number): number => lo + Math.floor(random() * (hi - lo + 1));
-  const fail = (message: string): never => {
-    throw new TortureFailure(seed, message);
+  /** Lives and faults so far, one line each: a failure names what happened to the record it is about. */
+  const history: string[] = [];
+  const note = (line: string): void => {
+    history.push(line);
+    options.trace?.(line);
+  };
+  const fail = (message: string, about: ReadonlyArray<number | string> = []): never => {
+    const related = history.filter((line) => about.some((n) => line.includes(String(n))));
+    const context = related.length > 0 ? `\nwhat happened to it:\n  ${related.slice(-20).join('\n  ')}` : '';
+    throw new TortureFailure(seed, `${message}${context}`);
   };
 
   const confirmed = new Set<number>();
@@ -194,8 +202,8 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
   /** Damaged records: seq → whether it had to be reported (not acknowledged on disk when damaged). */
   const damaged = new Map<number, { id: number; mustReport: boolean }>();
   /**
-   * Records whose header took a flipped bit while they were the last bytes of their file: if a torn write or
-   * zero fill later lands right after one, recovery cannot tell it from a torn tail and truncates it — the
+   * Records whose header took a flipped bit while they were the last intact record of the newest file: if a
+   * torn write or zero fill lands right after one (or already had), recovery cannot tell it from a torn tail and truncates it — the
    * limit durable-log.md documents ("a record damaged at the very end of the newest segment"). Such a
    * record no longer has to be reported.
    */
@@ -269,7 +277,7 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     });
     if (!life.opened) result.killsBeforeOpen++;
     result.kills++;
-    options.trace?.(
+    note(
       `life ${index + 1} ${mode} kill ${fromStart ? 'from start' : 'after open'}: ${life.lines.filter((l) => !l.startsWith('D ') && !l.startsWith('C ') && !l.startsWith('A ')).join(' | ')}`,
     );
     absorb(life, index + 1, true);
@@ -299,7 +307,10 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
     if (!damaged.has(seq)) fail(`seq ${seq} was reported corrupt, but the campaign never damaged it`);
   for (const [seq, d] of damaged)
     if (d.mustReport && !corruptSeqs.has(seq))
-      fail(`record ${d.id} (seq ${seq}) was damaged before it was acknowledged, but never reported corrupt`);
+      fail(`record ${d.id} (seq ${seq}) was damaged before it was acknowledged, but never reported corrupt`, [
+        seq,
+        d.id,
+      ]);
 
   result.confirmed = confirmed.size;
   result.corruptReported = corruptSeqs.size;
@@ -331,12 +342,12 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       // life; here it may make a whole frame (payload failing its checksum) or a header-shaped
       // stretch that recovery rightly reports as one corrupt record at \`next\`: never a confirmed one.
       if (!damaged.has(next)) damaged.set(next, { id: TORN_ID, mustReport: false });
-      options.trace?.(`fault: torn frame seq ${seq} into ${tail}`);
+      note(`fault: torn frame seq ${seq} into ${tail}`);
       result.tornTails++;
     } else if (roll < 0.3) {
       // A power loss after the file grew but before its data blocks were written.
       appendFileSync(tail, Buffer.alloc(between(1, 3000)));
-      options.trace?.(`fault: zero fill into ${tail}`);
+      note(`fault: zero fill into ${tail}`);
       result.zeroTails++;
     } else {
       // A bad disk: one bit of one intact record, anywhere in the log.
@@ -349,9 +360,16 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       bytes[bit >> 3] = (bytes[bit >> 3] as number) ^ (1 << (bit & 7));
       writeFileSync(path, bytes);
       damaged.set(frame.seq, { id: frame.id, mustReport: frame.seq >= (await checkpointOnDisk(dir)) });
-      if (bit - frame.start * 8 < FRAME_HEADER_BYTES * 8 && frame.end === bytes.length)
-        damagedAtEnd.set(frame.seq, { path, end: frame.end });
-      options.trace?.(`fault: bit ${bit} flipped in seq ${frame.seq} (id ${frame.id}) in ${path}`);
+      // A header hit in the last intact record of the newest file: with only torn bytes or zero fill after it
+      // (now, or after a later fault), recovery rightly takes it for a torn write (see damagedAtEnd).
+      if (bit - frame.start * 8 < FRAME_HEADER_BYTES * 8 && path === tail && frame === frames[frames.length - 1]) {
+        if (frame.end < bytes.length) (damaged.get(frame.seq) as { mustReport: boolean }).mustReport = false;
+        else damagedAtEnd.set(frame.seq, { path, end: frame.end });
+      }
+      note(
+        `fault: bit ${bit - frame.start * 8} of the frame (header: < 192) flipped in seq ${frame.seq} (id ${frame.id}) ` +
+          `at byte ${frame.start} of ${path} (${bytes.length} bytes, tail ${tail})`,
+      );
       result.bitFlips++;
     }
   }

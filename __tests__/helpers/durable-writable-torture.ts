@@ -185,7 +185,7 @@ export async function runWritableTorture(options: WritableTortureOptions): Promi
   /** Damaged records: seq → id and whether it had to be reported (not under the checkpoint when damaged). */
   const damaged = new Map<number, { id: number; mustReport: boolean }>();
   /**
-   * Records whose header took a flipped bit while they were the last bytes of their file: if a torn write or
+   * Records whose header took a flipped bit while they were the last intact record of the newest file: if a torn write or
    * zero fill later lands right after one, recovery cannot tell it from a torn tail and truncates it — the
    * limit durable-log.md documents ("a record damaged at the very end of the newest segment"). Such a
    * record no longer has to be reported (its item is excused like any destroyed one).
@@ -355,8 +355,12 @@ export async function runWritableTorture(options: WritableTortureOptions): Promi
       bytes[bit >> 3] = (bytes[bit >> 3] as number) ^ (1 << (bit & 7));
       writeFileSync(path, bytes);
       damaged.set(frame.seq, { id: frame.id, mustReport: frame.seq >= checkpoint });
-      if (bit - frame.start * 8 < FRAME_HEADER_BYTES * 8 && frame.end === bytes.length)
-        damagedAtEnd.set(frame.seq, { path, end: frame.end });
+      // A header hit in the last intact record of the newest file: with only torn bytes or zero fill after it
+      // (now, or after a later fault), recovery rightly takes it for a torn write (see damagedAtEnd).
+      if (bit - frame.start * 8 < FRAME_HEADER_BYTES * 8 && path === tail && frame === frames[frames.length - 1]) {
+        if (frame.end < bytes.length) (damaged.get(frame.seq) as { mustReport: boolean }).mustReport = false;
+        else damagedAtEnd.set(frame.seq, { path, end: frame.end });
+      }
       note(
         `fault: bit ${bit - frame.start * 8} of the frame (header: < 192) flipped in seq ${frame.seq} (id ${frame.id}) ` +
           `at byte ${frame.start} of ${path} (${bytes.length} bytes), checkpoint ${checkpoint}`,

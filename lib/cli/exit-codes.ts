@@ -7,7 +7,11 @@ import { constants } from 'node:os';
 export const ExitCode = {
   /** Every valid record was delivered, or dropped by the chosen strategy (drops are reported, not failures). */
   OK: 0,
-  /** A runtime or sink failure, an invalid line under `--invalid fail`, or records that were dead-lettered or lost. */
+  /**
+   * A runtime or sink failure, an invalid line under `--invalid fail`, records that were dead-lettered, lost
+   * or found damaged in `--buffer-dir`, or a `--buffer-dir` in use by another run or that cannot be opened
+   * (then nothing was read or created: the same code as a `--dead-letter` file that cannot be opened).
+   */
   FAILURE: 1,
   /** Bad flags or flag values: nothing was read. */
   USAGE: 2,

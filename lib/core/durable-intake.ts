@@ -46,6 +46,13 @@ export class DurableIntake<T> {
   #durableUpTo = 0;
   #appendedUpTo = 0;
   #committing = false;
+  /**
+   * The bytes of the newest records appended (at most #keepMax), seqs [#recentFrom, #appendedUpTo): once
+   * the replay has caught up with them, it takes them from here instead of reading them back from disk.
+   */
+  readonly #recent = new RingBuffer<Uint8Array>();
+  #recentFrom = 0;
+  readonly #keepMax: number;
   /** Callbacks of appended writes, with their seqs, called once their record is durable. */
   readonly #callbacks = new RingBuffer<WriteCallback>();
   readonly #callbackSeqs = new RingBuffer<number>();
@@ -64,16 +71,47 @@ export class DurableIntake<T> {
     if (!this.#stopped) this.#host.fail(error as Error);
   };
 
-  constructor(codec: DurableCodec<T>, segmentBytes: number, host: IntakeHost<T>) {
+  /** @param keepMax how many of the newest records' bytes to keep for the replay (see #recent). */
+  constructor(codec: DurableCodec<T>, segmentBytes: number, keepMax: number, host: IntakeHost<T>) {
     this.#codec = codec;
     this.#maxPayload = segmentBytes - FRAME_HEADER_BYTES;
+    this.#keepMax = keepMax;
     this.#host = host;
   }
 
   /** The log is open: appends may start (the next seq it hands out is `nextSeq`). */
   opened(log: SegmentLog, nextSeq: number): void {
     this.#log = log;
-    this.#durableUpTo = this.#appendedUpTo = nextSeq;
+    this.#durableUpTo = this.#appendedUpTo = this.#recentFrom = nextSeq;
+  }
+
+  /** The seq of the oldest record whose bytes are kept (see #recent). */
+  get recentFrom(): number {
+    return this.#recentFrom;
+  }
+
+  /** How many records' bytes are kept. */
+  get recentCount(): number {
+    return this.#recent.size;
+  }
+
+  /** The kept bytes of record `recentFrom + index`. */
+  recentBytes(index: number): Uint8Array {
+    return this.#recent.at(index) as Uint8Array;
+  }
+
+  /** Takes the oldest kept record's bytes (the replay has it now). */
+  shiftRecent(): Uint8Array {
+    this.#recentFrom++;
+    return this.#recent.shift() as Uint8Array;
+  }
+
+  /** Forgets the kept records below `seq` (the replay read them from disk). */
+  forgetRecentBelow(seq: number): void {
+    while (this.#recentFrom < seq && this.#recent.size > 0) {
+      this.#recent.shift();
+      this.#recentFrom++;
+    }
   }
 
   /** Accepted items waiting to be appended. */
@@ -145,6 +183,8 @@ export class DurableIntake<T> {
   /** The log is closing: no more appends or commits (what flush() calls are pending, closed() settles). */
   stop(): void {
     this.#stopped = true;
+    this.#recentFrom += this.#recent.size;
+    this.#recent.drain();
   }
 
   /**
@@ -185,6 +225,11 @@ export class DurableIntake<T> {
       return;
     }
     this.#uncommitted.push(item);
+    this.#recent.push(bytes);
+    if (this.#recent.size > this.#keepMax) {
+      this.#recent.shift();
+      this.#recentFrom++;
+    }
     this.#appendedUpTo = seq + 1;
     this.appended++;
     if (callback !== undefined) {

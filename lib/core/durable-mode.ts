@@ -7,7 +7,9 @@
  *   stream is blocked.
  * - Replay: records come back out of the log in sequence order — the backlog a previous process left
  *   first, then this process's — into the stream's held buffer, each with its seq, as far as
- *   `maxBufferSize` (and `maxBufferBytes`) allow: memory is bounded whatever the backlog on disk.
+ *   `maxBufferSize` (and `maxBufferBytes`) allow: memory is bounded whatever the backlog on disk. Once
+ *   caught up with this process's appends, durable records are decoded from the intake's copy of their
+ *   bytes instead of being read back (`log.handOver`): the same items, without the I/O and the checks.
  * - Acknowledgement: a record is acknowledged once its item is settled (`onSettled`'s one notion:
  *   delivered, or taken by onDeadLetter); the log deletes whole segments once all their records are.
  * - Damaged records are counted (`eventsCorrupt`), reported (`'corrupt'`), and handed to onDeadLetter
@@ -83,8 +85,9 @@ export class DurableMode<T> {
   corrupt = 0;
   /** Records of this process read back (good or damaged). */
   #readBack = 0;
-  /** Items put back on disk by destroy(), and items whose record was lost at close. */
+  /** Items put back on disk by destroy() (read ahead or in flight: their records stay). */
   #putBack = 0;
+  /** Items whose record the log could not commit before it closed (dead-lettered instead). */
   #lost = 0;
 
   #reading = false;
@@ -105,7 +108,7 @@ export class DurableMode<T> {
     this.#maxBufferSize = maxBufferSize;
     this.#sizeOf = sizeOf;
     this.#host = host;
-    this.#intake = new DurableIntake(o.codec, o.segmentBytes, {
+    this.#intake = new DurableIntake(o.codec, o.segmentBytes, maxBufferSize, {
       refused: (item, error) => host.deadLetter([item], error, null),
       updateState: () => host.updateState(),
       fail: (error) => host.fail(error),
@@ -187,6 +190,7 @@ export class DurableMode<T> {
           await log.waitReadable();
           continue;
         }
+        if (this.#handOver(log, room)) continue;
         const entries = await log.read(room < READ_MAX ? room : READ_MAX, this.#decode);
         // Destroyed meanwhile: these were never taken in, and stay on disk for the next open.
         if (this.#stopped || this.#host.isClosed()) return;
@@ -197,6 +201,42 @@ export class DurableMode<T> {
       if (!this.#stopped) this.#host.fail(error as Error);
     } finally {
       this.#reading = false;
+    }
+  }
+
+  /**
+   * Once the replay has caught up with what this process appended, the records come from the intake's
+   * copy of their bytes, not from disk: `log.handOver` accounts them as read, at their place in the log,
+   * and they are decoded as a read would — the same items, the same decode failures — without the read,
+   * the frame parsing and the checksum of bytes that never left memory. Returns false when it took none.
+   */
+  #handOver(log: SegmentLog, room: number): boolean {
+    const intake = this.#intake;
+    intake.forgetRecentBelow(this.#readUpTo);
+    if (this.#readUpTo < this.#openNextSeq || intake.recentFrom !== this.#readUpTo) return false;
+    let max = room < READ_MAX ? room : READ_MAX;
+    if (intake.recentCount < max) max = intake.recentCount;
+    if (max === 0) return false;
+    const n = log.handOver(max, this.#recentLength);
+    if (n === 0) return false;
+    const entries = new Array<ReadEntry<T>>(n);
+    for (let i = 0; i < n; i++) entries[i] = this.#decodeOwn(intake.shiftRecent(), this.#readUpTo + i);
+    this.#takeIn(log, entries);
+    this.#host.pump();
+    return true;
+  }
+
+  readonly #recentLength = (index: number): number => this.#intake.recentBytes(index).length;
+
+  /** What `log.read` with `#decode` would have made of record `seq` with these bytes. */
+  #decodeOwn(bytes: Uint8Array, seq: number): ReadEntry<T> {
+    const view = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    try {
+      return { seq, count: 1, payload: this.#o.codec.decode(view), error: null };
+    } catch (cause) {
+      const message = `record ${seq} is intact but could not be decoded: ${cause instanceof Error ? cause.message : String(cause)}`;
+      const error = new DurableError(DurableErrorCodes.DECODE_FAILED, message, { cause, seq, count: 1 });
+      return { seq, count: 1, payload: Buffer.from(view), error };
     }
   }
 

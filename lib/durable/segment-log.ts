@@ -253,6 +253,27 @@ export class SegmentLog {
     return reading as Promise<Array<ReadEntry<T | Buffer>>>;
   }
 
+  /**
+   * Hands out the next `count` records (at most those durable now) without reading them back, for a
+   * caller that still holds their payloads — it appended them in this process; `payloadBytes(i)` is the
+   * length of the i-th one's. Acknowledge them as if `read()` had returned them. Returns how many were
+   * handed out, possibly fewer or none (a read runs; or they are not where this process wrote them):
+   * `read()` then hands out the rest as usual.
+   */
+  handOver(count: number, payloadBytes: (index: number) => number): number {
+    if (this.closed || this.reading !== undefined) return 0;
+    const durable = this.writer.durableSeq - this.reader.readSeq;
+    const before = this.reader.segment;
+    const done = this.reader.handOver(count < durable ? count : durable, payloadBytes);
+    if (this.reader.segment !== before) this.compactor.collect(); // the deleter may have waited for that segment
+    return done;
+  }
+
+  /** The next sequence number `read()` (or `handOver`) hands out. */
+  get readSeq(): number {
+    return this.reader.readSeq;
+  }
+
   /** True when `read()` has something to hand out right now. */
   get readable(): boolean {
     return this.reader.readSeq < this.writer.durableSeq;

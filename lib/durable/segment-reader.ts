@@ -152,6 +152,49 @@ export class SegmentReader {
     return out;
   }
 
+  /**
+   * Hands out the next `count` records without reading them, for a caller that holds their payloads
+   * already (records this process appended, durable now): each is recorded for acknowledgement at its
+   * exact place — a segment of this process holds its frames back to back from its start, each
+   * 24 bytes + `payloadBytes(i)` — and the read position moves past them, so that a later `read()`
+   * goes on from the next one. Returns how many it handed out: fewer (or none) when a read runs, bytes
+   * are being skipped, or a record is not where it must be; the rest is then read from disk as usual.
+   */
+  handOver(count: number, payloadBytes: (index: number) => number): number {
+    if (this.busy || this.garbageOffset >= 0 || this.garbageBytes > 0) return 0;
+    let seg = this.seg;
+    let offset = seg === undefined ? 0 : (this.cursor?.offset ?? this.startOffset);
+    let done = 0;
+    for (; done < count; done++) {
+      const seq = this.readSeq;
+      if (seg === undefined || seq >= seg.endSeq) {
+        // The record opens the next segment: frames start at its first byte.
+        const next = this.segments.find((s) => s.firstSeq === seq);
+        if (next === undefined || seq >= next.endSeq) break;
+        seg = next;
+        offset = 0;
+      } else if (!plausibleSeq(seg, seq, offset)) {
+        break;
+      }
+      this.tracker.push(seq, 1, seg.firstSeq, offset);
+      offset += FRAME_HEADER_BYTES + payloadBytes(done);
+      this.readSeq = seq + 1;
+    }
+    if (done === 0 || seg === undefined) return done;
+    if (seg !== this.seg) {
+      const cursor = this.cursor;
+      this.cursor = undefined;
+      this.seg = seg;
+      this.startOffset = offset;
+      if (cursor !== undefined) void cursor.handle.close().catch(() => undefined);
+    } else if (this.cursor !== undefined) {
+      this.cursor.seek(offset);
+    } else {
+      this.startOffset = offset;
+    }
+    return done;
+  }
+
   /** Closes the segment being read if it is `seg` (it is being deleted) and no read runs. */
   async release(seg: Segment): Promise<boolean> {
     if (this.seg !== seg) return true;

@@ -37,6 +37,11 @@ export class RingBuffer<T> {
     return item;
   }
 
+  /** The item `index` places from the oldest (0: the oldest), without removing it; `undefined` past the end. */
+  at(index: number): T | undefined {
+    return index < 0 || index >= this.#size ? undefined : this.#items[(this.#head + index) & this.#mask];
+  }
+
   /** The oldest item without removing it. */
   peek(): T | undefined {
     return this.#size === 0 ? undefined : this.#items[this.#head];
