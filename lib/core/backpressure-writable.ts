@@ -512,8 +512,8 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   /**
-   * Tells onSettled (when set) that `items` are settled for good; its throw fails the stream, never
-   * the account. Failed like any internal failure (#fail), not by destroy(err): the stream's one
+   * Tells onSettled (when set) that `items` (an array the stream no longer reads) are settled for
+   * good; its throw fails the stream, never the account. Failed like any internal failure (#fail), not by destroy(err): the stream's one
    * error is then ERR_BACKPRESSURE_SETTLED_HANDLER_FAILED itself, carrying what was still held when
    * there is no onDeadLetter — destroy(err) would report ERR_BACKPRESSURE_DESTROYED instead, and a
    * composition would report the bare cause without the items.
@@ -522,7 +522,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     const onSettled = this.#o.onSettled;
     if (onSettled === undefined) return;
     try {
-      onSettled(how === 'flushed' ? items : items.slice(), how);
+      onSettled(items, how);
     } catch (cause) {
       const message = `onSettled threw: ${cause instanceof Error ? cause.message : String(cause)}`;
       if (!this.destroyed) this.#fail(ErrorCodes.SETTLED_HANDLER_FAILED, message, [], cause);
