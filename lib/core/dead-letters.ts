@@ -75,6 +75,7 @@ export class DeadLetters<T> {
       .then(
         () => {
           this.#pending--;
+          // `items` is read again only when the call fails: on success it can go to onSettled.
           this.#host.onSettled(items, seqs, raw);
           this.#finishDestroyIfSettled();
         },

@@ -8,6 +8,11 @@ export interface FlushOutcome<T> {
   retry: T[];
   /** Why `retry` is not empty. */
   error: Error | undefined;
+  /**
+   * The delivered items of a partial success (batch order, taken from `batch`); undefined when the
+   * attempt delivered all of the batch or none of it.
+   */
+  partlyDelivered?: T[];
 }
 
 /**
@@ -57,31 +62,37 @@ function interpretObject<T>(result: unknown, batch: readonly T[]): FlushOutcome<
   const first: unknown = Array.isArray(errors) ? errors[0] : undefined;
   const error = first instanceof Error ? first : new Error(`flush reported ${failed} failed item(s)`);
   if (failedItems === undefined) return { delivered: 0, retry: batch.slice(), error };
-  const retry = takeFromBatch(batch, failedItems as unknown[]);
-  if (retry === undefined)
+  const split = splitBatch(batch, failedItems as unknown[]);
+  if (split === undefined)
     return invalidResult(batch, 'failedItems must name items of the batch, each at most as often as it occurs there');
-  return { delivered: batch.length - retry.length, retry, error };
+  const { retry, delivered } = split;
+  return { delivered: delivered.length, retry, error, ...(delivered.length > 0 && { partlyDelivered: delivered }) };
 }
 
 /**
- * The batch's own items named by `named`, in batch order, or undefined when
- * `named` is not a sub-multiset of the batch. Failure path only: allocates.
+ * The batch's own items named by `named` (the first occurrences, matched by SameValueZero) and the
+ * rest, both in batch order; undefined when `named` is not a sub-multiset of the batch. Failure
+ * path only: allocates.
  */
-function takeFromBatch<T>(batch: readonly T[], named: readonly unknown[]): T[] | undefined {
+function splitBatch<T>(batch: readonly T[], named: readonly unknown[]): { retry: T[]; delivered: T[] } | undefined {
   const wanted = new Map<unknown, number>();
   for (let i = 0; i < named.length; i++) {
     const item = named[i];
     wanted.set(item, (wanted.get(item) ?? 0) + 1);
   }
   const retry: T[] = [];
+  const delivered: T[] = [];
   for (const item of batch) {
     const left = wanted.get(item);
-    if (left === undefined) continue;
+    if (left === undefined) {
+      delivered.push(item);
+      continue;
+    }
     retry.push(item);
     if (left === 1) wanted.delete(item);
     else wanted.set(item, left - 1);
   }
-  return wanted.size === 0 ? retry : undefined;
+  return wanted.size === 0 ? { retry, delivered } : undefined;
 }
 
 function isCount(value: unknown): value is number {
@@ -113,26 +124,8 @@ function invalidResult<T>(batch: readonly T[], why: string): FlushOutcome<T> {
 }
 
 /**
- * The items of `batch` an attempt delivered, given the items it left to `retry` (taken from `batch`
- * by interpretFlushResult, so matched by SameValueZero, each occurrence once). A new array.
- */
-export function deliveredItems<T>(batch: readonly T[], retry: readonly T[]): T[] {
-  if (retry.length === 0) return batch.slice();
-  const left = new Map<T, number>();
-  for (const item of retry) left.set(item, (left.get(item) ?? 0) + 1);
-  const delivered: T[] = [];
-  for (const item of batch) {
-    const n = left.get(item);
-    if (n === undefined) delivered.push(item);
-    else if (n === 1) left.delete(item);
-    else left.set(item, n - 1);
-  }
-  return delivered;
-}
-
-/**
  * Durable mode: the seqs of `batch`'s items (`seqs[i]` is `batch[i]`'s) split into the delivered ones
- * and those left to `retry`, by the same matching as {@link deliveredItems}: for each item of `retry`,
+ * and those left to `retry`, by the same matching as interpretFlushResult uses for `failedItems`: for each item of `retry`,
  * the first occurrence in `batch` not yet matched. Equal items (the same primitive twice) are
  * interchangeable, so whichever of their seqs is retried, each record is acknowledged exactly once.
  */

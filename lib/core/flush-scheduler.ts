@@ -6,7 +6,7 @@ import type { FlushEvent, RetryEvent } from './backpressure-events';
 import { BackpressureError, ErrorCodes } from './errors';
 import { FlushAttemptContext } from './flush-attempt-context';
 import { FlushJob } from './flush-job';
-import { deliveredItems, interpretFlushResult } from './flush-outcome';
+import { interpretFlushResult } from './flush-outcome';
 import type { HeldBuffer } from './held-buffer';
 import { FlushCounters } from './metrics';
 import type { ResolvedOptions } from './options';
@@ -266,8 +266,8 @@ export class FlushScheduler<T> {
     const context = new FlushAttemptContext(job.attempt);
     job.context = context;
     job.startedAt = Date.now();
-    if (this.#watchdog !== null)
-      this.#watchdog.ref(); // an attempt in flight keeps the process alive until it settles or times out
+    // An attempt in flight keeps the process alive until it settles or times out.
+    if (this.#watchdog !== null) this.#watchdog.ref();
     else if (this.#o.flushTimeoutMs !== Infinity) this.#watchdog = setTimeout(this.#onWatchdog, this.#o.flushTimeoutMs);
     const flush = this.#o.flush;
     // flush gets its own copy: whatever it does to the array (splice it into chunks, sort it, empty
@@ -297,7 +297,7 @@ export class FlushScheduler<T> {
     const settledSeqs = job.keepOnly(outcome.retry, outcome.delivered);
     // Settled before any listener runs, like the count: the source may acknowledge at once.
     if (outcome.delivered > 0 && (this.#o.onSettled !== undefined || settledSeqs !== null))
-      this.#host.settled(deliveredItems(attempted, outcome.retry), settledSeqs);
+      this.#host.settled(outcome.partlyDelivered ?? attempted.slice(), settledSeqs);
     if (outcome.delivered > 0) this.#pressure.rearmBlockTimerOnProgress();
     if (outcome.error === undefined) {
       this.#jobs.delete(job);

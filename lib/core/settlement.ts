@@ -28,7 +28,7 @@ export class Settler<T> {
   }
 
   /**
-   * `items` are settled for good: their records are acknowledged (`seqs`, durable mode), then
+   * `items` (an array the stream no longer reads) are settled for good: their records are acknowledged (`seqs`, durable mode), then
    * onSettled (when set) is told — not of `raw` records, which came back damaged from the log and are
    * no item of the source. Its throw fails the stream, never the account.
    */
@@ -37,7 +37,7 @@ export class Settler<T> {
     const onSettled = this.#onSettled;
     if (onSettled === undefined || raw) return;
     try {
-      onSettled(how === 'flushed' ? items : items.slice(), how);
+      onSettled(items, how);
     } catch (cause) {
       const message = `onSettled threw: ${cause instanceof Error ? cause.message : String(cause)}`;
       this.#fail(message, cause);
