@@ -53,3 +53,4 @@ export { fieldPriority, LOWEST_PRIORITY } from './ndjson/field-priority';
 export { RateLimitedLog, type RateLimitedLogOptions } from './cli/rate-limited-log';
 export { recordByteLength } from './ndjson/record-size';
 export { checkJson, JsonCheck } from './ndjson/json-check';
+export * from './redis';
