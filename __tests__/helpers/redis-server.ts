@@ -131,7 +131,14 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     url: `redis://127.0.0.1:${port}`,
     dir,
     client() {
-      const client = new Redis({ port, host: '127.0.0.1', lazyConnect: false, maxRetriesPerRequest: null });
+      // disconnectTimeout: a socket to a killed server is not waited for past the test (2 s by default).
+      const client = new Redis({
+        port,
+        host: '127.0.0.1',
+        lazyConnect: false,
+        maxRetriesPerRequest: null,
+        disconnectTimeout: 100,
+      });
       client.on('error', () => undefined);
       clients.push(client);
       return client;

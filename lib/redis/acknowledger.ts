@@ -30,6 +30,8 @@ export class Acknowledger {
   #immediate: NodeJS.Immediate | null = null;
   #retryTimer: NodeJS.Timeout | null = null;
   #failures = 0;
+  /** Closing gave up: nothing is sent or scheduled any more. */
+  #abandoned = false;
   #idleWaiters: Array<() => void> = [];
 
   constructor(client: RedisClientLike, stream: string, group: string, host: AcknowledgerHost) {
@@ -52,7 +54,8 @@ export class Acknowledger {
   add(ids: readonly string[]): void {
     if (ids.length === 0) return;
     for (const id of ids) this.#queue.push(id);
-    if (!this.#scheduled() && this.#inFlight.length === 0) this.#immediate = setImmediate(this.#run);
+    if (!this.#scheduled() && this.#inFlight.length === 0 && !this.#abandoned)
+      this.#immediate = setImmediate(this.#run);
   }
 
   /** Resolves once nothing is queued or in flight. */
@@ -63,6 +66,7 @@ export class Acknowledger {
 
   /** Stops retrying (closing gave up): what is queued stays pending in Redis. */
   abandon(): void {
+    this.#abandoned = true;
     if (this.#immediate !== null) clearImmediate(this.#immediate);
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
     this.#immediate = null;
@@ -96,6 +100,12 @@ export class Acknowledger {
       error = err instanceof Error ? err : new Error(String(err));
     }
     this.#inFlight = [];
+    if (this.#abandoned) {
+      // A round that was in flight when closing gave up: its ids count as confirmed only if Redis said so.
+      if (error !== undefined) this.#queue = ids.concat(this.#queue);
+      else this.#host.onAcknowledged(ids.length);
+      return;
+    }
     if (error !== undefined) {
       // Back at the front, in order: a later round carries them again with whatever came since.
       this.#queue = ids.concat(this.#queue);

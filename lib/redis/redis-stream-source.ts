@@ -355,8 +355,9 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
     }
     const now = Date.now();
     let blockMs = Math.min(o.blockMs, Math.max(this.#nextClaimAt - now, 1));
-    if (o.endWhenIdleMs !== undefined && this.#idleSince !== undefined)
-      blockMs = Math.min(blockMs, Math.max(this.#idleSince + o.endWhenIdleMs - now, 1));
+    // Never wait past the idle deadline (counted from this read when it is the first empty one).
+    if (o.endWhenIdleMs !== undefined)
+      blockMs = Math.min(blockMs, Math.max((this.#idleSince ?? now) + o.endWhenIdleMs - now, 1));
     const read = await this.#reader.readNew(room, blockMs);
     if (read.entries.length === 0) {
       this.#idleSince ??= now;
