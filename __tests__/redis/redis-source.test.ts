@@ -82,14 +82,17 @@ test('an entry is acknowledged only once its flush succeeded: a failing flush le
   expect(source.getMetrics().acknowledged).toBe(0);
 });
 
-test('creates the stream and the group when missing (MKSTREAM); an existing group is used as it is', async () => {
+test('creates the stream and the group when missing (MKSTREAM); an existing group is used as it is; a client of the caller stays open', async () => {
   const stream = nextStream();
   const first = redisStreamSource({ url: server.url, stream, group: 'g', consumer: 'a', endWhenIdleMs: 0 });
   await drain(first);
   expect(await admin.exists(stream)).toBe(1);
   await fillStream(admin, stream, 5);
-  const second = redisStreamSource({ url: server.url, stream, group: 'g', consumer: 'b', endWhenIdleMs: 50 });
+  // An ioredis client of the caller's own is a RedisClientLike (structurally), and stays open after close().
+  const client = server.client();
+  const second = redisStreamSource({ client, stream, group: 'g', consumer: 'b', endWhenIdleMs: 50 });
   expect((await drain(second)).map(seqOf)).toEqual([0, 1, 2, 3, 4]);
+  expect(await client.ping()).toBe('PONG');
 });
 
 test('a restarted worker first delivers what it had read and not acknowledged, then new entries', async () => {
