@@ -13,6 +13,7 @@ const INVALID_POLICY_VALUES: readonly InvalidPolicy[] = Object.values(InvalidPol
 export const CLI_DEFAULTS = {
   strategy: Strategy.BLOCK as Strategy,
   sink: 'stdout',
+  source: 'stdin',
   invalid: InvalidPolicies.SKIP as InvalidPolicy,
   /** The splitter's own default, named here because the CLI always passes it on. */
   maxLineBytes: DEFAULT_MAX_LINE_BYTES,
@@ -30,6 +31,10 @@ export interface CliOptions {
   sampleRate?: number;
   priorityField?: string;
   sink: string;
+  /** `stdin`, or a `redis://` stream URL (parsed by `parseSourceSpec` before anything is opened). */
+  source: string;
+  /** With a Redis source: end the run once it found nothing for this long. */
+  exitWhenIdleMs?: number;
   deadLetter?: string;
   invalid: InvalidPolicy;
   maxLineBytes: number;
@@ -63,6 +68,8 @@ const OPTIONS = {
   'sample-rate': { type: 'string' },
   'priority-field': { type: 'string' },
   sink: { type: 'string' },
+  source: { type: 'string' },
+  'exit-when-idle': { type: 'string' },
   'dead-letter': { type: 'string' },
   invalid: { type: 'string' },
   'max-line-bytes': { type: 'string' },
@@ -104,6 +111,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   const options: CliOptions = {
     strategy: oneOf('--strategy', values.strategy, STRATEGY_VALUES) ?? CLI_DEFAULTS.strategy,
     sink: nonEmpty('--sink', values.sink) ?? CLI_DEFAULTS.sink,
+    source: nonEmpty('--source', values.source) ?? CLI_DEFAULTS.source,
     invalid: oneOf('--invalid', values.invalid, INVALID_POLICY_VALUES) ?? CLI_DEFAULTS.invalid,
     maxLineBytes: integer('--max-line-bytes', values['max-line-bytes'], 1) ?? CLI_DEFAULTS.maxLineBytes,
     drainTimeoutMs: integer('--drain-timeout', values['drain-timeout'], 0, MAX_TIMER_MS) ?? CLI_DEFAULTS.drainTimeoutMs,
@@ -119,6 +127,10 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   setIfDefined(options, 'retries', integer('--retries', values.retries, 0));
   setIfDefined(options, 'flushTimeoutMs', integer('--flush-timeout', values['flush-timeout'], 1, MAX_TIMER_MS));
   setIfDefined(options, 'progress', lastProgressFlag(tokens));
+  setIfDefined(options, 'exitWhenIdleMs', integer('--exit-when-idle', values['exit-when-idle'], 0, MAX_TIMER_MS));
+  if (options.exitWhenIdleMs !== undefined && !/^rediss?:\/\//i.test(options.source.trim())) {
+    throw new UsageError('--exit-when-idle only applies to --source redis://… (stdin ends at EOF)');
+  }
 
   if (options.strategy === 'priority' && options.priorityField === undefined) {
     throw new UsageError('--strategy priority needs --priority-field PATH');

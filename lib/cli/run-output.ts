@@ -8,7 +8,7 @@ import { sinkFlush, type SinkFlushFunction } from '../sinks/sink-flush';
 import { buildOutput, type CliOutput } from './build-output';
 import { describeError, errorCode } from './error-text';
 import type { CliOptions } from './parse-args';
-import type { RunInput } from './run-input';
+import type { InputSide } from './input-side';
 import type { RunState } from './run-state';
 import type { CliIo } from './stdio';
 
@@ -49,11 +49,11 @@ function readerCanVanish(spec: SinkSpec): boolean {
 export class RunOutput {
   readonly stream: CliOutput;
   readonly #state: RunState;
-  readonly #input: RunInput;
+  readonly #input: InputSide;
   #sink: LineSink | undefined;
   #flushing: SinkFlushFunction | undefined;
 
-  constructor(state: RunState, input: RunInput, options: CliOptions) {
+  constructor(state: RunState, input: InputSide, options: CliOptions) {
     this.#state = state;
     this.#input = input;
     // The sink does not exist yet (nothing is created before every value is checked); the stream
@@ -63,6 +63,7 @@ export class RunOutput {
       (batch, ctx) => (this.#flushing as FlushFunction<NdjsonRecord>)(batch, ctx),
       (records, error) => this.onDeadLetter(records, error),
       NO_DRAIN_DEADLINE_MS,
+      input.onSettled,
     );
   }
 
@@ -103,12 +104,15 @@ export class RunOutput {
   onDeadLetter(records: NdjsonRecord[], error: Error): void {
     const deadLetter = this.#state.deadLetter;
     if (deadLetter !== undefined) {
+      let written = records.length;
       try {
         deadLetter.writeUndeliverable(records, error);
       } catch (err) {
-        this.#state.notDeadLettered += records.length - (err instanceof DeadLetterWriteError ? err.written : 0);
+        written = err instanceof DeadLetterWriteError ? err.written : 0;
+        this.#state.notDeadLettered += records.length - written;
         this.#onDeadLetterFileFailed(err as Error);
       }
+      for (let i = 0; i < written; i++) this.#state.inDeadLetterFile.add(records[i] as NdjsonRecord);
     }
     this.#state.undeliverableLog.log(
       errorCode(error),
