@@ -4,7 +4,8 @@ import { InvalidPolicies } from '../ndjson/ndjson-splitter';
 import { CLI_DEFAULTS } from './parse-args';
 
 /** The one-line hint appended to every usage error. */
-export const USAGE_LINE = "usage: backpressure [options] < input.ndjson  (try 'backpressure --help')";
+export const USAGE_LINE =
+  "usage: backpressure [options] < input.ndjson | backpressure --source redis://… [options]  (try 'backpressure --help')";
 
 /**
  * Full `--help` text. Keep in step with the flags tables in docs/cli.md and the README. Values the
@@ -13,6 +14,7 @@ export const USAGE_LINE = "usage: backpressure [options] < input.ndjson  (try 'b
 export const HELP_TEXT = `backpressure — pipe NDJSON from stdin to a sink with bounded memory and no silent data loss
 
 usage: backpressure [options] < input.ndjson
+       backpressure --source redis://HOST:PORT/STREAM?group=G [options]
 
 Strategy (what to do when the sink is slower than the input):
   --strategy NAME         ${Object.values(Strategy).join(' | ')}   (default: ${CLI_DEFAULTS.strategy})
@@ -33,7 +35,12 @@ Buffering and delivery:
                           (MS values: 0 to ${MAX_TIMER_MS}, the longest timer Node can set)
 
 Input and output:
-  --sink SPEC             stdout | file:PATH | http://URL | https://URL | exec:COMMAND  (default: stdout)
+  --source SPEC           stdin | redis://[user:pass@]HOST:PORT/STREAM?group=G[&consumer=C…]  (default: stdin)
+                          a Redis stream read through a consumer group; each entry is acknowledged
+                          only once delivered (or dead-lettered); the rest stays pending
+  --exit-when-idle MS     redis source: end once nothing new was found for MS (deliver, acknowledge, exit 0)
+  --sink SPEC             stdout | file:PATH | http://URL | https://URL | exec:COMMAND | redis://HOST:PORT/STREAM
+                          (default: stdout)
   --dead-letter PATH      append undeliverable records and invalid lines here as JSON lines
   --invalid POLICY        ${Object.values(InvalidPolicies).join(' | ')}: what an invalid line does       (default: ${CLI_DEFAULTS.invalid})
   --max-line-bytes N      longer lines are invalid                     (default: ${CLI_DEFAULTS.maxLineBytes})
@@ -47,7 +54,7 @@ Reporting:
 
 Signals: SIGINT, SIGTERM, SIGHUP stop reading and drain for --drain-timeout; a second one, or
 SIGQUIT, exits at once. Either way the line being written is finished first, and the summary says
-what was not delivered.
+what was not delivered. Reading a Redis stream, what was not delivered stays pending there.
 
 Exit codes: 0 success (strategy drops included), 1 runtime/sink failure or records not delivered,
 2 usage error, 128+N stopped by signal N (129 SIGHUP, 130 SIGINT, 131 SIGQUIT, 143 SIGTERM).
