@@ -18,8 +18,8 @@ export interface RedisServer {
   client(): Redis;
   /** Kills the server (SIGKILL by default) and waits for it to exit. */
   kill(signal?: NodeJS.Signals): Promise<void>;
-  /** Starts the server again on the same port and dir (with `appendOnly`, it reloads its data). */
-  restart(): Promise<void>;
+  /** Kills the server and starts it again `downMs` later, on the same port and dir (with `appendOnly`, it reloads its data). */
+  restart(downMs?: number): Promise<void>;
   /** Kills the server, closes the clients, removes the dir. For afterAll. */
   stop(): Promise<void>;
 }
@@ -144,8 +144,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       return client;
     },
     kill,
-    async restart() {
+    async restart(downMs = 0) {
       await kill();
+      await sleep(downMs);
       if (!(await launch())) throw new Error(`redis-server did not restart on port ${port}`);
     },
     async stop() {
