@@ -23,11 +23,17 @@ afterAll(async () => {
 
 type Entry = RedisStreamEntry<string>;
 
-/** `real`, except that the first `failures` pipelines carrying `command` reject as a lost connection would. */
-function failingPipelines(real: Redis, command: string, failures: number): RedisClientLike {
+/** `real`, except that the first `failures` commands (or pipelines carrying them) named `command` reject as a lost connection would. */
+function failingCommands(real: Redis, command: string, failures: number): RedisClientLike {
   let left = failures;
   return {
-    call: (cmd, ...args) => real.call(cmd, ...args),
+    call(cmd, ...args) {
+      if (cmd === command && left > 0) {
+        left--;
+        return Promise.reject(new Error('Connection is closed.'));
+      }
+      return real.call(cmd, ...args);
+    },
     callBuffer: (cmd, ...args) => real.callBuffer(cmd, ...args),
     duplicate: () => real.duplicate(),
     quit: () => Promise.resolve('OK'),
@@ -58,7 +64,7 @@ test('a failed XACK is retried until Redis confirms it; the entries stay pending
   const stream = 'ack-retry';
   await fillStream(admin, stream, 100);
   const source = redisStreamSource({
-    client: failingPipelines(server.client(), 'XACK', 3),
+    client: failingCommands(server.client(), 'XACK', 3),
     stream,
     group: 'g',
     consumer: 'c',

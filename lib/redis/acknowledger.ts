@@ -90,14 +90,19 @@ export class Acknowledger {
     this.#inFlight = ids;
     let error: Error | undefined;
     try {
-      const pipeline = this.#client.pipeline();
-      for (let i = 0; i < ids.length; i += IDS_PER_XACK)
-        pipeline.call('XACK', this.#stream, this.#group, ...ids.slice(i, i + IDS_PER_XACK));
-      const results = (await pipeline.exec()) ?? [];
-      if (results.length === 0) error = new Error('XACK pipeline returned no replies');
-      for (const [err] of results) if (err !== null && !isNoGroupError(err)) error ??= err;
+      if (ids.length <= IDS_PER_XACK) {
+        // The usual round (a batch or a few): one command, without a pipeline's bookkeeping.
+        await this.#client.call('XACK', this.#stream, this.#group, ...ids);
+      } else {
+        const pipeline = this.#client.pipeline();
+        for (let i = 0; i < ids.length; i += IDS_PER_XACK)
+          pipeline.call('XACK', this.#stream, this.#group, ...ids.slice(i, i + IDS_PER_XACK));
+        const results = (await pipeline.exec()) ?? [];
+        if (results.length === 0) error = new Error('XACK pipeline returned no replies');
+        for (const [err] of results) if (err !== null && !isNoGroupError(err)) error ??= err;
+      }
     } catch (err) {
-      error = err instanceof Error ? err : new Error(String(err));
+      if (!isNoGroupError(err)) error = err instanceof Error ? err : new Error(String(err));
     }
     this.#inFlight = [];
     if (this.#abandoned) {

@@ -16,7 +16,7 @@ import {
   type RedisStreamSourceOptions,
   type ResolvedSourceOptions,
 } from './source-options';
-import { StreamReader } from './stream-reader';
+import { StreamReader, type ReadResult } from './stream-reader';
 import type { RawEntry } from './stream-replies';
 
 /** Counters of `getMetrics()`. */
@@ -124,6 +124,9 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
   #finalScan = false;
   #idleSince: number | undefined;
   #groupReady = false;
+  /** A read of new entries started while the previous batch was being handed out (see #readAhead), and when. */
+  #ahead: Promise<ReadResult> | null = null;
+  #aheadStartedAt = 0;
   #readerConnectedBefore = false;
 
   #wanted = false;
@@ -166,7 +169,7 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
     this.#readerClient.on('error', ignore);
     this.#readerClient.on('ready', this.#onReaderReady);
     const target = { stream: o.stream, group: o.group, consumer: o.consumer };
-    this.#reader = new StreamReader(this.#readerClient, this.#commands, target);
+    this.#reader = new StreamReader(this.#readerClient, this.#commands, target, { buffers: o.buffers, field: o.field });
     this.#held = new HeldEntries(this.#commands, target, o.claimIdleMs, (error) =>
       this.#transient('keep-alive', error),
     );
@@ -237,7 +240,12 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
     this.#stopped = true;
     this.#cancelBackoff();
     this.#reader.unblock().catch(ignore);
-    if (!this.#pumping) this.#end();
+    if (!this.#pumping) {
+      this.#pumping = true;
+      this.#pumped = this.#finish().finally(() => {
+        this.#pumping = false;
+      });
+    }
   }
 
   /**
@@ -285,8 +293,8 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
           step = await this.#step();
           this.#failures = 0;
         } catch (err) {
-          if (this.#stopped || this.destroyed) return;
-          if (!this.#recover(err)) return;
+          if (this.#stopped || this.destroyed) break;
+          if (!this.#recover(err)) break;
           await this.#pause(Math.min(RETRY_MIN_MS * 2 ** (this.#failures - 1), RETRY_MAX_MS));
           continue;
         }
@@ -301,10 +309,24 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
           this.#claimCursor = '0-0';
         }
       }
+      if (this.#stopped) await this.#finish();
     } finally {
       this.#pumping = false;
-      if (this.#stopped) this.#end();
     }
+  }
+
+  /** Stopped: a read started ahead is still handed out (Redis delivered it to us), then the readable ends. */
+  async #finish(): Promise<void> {
+    const ahead = this.#ahead;
+    this.#ahead = null;
+    if (ahead !== null && !this.destroyed) {
+      try {
+        await this.#hand((await ahead).entries, 'readNew');
+      } catch {
+        // Left pending: delivered again once idle for claimIdleMs.
+      }
+    }
+    this.#end();
   }
 
   /** One command's worth of reading: own pending entries, a takeover scan page, or new entries. */
@@ -313,6 +335,11 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
     if (!this.#groupReady) {
       await this.#reader.ensureGroup(o.groupStartId);
       this.#groupReady = true;
+    }
+    const ahead = this.#ahead;
+    if (ahead !== null) {
+      this.#ahead = null;
+      return this.#onNewEntries(await ahead, this.#aheadStartedAt);
     }
     const room = Math.min(o.count, o.maxUnacknowledged - this.#held.size);
     if (this.#phase === Phase.PENDING) {
@@ -354,18 +381,44 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
       if (!scanDone) return Step.MOVED_ON;
     }
     const now = Date.now();
-    let blockMs = Math.min(o.blockMs, Math.max(this.#nextClaimAt - now, 1));
-    // Never wait past the idle deadline (counted from this read when it is the first empty one).
-    if (o.endWhenIdleMs !== undefined)
-      blockMs = Math.min(blockMs, Math.max((this.#idleSince ?? now) + o.endWhenIdleMs - now, 1));
-    const read = await this.#reader.readNew(room, blockMs);
+    return this.#onNewEntries(await this.#reader.readNew(room, this.#blockMsAt(now)), now);
+  }
+
+  /** How long a read of new entries started at `now` may wait: never past the next takeover scan or the idle deadline. */
+  #blockMsAt(now: number): number {
+    const o = this.#o;
+    const blockMs = Math.min(o.blockMs, Math.max(this.#nextClaimAt - now, 1));
+    if (o.endWhenIdleMs === undefined) return blockMs;
+    // The idle deadline counts from this read when it is the first empty one.
+    return Math.min(blockMs, Math.max((this.#idleSince ?? now) + o.endWhenIdleMs - now, 1));
+  }
+
+  async #onNewEntries(read: ReadResult, startedAt: number): Promise<Step> {
     if (read.entries.length === 0) {
-      this.#idleSince ??= now;
+      this.#idleSince ??= startedAt;
       return Step.EMPTY;
     }
     this.#finalScan = false;
+    this.#readAhead(read.entries.length);
     await this.#hand(read.entries, 'readNew');
     return Step.FOUND;
+  }
+
+  /**
+   * After a full batch of new entries (more are likely waiting), the next read starts before this
+   * batch is handed out, so that its round trip overlaps the work downstream instead of adding to
+   * it. At most one batch ahead, within `maxUnacknowledged`, and only while nothing else is due
+   * (a takeover scan, the idle check, a stop): bounded, and what it reads is handed out next.
+   */
+  #readAhead(got: number): void {
+    const o = this.#o;
+    if (got < o.count || this.#stopped || this.#phase !== Phase.LIVE || this.#finalScan) return;
+    const now = Date.now();
+    if (now >= this.#nextClaimAt || this.#held.size + got + o.count > o.maxUnacknowledged) return;
+    this.#aheadStartedAt = now;
+    const ahead = this.#reader.readNew(o.count, this.#blockMsAt(now));
+    ahead.catch(ignore); // its failure is handled where it is awaited (the next step)
+    this.#ahead = ahead;
   }
 
   /**
@@ -400,16 +453,10 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
     for (const entry of deliver) {
       this.#held.add(entry.id);
       // Everything read is pushed (at most `count`, the high-water mark): push() saying "enough" ends the loop.
-      this.#wanted = this.push(this.#decode(entry));
+      this.#wanted = this.push(entry);
     }
     if (poison.length > 0) this.#onPoison(poison);
     return deliver.length + (this.#o.onDeadLetter === undefined ? 0 : poison.length);
-  }
-
-  #decode(raw: RawEntry): RedisStreamEntry<V> {
-    const fields: Record<string, V> = {};
-    for (const [name, value] of raw.fields) fields[name] = (this.#o.buffers ? value : value.toString('utf8')) as V;
-    return { id: raw.id, fields, record: Object.hasOwn(fields, this.#o.field) ? fields[this.#o.field] : undefined };
   }
 
   #onDeleted(ids: string[], acknowledge: boolean): void {
@@ -419,7 +466,7 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
 
   /** Poison: to onDeadLetter, acknowledged once it resolved; without it, left pending. */
   #onPoison(raw: RawEntry[]): void {
-    const entries = raw.map((e) => this.#decode(e));
+    const entries = raw as RedisStreamEntry<V>[];
     const ids = entries.map((e) => e.id);
     this.#metrics.poison += entries.length;
     const error = new RedisStreamError(

@@ -5,6 +5,7 @@ import {
   parsePendingCount,
   parseReadGroupReply,
   type DeletedEntry,
+  type EntryShape,
   type RawEntry,
 } from './stream-replies';
 
@@ -29,14 +30,16 @@ export class StreamReader {
   readonly #reader: RedisClientLike;
   readonly #commands: RedisClientLike;
   readonly #t: StreamTarget;
+  readonly #shape: EntryShape;
   /** The reader connection's CLIENT ID, to unblock it on stop; forgotten when it reconnects. */
   #readerId: string | undefined;
   #blocking = false;
 
-  constructor(reader: RedisClientLike, commands: RedisClientLike, target: StreamTarget) {
+  constructor(reader: RedisClientLike, commands: RedisClientLike, target: StreamTarget, shape: EntryShape) {
     this.#reader = reader;
     this.#commands = commands;
     this.#t = target;
+    this.#shape = shape;
   }
 
   /** The reader connection was (re)established: its client id is a new one. */
@@ -66,7 +69,7 @@ export class StreamReader {
       this.#t.stream,
       cursor,
     );
-    return parseReadGroupReply(reply);
+    return parseReadGroupReply(reply, this.#shape);
   }
 
   /** Entries never delivered to the group (`>`), waiting up to `blockMs` for some to arrive. */
@@ -87,7 +90,7 @@ export class StreamReader {
         this.#t.stream,
         '>',
       );
-      return parseReadGroupReply(reply);
+      return parseReadGroupReply(reply, this.#shape);
     } finally {
       this.#blocking = false;
     }
@@ -111,7 +114,7 @@ export class StreamReader {
       'COUNT',
       count,
     );
-    return parseAutoClaimReply(reply);
+    return parseAutoClaimReply(reply, this.#shape);
   }
 
   /**

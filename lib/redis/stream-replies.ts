@@ -1,15 +1,19 @@
+import type { RedisStreamEntry } from './source-options';
+
 /**
  * Turns the raw replies of XREADGROUP, XAUTOCLAIM and XPENDING (RESP2 arrays, read as Buffers) into
  * entries. Field values stay Buffers until the source decides how to hand them out, so record
  * bytes are never re-encoded on their way through.
  */
 
-/** One entry read from the stream, before the source decodes its values. */
-export interface RawEntry {
-  id: string;
-  /** Field/value pairs in stream order. */
-  fields: Array<[string, Buffer]>;
+/** How entries are built from a reply: values as Buffers or UTF-8 strings, and which field is the record. */
+export interface EntryShape {
+  buffers: boolean;
+  field: string;
 }
+
+/** One entry as read (values as the shape says). */
+export type RawEntry = RedisStreamEntry<string | Buffer>;
 
 /** An entry of the consumer's own pending list whose stream entry no longer exists (XDEL, MAXLEN trimming). */
 export interface DeletedEntry {
@@ -27,8 +31,11 @@ function bytes(value: unknown): Buffer {
   return Buffer.from(typeof value === 'string' ? value : String(value), 'utf8');
 }
 
-/** `[id, [f1, v1, f2, v2, …]]` or, for a pending entry deleted from the stream, `[id, null]`. */
-function entryOf(raw: unknown, deleted: DeletedEntry[], out: RawEntry[]): void {
+/**
+ * `[id, [f1, v1, f2, v2, …]]` — built straight into the entry handed out, in one pass (the hot path
+ * of reading) — or, for a pending entry deleted from the stream, `[id, null]`.
+ */
+function entryOf(raw: unknown, shape: EntryShape, deleted: DeletedEntry[], out: RawEntry[]): void {
   if (!Array.isArray(raw) || raw.length < 2) return;
   const id = text(raw[0]);
   const list = raw[1];
@@ -36,9 +43,15 @@ function entryOf(raw: unknown, deleted: DeletedEntry[], out: RawEntry[]): void {
     deleted.push({ id });
     return;
   }
-  const fields: Array<[string, Buffer]> = [];
-  for (let i = 0; i + 1 < list.length; i += 2) fields.push([text(list[i]), bytes(list[i + 1])]);
-  out.push({ id, fields });
+  const fields: Record<string, string | Buffer> = {};
+  let record: string | Buffer | undefined;
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    const name = text(list[i]);
+    const value = shape.buffers ? bytes(list[i + 1]) : text(list[i + 1]);
+    fields[name] = value;
+    if (name === shape.field) record = value;
+  }
+  out.push({ id, fields, record });
 }
 
 /**
@@ -46,7 +59,10 @@ function entryOf(raw: unknown, deleted: DeletedEntry[], out: RawEntry[]): void {
  * read. `lastId` is the last id of the reply (entries and deleted ones alike), where a read of the
  * pending list goes on from.
  */
-export function parseReadGroupReply(reply: unknown): {
+export function parseReadGroupReply(
+  reply: unknown,
+  shape: EntryShape,
+): {
   entries: RawEntry[];
   deleted: DeletedEntry[];
   lastId: string | undefined;
@@ -55,10 +71,9 @@ export function parseReadGroupReply(reply: unknown): {
   const deleted: DeletedEntry[] = [];
   let lastId: string | undefined;
   for (const list of entryListsOf(reply)) {
-    for (const raw of list) {
-      entryOf(raw, deleted, entries);
-      if (Array.isArray(raw) && raw.length > 0) lastId = text(raw[0]);
-    }
+    for (let i = 0; i < list.length; i++) entryOf(list[i], shape, deleted, entries);
+    const last = list[list.length - 1];
+    if (Array.isArray(last) && last.length > 0) lastId = text(last[0]);
   }
   return { entries, deleted, lastId };
 }
@@ -88,12 +103,15 @@ function entryListsOf(reply: unknown): unknown[][] {
  * XAUTOCLAIM (Redis ≥ 7): `[nextCursor, [entry…], [deletedId…]]`. Deleted ids were already removed
  * from the pending list by Redis; they are reported, not acknowledged again.
  */
-export function parseAutoClaimReply(reply: unknown): { cursor: string; entries: RawEntry[]; deleted: DeletedEntry[] } {
+export function parseAutoClaimReply(
+  reply: unknown,
+  shape: EntryShape,
+): { cursor: string; entries: RawEntry[]; deleted: DeletedEntry[] } {
   const entries: RawEntry[] = [];
   const deleted: DeletedEntry[] = [];
   if (!Array.isArray(reply)) return { cursor: '0-0', entries, deleted };
   const cursor = text(reply[0]);
-  if (Array.isArray(reply[1])) for (const raw of reply[1] as unknown[]) entryOf(raw, deleted, entries);
+  if (Array.isArray(reply[1])) for (const raw of reply[1] as unknown[]) entryOf(raw, shape, deleted, entries);
   if (Array.isArray(reply[2])) for (const id of reply[2] as unknown[]) deleted.push({ id: text(id) });
   return { cursor, entries, deleted };
 }
