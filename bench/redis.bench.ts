@@ -137,9 +137,11 @@ function spread(values: number[]): string {
 async function oneWorkerVersusPlainLoop(port: number, admin: Redis): Promise<void> {
   const client = new Redis({ port, host: '127.0.0.1' });
   const rates = { ours: [] as number[], plain: [] as number[] };
+  const cpu = { ours: [] as number[], plain: [] as number[] };
   const ratios: number[] = [];
   for (let round = -1; round < ROUNDS; round++) {
     const perRound: Record<'ours' | 'plain', number> = { ours: 0, plain: 0 };
+    const cpuPerEntry: Record<'ours' | 'plain', number> = { ours: 0, plain: 0 };
     // Alternate which goes first, so that neither always runs on a warmer server.
     const order: ('ours' | 'plain')[] = round % 2 === 0 ? ['ours', 'plain'] : ['plain', 'ours'];
     for (const which of order) {
@@ -147,8 +149,11 @@ async function oneWorkerVersusPlainLoop(port: number, admin: Redis): Promise<voi
       await prepare(admin, stream, ENTRIES);
       if (global.gc) global.gc();
       const start = process.hrtime.bigint();
+      const cpuStart = process.cpuUsage();
       const n = which === 'ours' ? await ourWorker(client, stream) : await plainLoop(client, stream);
       const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const used = process.cpuUsage(cpuStart);
+      cpuPerEntry[which] = (used.user + used.system) / n;
       if (n !== ENTRIES) throw new Error(`${which}: ${n} of ${ENTRIES} entries`);
       perRound[which] = n / seconds;
       await admin.del(stream);
@@ -156,6 +161,8 @@ async function oneWorkerVersusPlainLoop(port: number, admin: Redis): Promise<voi
     if (round < 0) continue; // warm-up
     rates.ours.push(perRound.ours);
     rates.plain.push(perRound.plain);
+    cpu.ours.push(cpuPerEntry.ours);
+    cpu.plain.push(cpuPerEntry.plain);
     ratios.push(perRound.ours / perRound.plain);
   }
   client.disconnect();
@@ -164,6 +171,10 @@ async function oneWorkerVersusPlainLoop(port: number, admin: Redis): Promise<voi
   );
   console.log(`plain XREADGROUP COUNT ${BATCH} + XACK loop, same client:      ${formatRate(median(rates.plain))}`);
   console.log(`ratio worker / plain loop, per round: ${spread(ratios)} (target >= 0.80)`);
+  // CPU per entry of this process: what the worker's machinery costs, whatever else runs on the machine.
+  console.log(
+    `CPU per entry (this process): worker ${median(cpu.ours).toFixed(1)} µs, plain loop ${median(cpu.plain).toFixed(1)} µs`,
+  );
 }
 
 /** k CLI workers in one group: entries/s from spawn until the group has read and acknowledged all. */

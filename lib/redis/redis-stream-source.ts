@@ -127,6 +127,8 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
   /** A read of new entries started while the previous batch was being handed out (see #readAhead), and when. */
   #ahead: Promise<ReadResult> | null = null;
   #aheadStartedAt = 0;
+  /** The last read of new entries came back full: the next one need not block (see StreamReader.readNew). */
+  #lastReadFull = false;
   #readerConnectedBefore = false;
 
   #wanted = false;
@@ -381,7 +383,9 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
       if (!scanDone) return Step.MOVED_ON;
     }
     const now = Date.now();
-    return this.#onNewEntries(await this.#reader.readNew(room, this.#blockMsAt(now)), now);
+    // After a full batch more is likely waiting: ask without blocking; block only once the stream ran dry.
+    const blockMs = this.#lastReadFull ? undefined : this.#blockMsAt(now);
+    return this.#onNewEntries(await this.#reader.readNew(room, blockMs), now);
   }
 
   /** How long a read of new entries started at `now` may wait: never past the next takeover scan or the idle deadline. */
@@ -394,6 +398,7 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
   }
 
   async #onNewEntries(read: ReadResult, startedAt: number): Promise<Step> {
+    this.#lastReadFull = read.entries.length >= this.#o.count;
     if (read.entries.length === 0) {
       this.#idleSince ??= startedAt;
       return Step.EMPTY;
@@ -416,7 +421,7 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
     const now = Date.now();
     if (now >= this.#nextClaimAt || this.#held.size + got + o.count > o.maxUnacknowledged) return;
     this.#aheadStartedAt = now;
-    const ahead = this.#reader.readNew(o.count, this.#blockMsAt(now));
+    const ahead = this.#reader.readNew(o.count, undefined);
     ahead.catch(ignore); // its failure is handled where it is awaited (the next step)
     this.#ahead = ahead;
   }

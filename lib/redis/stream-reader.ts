@@ -72,18 +72,26 @@ export class StreamReader {
     return parseReadGroupReply(reply, this.#shape);
   }
 
-  /** Entries never delivered to the group (`>`), waiting up to `blockMs` for some to arrive. */
-  async readNew(count: number, blockMs: number): Promise<ReadResult> {
+  /**
+   * Entries never delivered to the group (`>`), waiting up to `blockMs` for some to arrive, or — with
+   * `blockMs` undefined — not waiting at all: while entries are known to be waiting (the last read was
+   * full), a read without BLOCK is served at once, where Redis 7 answers one with BLOCK several times
+   * slower even when it has entries to give (measured: ~5 ms against ~1 ms on a loaded machine).
+   */
+  async readNew(count: number, blockMs: number | undefined): Promise<ReadResult> {
+    const args: Array<string | number> = ['GROUP', this.#t.group, this.#t.consumer, 'COUNT', count];
+    if (blockMs === undefined) {
+      return parseReadGroupReply(
+        await this.#reader.callBuffer('XREADGROUP', ...args, 'STREAMS', this.#t.stream, '>'),
+        this.#shape,
+      );
+    }
     if (this.#readerId === undefined) this.#readerId = String(await this.#reader.call('CLIENT', 'ID'));
     this.#blocking = true;
     try {
       const reply = await this.#reader.callBuffer(
         'XREADGROUP',
-        'GROUP',
-        this.#t.group,
-        this.#t.consumer,
-        'COUNT',
-        count,
+        ...args,
         'BLOCK',
         blockMs,
         'STREAMS',
