@@ -78,7 +78,7 @@ export class RedisStreamSink implements LineSink {
   }
 
   /** The writable's `flush`: appends the batch; a partial failure names exactly the records to retry. */
-  readonly flush = (batch: RedisRecord[], _ctx?: FlushContext): Promise<void | FlushResult<RedisRecord>> =>
+  readonly flush = <R extends RedisRecord>(batch: R[], _ctx?: FlushContext): Promise<void | FlushResult<R>> =>
     this.#add(batch);
 
   /** `LineSink.write` (the CLI): each line is one entry. */
