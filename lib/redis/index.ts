@@ -4,7 +4,7 @@ export type {
   RedisPoisonEvent,
   RedisStreamSourceMetrics,
   RedisTransientErrorEvent,
-} from './redis-stream-source';
+} from './source-events';
 export { SOURCE_DEFAULTS as REDIS_SOURCE_DEFAULTS } from './source-options';
 export type { RedisDeadLetterHandler, RedisStreamEntry, RedisStreamSourceOptions } from './source-options';
 export { redisStreamSink, RedisStreamSink } from './redis-stream-sink';

@@ -107,3 +107,17 @@ export function isNoGroupError(err: unknown): boolean {
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * What a failed read means for the source: `'group-lost'` (NOGROUP: create stream and group again,
+ * then retry), `'retry'` (transient), or the ERR_REDIS_COMMAND_FAILED error to fail with.
+ */
+export function readFailure(err: unknown, stream: string, group: string): 'group-lost' | 'retry' | RedisStreamError {
+  if (isNoGroupError(err)) return 'group-lost';
+  if (isTransientRedisError(err)) return 'retry';
+  return new RedisStreamError(
+    RedisStreamErrorCodes.COMMAND_FAILED,
+    `reading ${stream} (group ${group}) failed: ${messageOf(err)}`,
+    { cause: err },
+  );
+}

@@ -2,78 +2,26 @@ import type { Settlement } from '../core/options';
 import { Readable } from '../util/stream-classes';
 import { Acknowledger } from './acknowledger';
 import { HeldEntries } from './held-entries';
-import { closeClient, createClient, type RedisClientLike } from './redis-client';
+import { createClient, type RedisClientLike } from './redis-client';
+import { readFailure, RedisStreamError, RedisStreamErrorCodes } from './redis-errors';
+import { closeSource, RetryPause } from './source-lifecycle';
+import { poisonError, PoisonLetters, sortReadAgain } from './poison';
+import { ReadPlan, type ReadOrigin } from './read-plan';
 import {
-  isNoGroupError,
-  isTransientRedisError,
-  messageOf,
-  RedisStreamError,
-  RedisStreamErrorCodes,
-} from './redis-errors';
+  sourceCounters,
+  type DroppedEntry,
+  type RedisPoisonEvent,
+  type RedisStreamSourceMetrics,
+  type RedisTransientErrorEvent,
+} from './source-events';
 import {
   resolveSourceOptions,
   type RedisStreamEntry,
   type RedisStreamSourceOptions,
   type ResolvedSourceOptions,
 } from './source-options';
-import { StreamReader, type ReadResult } from './stream-reader';
+import { StreamReader } from './stream-reader';
 import type { RawEntry } from './stream-replies';
-
-/** Counters of `getMetrics()`. */
-export interface RedisStreamSourceMetrics {
-  /** Entries handed downstream, from all three origins below. */
-  delivered: number;
-  /** … of which never delivered to the group before (`XREADGROUP >`). */
-  readNew: number;
-  /** … of which were this consumer's own pending entries (read before a restart or a reconnect). */
-  readPending: number;
-  /** … of which were taken over from idle consumers (XAUTOCLAIM). */
-  claimed: number;
-  /** Handed out (or being dead-lettered) and neither acknowledged nor released yet. */
-  held: number;
-  /** Acknowledgements Redis confirmed (XACK). */
-  acknowledged: number;
-  /** Settled, not yet confirmed by Redis (queued or in flight; retried while Redis is away). */
-  ackPending: number;
-  /** Given back with `release()` (or a `'destroyed'` drop): left pending for another delivery. */
-  released: number;
-  /** Entries found delivered more than `maxDeliveries` times. */
-  poison: number;
-  /** Poison entries `onDeadLetter` accepted (then acknowledged). */
-  deadLettered: number;
-  /** Pending entries whose stream entry was deleted (XDEL, MAXLEN): nothing to deliver. */
-  deleted: number;
-  /** Commands that failed and were retried (connection lost, Redis loading, …). */
-  transientErrors: number;
-}
-
-/** Payload of the `'poison'` event. */
-export interface RedisPoisonEvent<V extends string | Buffer> {
-  entries: RedisStreamEntry<V>[];
-  error: RedisStreamError;
-  /** `false` without `onDeadLetter`: the entries stay pending and are not delivered again by this source. */
-  deadLettering: boolean;
-}
-
-/** Payload of the `'transient-error'` event: a command failed and is retried. */
-export interface RedisTransientErrorEvent {
-  operation: 'read' | 'claim' | 'ack' | 'keep-alive';
-  error: Error;
-}
-
-/** The parts of a `'drop'` event (`DropEvent`) the source needs. */
-export interface DroppedEntry {
-  item: { readonly id: string };
-  reason: string;
-}
-
-const Phase = {
-  /** Reading this consumer's own pending entries (at the start, after a reconnect or a lost group). */
-  PENDING: 'pending',
-  /** Taking over idle entries when a scan is due, otherwise reading new ones. */
-  LIVE: 'live',
-} as const;
-type Phase = (typeof Phase)[keyof typeof Phase];
 
 /** What one step of the read loop found. */
 const Step = {
@@ -87,7 +35,6 @@ type Step = (typeof Step)[keyof typeof Step];
 
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
-const CLIENT_CLOSE_MS = 2000;
 
 /**
  * An objectMode Readable of `{ id, fields, record }` entries read from a Redis stream through a
@@ -114,21 +61,7 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
   readonly #reader: StreamReader;
   readonly #held: HeldEntries;
   readonly #acks: Acknowledger;
-  readonly #claimIntervalMs: number;
-
-  #phase: Phase = Phase.PENDING;
-  #pendingCursor = '0';
-  #claimCursor = '0-0';
-  #nextClaimAt = 0;
-  /** The idle deadline passed: one last complete takeover scan decides whether to end. */
-  #finalScan = false;
-  #idleSince: number | undefined;
-  #groupReady = false;
-  /** A read of new entries started while the previous batch was being handed out (see #readAhead), and when. */
-  #ahead: Promise<ReadResult> | null = null;
-  #aheadStartedAt = 0;
-  /** The last read of new entries came back full: the next one need not block (see StreamReader.readNew). */
-  #lastReadFull = false;
+  readonly #plan: ReadPlan;
   #readerConnectedBefore = false;
 
   #wanted = false;
@@ -140,23 +73,14 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
   #stopped = false;
   #ended = false;
   #failures = 0;
-  #backoff: { timer: NodeJS.Timeout; resolve: () => void } | null = null;
-  readonly #deadLettering = new Set<Promise<void>>();
+  /** The wait before a failed read is tried again (cut short by stop()). */
+  readonly #backoff = new RetryPause();
+  /** onDeadLetter calls for poison entries in progress. */
+  readonly #poisonLetters: PoisonLetters<V>;
   #closing: Promise<void> | undefined;
   #closed = false;
 
-  readonly #metrics: Omit<RedisStreamSourceMetrics, 'held' | 'ackPending'> = {
-    delivered: 0,
-    readNew: 0,
-    readPending: 0,
-    claimed: 0,
-    acknowledged: 0,
-    released: 0,
-    poison: 0,
-    deadLettered: 0,
-    deleted: 0,
-    transientErrors: 0,
-  };
+  readonly #metrics = sourceCounters();
 
   constructor(options: RedisStreamSourceOptions<V>) {
     const o = resolveSourceOptions(options);
@@ -181,7 +105,21 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
         this.#metrics.acknowledged += count;
       },
     });
-    this.#claimIntervalMs = Math.max(Math.floor(o.claimIdleMs / 2), 1);
+    this.#poisonLetters = new PoisonLetters<V>({
+      // Held while the handler works: kept alive in Redis, so that no other worker takes them meanwhile.
+      hold: (ids) => {
+        for (const id of ids) this.#held.add(id);
+      },
+      accepted: (ids) => {
+        this.#metrics.deadLettered += ids.length;
+        if (!this.#closed) this.acknowledge(ids);
+      },
+      failed: (ids, error) => {
+        this.release(ids);
+        this.destroy(error);
+      },
+    });
+    this.#plan = new ReadPlan(this.#reader, o as ResolvedSourceOptions<string | Buffer>);
   }
 
   /** This worker's consumer name in the group. */
@@ -240,7 +178,7 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#cancelBackoff();
+    this.#backoff.cancel();
     this.#reader.unblock().catch(ignore);
     if (!this.#pumping) {
       this.#pumping = true;
@@ -270,7 +208,7 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // Reading stops; acknowledgements already queued still go out (close() sends and waits for them).
     this.#stopped = true;
-    this.#cancelBackoff();
+    this.#backoff.cancel();
     this.#reader.unblock().catch(ignore);
     callback(error);
   }
@@ -297,19 +235,10 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
         } catch (err) {
           if (this.#stopped || this.destroyed) break;
           if (!this.#recover(err)) break;
-          await this.#pause(Math.min(RETRY_MIN_MS * 2 ** (this.#failures - 1), RETRY_MAX_MS));
+          await this.#backoff.wait(Math.min(RETRY_MIN_MS * 2 ** (this.#failures - 1), RETRY_MAX_MS));
           continue;
         }
-        if (step !== Step.EMPTY) {
-          if (step === Step.FOUND) this.#idleSince = undefined;
-          continue;
-        }
-        const endAfter = this.#o.endWhenIdleMs;
-        if (endAfter !== undefined && Date.now() - (this.#idleSince as number) >= endAfter && !this.#finalScan) {
-          this.#finalScan = true;
-          this.#nextClaimAt = 0;
-          this.#claimCursor = '0-0';
-        }
+        if (step === Step.EMPTY) this.#plan.afterEmpty();
       }
       if (this.#stopped) await this.#finish();
     } finally {
@@ -319,8 +248,7 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
 
   /** Stopped: a read started ahead is still handed out (Redis delivered it to us), then the readable ends. */
   async #finish(): Promise<void> {
-    const ahead = this.#ahead;
-    this.#ahead = null;
+    const ahead = this.#plan.stop();
     if (ahead !== null && !this.destroyed) {
       try {
         await this.#hand((await ahead).entries, 'readNew');
@@ -331,99 +259,29 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
     this.#end();
   }
 
-  /** One command's worth of reading: own pending entries, a takeover scan page, or new entries. */
+  /** One command's worth of reading (see ReadPlan), and what it found handed out. */
   async #step(): Promise<Step> {
-    const o = this.#o;
-    if (!this.#groupReady) {
-      await this.#reader.ensureGroup(o.groupStartId);
-      this.#groupReady = true;
-    }
-    const ahead = this.#ahead;
-    if (ahead !== null) {
-      this.#ahead = null;
-      return this.#onNewEntries(await ahead, this.#aheadStartedAt);
-    }
-    const room = Math.min(o.count, o.maxUnacknowledged - this.#held.size);
-    if (this.#phase === Phase.PENDING) {
-      const read = await this.#reader.readPending(this.#pendingCursor, room);
-      if (read.lastId === undefined) {
-        this.#phase = Phase.LIVE;
-        return Step.MOVED_ON;
-      }
-      // Entries of our pending list that were deleted from the stream: nothing to deliver, and nobody else will clear them.
-      if (read.deleted.length > 0)
-        this.#onDeleted(
-          read.deleted.map((d) => d.id),
-          true,
-        );
-      const handed = await this.#hand(read.entries, 'readPending');
-      this.#pendingCursor = read.lastId;
-      return handed + read.deleted.length > 0 ? Step.FOUND : Step.MOVED_ON;
-    }
-    if (Date.now() >= this.#nextClaimAt) {
-      const claimed = await this.#reader.claim(this.#claimCursor, o.claimIdleMs, room);
-      this.#claimCursor = claimed.cursor;
-      const scanDone = claimed.cursor === '0-0';
-      if (scanDone) this.#nextClaimAt = Date.now() + this.#claimIntervalMs;
-      // Redis already removed deleted entries from the pending list.
-      if (claimed.deleted.length > 0)
-        this.#onDeleted(
-          claimed.deleted.map((d) => d.id),
-          false,
-        );
-      const handed = await this.#hand(claimed.entries, 'claimed');
-      if (handed + claimed.deleted.length > 0) {
-        this.#finalScan = false;
-        return Step.FOUND;
-      }
-      if (scanDone && this.#finalScan) {
+    const room = Math.min(this.#o.count, this.#o.maxUnacknowledged - this.#held.size);
+    const found = await this.#plan.next(room, this.#held.size);
+    switch (found.kind) {
+      case 'empty':
+        return Step.EMPTY;
+      case 'idle':
         this.stop(); // idle for endWhenIdleMs, and nothing left to take over
         return Step.MOVED_ON;
+      case 'moved-on':
+        return Step.MOVED_ON;
+      case 'entries': {
+        const deleted = found.deleted.ids;
+        if (deleted.length > 0) {
+          this.#metrics.deleted += deleted.length;
+          if (found.deleted.clear) this.#acks.add(deleted);
+        }
+        if ((await this.#hand(found.entries, found.origin)) + deleted.length === 0) return Step.MOVED_ON;
+        this.#plan.progress();
+        return Step.FOUND;
       }
-      if (!scanDone) return Step.MOVED_ON;
     }
-    const now = Date.now();
-    // After a full batch more is likely waiting: ask without blocking; block only once the stream ran dry.
-    const blockMs = this.#lastReadFull ? undefined : this.#blockMsAt(now);
-    return this.#onNewEntries(await this.#reader.readNew(room, blockMs), now);
-  }
-
-  /** How long a read of new entries started at `now` may wait: never past the next takeover scan or the idle deadline. */
-  #blockMsAt(now: number): number {
-    const o = this.#o;
-    const blockMs = Math.min(o.blockMs, Math.max(this.#nextClaimAt - now, 1));
-    if (o.endWhenIdleMs === undefined) return blockMs;
-    // The idle deadline counts from this read when it is the first empty one.
-    return Math.min(blockMs, Math.max((this.#idleSince ?? now) + o.endWhenIdleMs - now, 1));
-  }
-
-  async #onNewEntries(read: ReadResult, startedAt: number): Promise<Step> {
-    this.#lastReadFull = read.entries.length >= this.#o.count;
-    if (read.entries.length === 0) {
-      this.#idleSince ??= startedAt;
-      return Step.EMPTY;
-    }
-    this.#finalScan = false;
-    this.#readAhead(read.entries.length);
-    await this.#hand(read.entries, 'readNew');
-    return Step.FOUND;
-  }
-
-  /**
-   * After a full batch of new entries (more are likely waiting), the next read starts before this
-   * batch is handed out, so that its round trip overlaps the work downstream instead of adding to
-   * it. At most one batch ahead, within `maxUnacknowledged`, and only while nothing else is due
-   * (a takeover scan, the idle check, a stop): bounded, and what it reads is handed out next.
-   */
-  #readAhead(got: number): void {
-    const o = this.#o;
-    if (got < o.count || this.#stopped || this.#phase !== Phase.LIVE || this.#finalScan) return;
-    const now = Date.now();
-    if (now >= this.#nextClaimAt || this.#held.size + got + o.count > o.maxUnacknowledged) return;
-    this.#aheadStartedAt = now;
-    const ahead = this.#reader.readNew(o.count, undefined);
-    ahead.catch(ignore); // its failure is handled where it is awaited (the next step)
-    this.#ahead = ahead;
   }
 
   /**
@@ -433,24 +291,12 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
    * Returns how many entries made progress: handed out, or taken by `onDeadLetter` (poison left
    * pending and entries this source already holds do not count: reading them again is no progress).
    */
-  async #hand(entries: RawEntry[], origin: 'readNew' | 'readPending' | 'claimed'): Promise<number> {
+  async #hand(entries: RawEntry[], origin: ReadOrigin): Promise<number> {
     if (entries.length === 0) return 0;
-    let deliver = entries;
-    const poison: RawEntry[] = [];
-    if (origin !== 'readNew') {
-      const fresh = entries.filter((e) => !this.#held.has(e.id));
-      deliver = fresh;
-      if (this.#o.maxDeliveries !== Infinity && fresh.length > 0) {
-        const counts = await this.#reader.deliveryCounts(fresh.map((e) => e.id));
-        deliver = [];
-        for (const entry of fresh) {
-          const count = counts.get(entry.id);
-          if (count === undefined) continue; // acknowledged meanwhile: delivered already
-          if (count > this.#o.maxDeliveries) poison.push(entry);
-          else deliver.push(entry);
-        }
-      }
-    }
+    const { deliver, poison } =
+      origin === 'readNew'
+        ? { deliver: entries, poison: [] }
+        : await sortReadAgain(entries, this.#held, this.#reader, this.#o.maxDeliveries);
     // Destroyed while the counts were looked up: leave the entries pending, to be delivered again.
     if (this.destroyed) return 0;
     this.#metrics[origin] += deliver.length;
@@ -464,77 +310,31 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
     return deliver.length + (this.#o.onDeadLetter === undefined ? 0 : poison.length);
   }
 
-  #onDeleted(ids: string[], acknowledge: boolean): void {
-    this.#metrics.deleted += ids.length;
-    if (acknowledge) this.#acks.add(ids);
-  }
-
-  /** Poison: to onDeadLetter, acknowledged once it resolved; without it, left pending. */
+  /** Poison: reported, and to onDeadLetter (acknowledged once it resolved); without it, left pending. */
   #onPoison(raw: RawEntry[]): void {
     const entries = raw as RedisStreamEntry<V>[];
-    const ids = entries.map((e) => e.id);
     this.#metrics.poison += entries.length;
-    const error = new RedisStreamError(
-      RedisStreamErrorCodes.POISON,
-      `${entries.length} entries of ${this.#o.stream} delivered more than maxDeliveries (${this.#o.maxDeliveries}) times`,
-      { ids, entries: entries.slice() },
-    );
+    const error = poisonError(entries, this.#o.stream, this.#o.maxDeliveries);
     const handler = this.#o.onDeadLetter;
     this.emit('poison', {
       entries: entries.slice(),
       error,
       deadLettering: handler !== undefined,
     } satisfies RedisPoisonEvent<V>);
-    if (handler === undefined) return;
-    // Held while the handler works: kept alive in Redis, so that no other worker takes them meanwhile.
-    for (const id of ids) this.#held.add(id);
-    const call = Promise.resolve()
-      .then(() => handler(entries.slice(), error))
-      .then(
-        () => {
-          this.#metrics.deadLettered += entries.length;
-          if (this.#closed) return;
-          this.acknowledge(ids);
-        },
-        (cause: unknown) => {
-          this.release(ids);
-          this.destroy(
-            new RedisStreamError(
-              RedisStreamErrorCodes.DEAD_LETTER_FAILED,
-              `onDeadLetter failed for ${entries.length} poison entries (they stay pending): ${messageOf(cause)}`,
-              { cause, ids, entries },
-            ),
-          );
-        },
-      )
-      .finally(() => this.#deadLettering.delete(call));
-    this.#deadLettering.add(call);
+    if (handler !== undefined) this.#poisonLetters.hand(handler, entries, error);
   }
 
   /** A failed read: true to retry (after a backoff), false when the source was destroyed with it. */
   #recover(err: unknown): boolean {
     this.#failures++;
-    if (isNoGroupError(err)) {
-      // The stream or group is gone (deleted, or Redis restarted without persistence): create it again.
-      this.#groupReady = false;
-      this.#phase = Phase.PENDING;
-      this.#pendingCursor = '0';
-      this.#claimCursor = '0-0';
-      this.#transient('read', err as Error);
-      return true;
+    const failure = readFailure(err, this.#o.stream, this.#o.group);
+    if (failure instanceof RedisStreamError) {
+      this.destroy(failure);
+      return false;
     }
-    if (isTransientRedisError(err)) {
-      this.#transient('read', err instanceof Error ? err : new Error(String(err)));
-      return true;
-    }
-    this.destroy(
-      new RedisStreamError(
-        RedisStreamErrorCodes.COMMAND_FAILED,
-        `reading ${this.#o.stream} (group ${this.#o.group}) failed: ${messageOf(err)}`,
-        { cause: err },
-      ),
-    );
-    return false;
+    if (failure === 'group-lost') this.#plan.groupLost();
+    this.#transient('read', err instanceof Error ? err : new Error(String(err)));
+    return true;
   }
 
   #transient(operation: RedisTransientErrorEvent['operation'], error: Error): void {
@@ -542,33 +342,13 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
     this.emit('transient-error', { operation, error } satisfies RedisTransientErrorEvent);
   }
 
-  #pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#backoff = null;
-        resolve();
-      }, ms);
-      this.#backoff = { timer, resolve };
-    });
-  }
-
-  #cancelBackoff(): void {
-    const backoff = this.#backoff;
-    if (backoff === null) return;
-    this.#backoff = null;
-    clearTimeout(backoff.timer);
-    backoff.resolve();
-  }
-
-  /** The reader connection came back: what it read just before may never have arrived, so re-read our pending list. */
+  /** The reader connection came back (not its first connection): see ReadPlan.readerReconnected. */
   readonly #onReaderReady = (): void => {
     if (!this.#readerConnectedBefore) {
       this.#readerConnectedBefore = true;
       return;
     }
-    this.#reader.onReaderReconnected();
-    this.#phase = Phase.PENDING;
-    this.#pendingCursor = '0';
+    this.#plan.readerReconnected();
   };
 
   #afterUnheld(): void {
@@ -587,36 +367,24 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
 
   async #close(): Promise<void> {
     this.stop();
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.#o.closeTimeoutMs);
+    await closeSource({
+      settled: () => this.#settledEverything(),
+      timeoutMs: this.#o.closeTimeoutMs,
+      stopWork: () => {
+        this.#closed = true;
+        this.#held.stop();
+        this.#acks.abandon();
+        return this.#acks.pendingIds();
+      },
+      clients: this.#ownsCommands ? [this.#readerClient, this.#commands] : [this.#readerClient],
+      stream: this.#o.stream,
     });
-    try {
-      await Promise.race([this.#settledEverything(), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
-    this.#closed = true;
-    this.#held.stop();
-    this.#acks.abandon();
-    const unacknowledged = this.#acks.pendingIds();
-    await Promise.all([
-      closeClient(this.#readerClient, CLIENT_CLOSE_MS),
-      this.#ownsCommands ? closeClient(this.#commands, CLIENT_CLOSE_MS) : Promise.resolve(),
-    ]);
-    if (unacknowledged.length > 0) {
-      throw new RedisStreamError(
-        RedisStreamErrorCodes.ACK_FAILED,
-        `${unacknowledged.length} settled entries of ${this.#o.stream} could not be acknowledged within ${this.#o.closeTimeoutMs} ms; they stay pending and will be delivered again`,
-        { ids: unacknowledged },
-      );
-    }
   }
 
   /** Reading stopped, no dead-letter call pending, every acknowledgement confirmed. */
   async #settledEverything(): Promise<void> {
     await this.#pumped;
-    while (this.#deadLettering.size > 0) await Promise.allSettled([...this.#deadLettering]);
+    await this.#poisonLetters.whenSettled();
     await this.#acks.whenIdle();
   }
 }
