@@ -185,3 +185,11 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, what:
     await sleep(50);
   }
 }
+
+/**
+ * The issue's scenarios at full size (`npm run test:redis-scenarios`, REDIS_SCENARIOS=full), or at the
+ * smaller size CI runs on every push (twice: both stream implementations): `full` when asked, `ci` else.
+ */
+export function scenarioSize<T>(sizes: { full: T; ci: T }): T {
+  return process.env['REDIS_SCENARIOS'] === 'full' ? sizes.full : sizes.ci;
+}

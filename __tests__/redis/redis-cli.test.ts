@@ -3,8 +3,11 @@
  * (`npm test` builds dist/ first; run `npm run build` before running this file alone).
  */
 import { readFileSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
 import type Redis from 'ioredis';
+import { main } from '../../lib/cli/main';
+import { setModuleLoaderForTests } from '../../lib/redis/redis-client';
 import { collect, runCli, seqLines, seqsOf, spawnCli, statsOf, tempDir } from '../helpers/cli';
 import { startCollector } from '../helpers/collector';
 import { fillStream, pendingCount, startRedisServer, waitFor, type RedisServer } from '../helpers/redis-server';
@@ -122,7 +125,7 @@ test('without --dead-letter an undeliverable record is left pending, not discard
 
 test('SIGTERM: stops reading, delivers and acknowledges what it read, exits 143; a second run takes the rest once', async () => {
   const stream = 'sigterm';
-  await fillStream(admin, stream, 20_000);
+  await fillStream(admin, stream, 10_000);
   const collector = await startCollector({ delayMs: 20 });
   try {
     const args = ['--source', source(stream), '--sink', collector.url, '--batch-size', '100', '--stats'];
@@ -133,14 +136,14 @@ test('SIGTERM: stops reading, delivers and acknowledges what it read, exits 143;
     const r1 = await firstResult;
     expect(r1.code).toBe(143);
     const delivered = collector.seqs.length;
-    expect(delivered).toBeLessThan(20_000);
+    expect(delivered).toBeLessThan(10_000);
     expect(statsOf(r1.stderr).redis?.acknowledged).toBe(delivered);
     expect(await pendingCount(admin, stream, 'g')).toBe(0);
 
     collector.delayMs = 0;
     const r2 = await runCli([...args, '--exit-when-idle', '200']);
     expect(r2.code).toBe(0);
-    expect([...collector.seqs].sort((a, b) => a - b)).toEqual(Array.from({ length: 20_000 }, (_, i) => i));
+    expect([...collector.seqs].sort((a, b) => a - b)).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
     expect(await pendingCount(admin, stream, 'g')).toBe(0);
   } finally {
     await collector.close();
@@ -162,6 +165,38 @@ test('SIGTERM with a sink that never answers: what was not delivered by --drain-
     expect(collector.seqs).toEqual([]);
     expect(await pendingCount(admin, stream, 'g')).toBe(50);
     expect(statsOf(r.stderr).redis?.acknowledged).toBe(0);
+  } finally {
+    await collector.close();
+  }
+});
+
+test('a drop strategy: dropped entries are acknowledged as dropped, delivered ones as delivered; nothing pending', async () => {
+  const stream = 'drops';
+  await fillStream(admin, stream, 3000);
+  const collector = await startCollector({ delayMs: 20 });
+  try {
+    const result = await runCli([
+      '--source',
+      source(stream),
+      '--sink',
+      collector.url,
+      '--strategy',
+      'drop-newest',
+      '--max-buffer',
+      '100',
+      '--batch-size',
+      '50',
+      '--exit-when-idle',
+      '300',
+      '--stats',
+    ]);
+    expect(result.code).toBe(0);
+    const stats = statsOf(result.stderr);
+    expect(stats.dropped).toBeGreaterThan(0);
+    expect(stats.flushed + stats.dropped).toBe(3000);
+    expect(collector.seqs).toHaveLength(stats.flushed);
+    expect(stats.redis?.acknowledged).toBe(3000);
+    expect(await pendingCount(admin, stream, 'g')).toBe(0);
   } finally {
     await collector.close();
   }
@@ -233,9 +268,40 @@ test.each([
   [['--sink', 'redis://127.0.0.1:6379/s?maxLen=-1'], /--sink: parameter maxLen must be an integer >= 1/],
   [['--sink', 'redis://u:TopSecret1@127.0.0.1:6379'], /--sink: redis:\/\/\*\*\*@127\.0\.0\.1:6379 names no stream/],
 ])('usage error %j: one line, exit 2, nothing read', async (args, message) => {
-  const result = await runCli(args);
-  expect(result.code).toBe(2);
-  expect(result.stderr).toMatch(message);
-  expect(result.stderr.trim().split('\n')).toHaveLength(1);
-  expect(result.stderr).not.toContain('TopSecret1');
+  // In-process: a usage error is decided before anything is opened, connected or read.
+  let stderr = '';
+  const io = {
+    stdin: new PassThrough(),
+    stdout: new PassThrough(),
+    stderr: Object.assign(new PassThrough(), { isTTY: false }),
+  };
+  io.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await main(args, io);
+  expect(code).toBe(2);
+  expect(stderr).toMatch(message);
+  expect(stderr.trim().split('\n')).toHaveLength(1);
+  expect(stderr).not.toContain('TopSecret1');
+});
+
+test('without ioredis installed, a redis:// source or sink is one line naming the install command, exit 1', async () => {
+  setModuleLoaderForTests((id) => {
+    throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' });
+  });
+  try {
+    for (const args of [
+      ['--source', 'redis://127.0.0.1:1/s?group=g'],
+      ['--sink', 'redis://127.0.0.1:1/s'],
+    ]) {
+      let stderr = '';
+      const io = { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() };
+      io.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      io.stdin.end();
+      expect(await main(args, io)).toBe(1);
+      expect(stderr).toBe(
+        'backpressure: Redis Streams need the ioredis package, which is not installed: npm install ioredis\n',
+      );
+    }
+  } finally {
+    setModuleLoaderForTests(undefined);
+  }
 });

@@ -10,9 +10,17 @@ import { join } from 'node:path';
 import type Redis from 'ioredis';
 import { collect, spawnCli, statsOf, tempDir } from '../helpers/cli';
 import { lineCount } from '../helpers/faults';
-import { fillStream, pendingCount, startRedisServer, waitFor, type RedisServer } from '../helpers/redis-server';
+import {
+  fillStream,
+  pendingCount,
+  scenarioSize,
+  startRedisServer,
+  waitFor,
+  type RedisServer,
+} from '../helpers/redis-server';
 
-const ENTRIES = 200_000;
+/** 200k as the issue asks (`npm run test:redis-scenarios`); CI runs 60k on every push. */
+const ENTRIES = scenarioSize({ full: 200_000, ci: 60_000 });
 
 let server: RedisServer;
 let admin: Redis;
@@ -51,7 +59,7 @@ async function idsBySeq(stream: string): Promise<Map<number, string>> {
   }
 }
 
-test('3 workers over 200k entries, one SIGKILLed mid-run: every entry delivered, duplicates only from the killed one', async () => {
+test(`3 workers over ${ENTRIES / 1000}k entries, one SIGKILLed mid-run: every entry delivered, duplicates only from the killed one`, async () => {
   await fillStream(admin, 'work', ENTRIES);
   await admin.xgroup('CREATE', 'work', 'g', '0');
   const out = (i: number): string => join(temp.dir, `worker-${i}.ndjson`);
@@ -63,13 +71,25 @@ test('3 workers over 200k entries, one SIGKILLed mid-run: every entry delivered,
       `file:${out(i)}`,
       // Longer than claimIdleMs: before a survivor ends, the killed worker's entries are claimable.
       '--exit-when-idle',
-      '3000',
+      '2000',
       '--stats',
     ]),
   );
   const results = workers.map((w) => collect(w));
+  try {
+    await checkRun(workers, results, out);
+  } finally {
+    // A failed assertion must not leave workers retrying against a server afterAll stops.
+    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  }
+}, 180_000);
 
-  await waitFor(() => lineCount(out(1)) >= 10_000, 'worker 1 to deliver 10k entries', 90_000);
+async function checkRun(
+  workers: ReturnType<typeof spawnCli>[],
+  results: ReturnType<typeof collect>[],
+  out: (i: number) => string,
+): Promise<void> {
+  await waitFor(() => lineCount(out(1)) >= ENTRIES / 20, 'worker 1 to deliver a part of its share', 90_000);
   (workers[1] as ReturnType<typeof spawnCli>).kill('SIGKILL');
   expect((await results[1])?.signal).toBe('SIGKILL');
   // What the killed worker had read and not acknowledged: the most it can have delivered twice.
@@ -97,4 +117,4 @@ test('3 workers over 200k entries, one SIGKILLed mid-run: every entry delivered,
   const claimed = survivors.reduce((sum, r) => sum + (statsOf(r?.stderr ?? '').redis?.claimed ?? 0), 0);
   expect(claimed).toBeGreaterThanOrEqual(unacknowledged.size);
   expect(await pendingCount(admin, 'work', 'g')).toBe(0);
-}, 180_000);
+}

@@ -63,7 +63,7 @@ export class RedisRunInput implements InputSide {
       keepValue: options.strategy === 'priority',
       onInvalid: options.invalid,
     });
-    this.#redisLog = new RateLimitedLog({ write: (text) => state.say(text), noun: 'Redis errors' });
+    this.#redisLog = new RateLimitedLog({ write: (text) => state.say(text), noun: 'Redis reports' });
   }
 
   getMetrics(): NdjsonSplitterMetrics {
@@ -103,10 +103,13 @@ export class RedisRunInput implements InputSide {
         () => `${this.keepsUndelivered}: ${event.operation} failed, retrying: ${describeError(event.error)}`,
       ),
     );
+    // Left pending, the same poison comes back at every takeover scan: rate-limited like the other reports.
     source.on('poison', (event: RedisPoisonEvent<Buffer>) => {
       if (!event.deadLettering)
-        this.#state.say(
-          `backpressure: ${this.keepsUndelivered}: ${event.entries.length} entries delivered more than maxDeliveries times, left pending (no --dead-letter given): ${event.error.ids?.join(', ') ?? ''}\n`,
+        this.#redisLog.log(
+          'poison',
+          () =>
+            `${this.keepsUndelivered}: ${event.entries.length} entries delivered more than maxDeliveries times, left pending (no --dead-letter given): ${event.error.ids?.join(', ') ?? ''}`,
         );
     });
     source.on('end', () => {
