@@ -164,9 +164,27 @@ test('import from ESM with named exports pipes items through, and errors carry t
   });
 }, 120_000);
 
+/**
+ * Preloaded so that `ioredis` cannot be found even when a directory above the scratch project happens to
+ * hold a node_modules with it (a machine's /tmp/node_modules): what a user without it sees, wherever we run.
+ */
+const hideIoredis = `
+const Module = require('node:module');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (request === 'ioredis') throw Object.assign(new Error("Cannot find module 'ioredis'"), { code: 'MODULE_NOT_FOUND' });
+  return resolve.call(this, request, ...rest);
+};
+`;
+
 test('without ioredis installed, redisStreamSource names the install command in one coded line', async () => {
-  expect(fs.existsSync(path.join(consumer, 'node_modules', 'ioredis'))).toBe(false); // an optional peer
-  const out = JSON.parse(await sh('node', ['-e', withoutIoredisScript], consumer)) as Record<string, unknown>;
+  expect(fs.existsSync(path.join(consumer, 'node_modules', 'ioredis'))).toBe(false); // an optional peer: not installed
+  const preload = path.join(tmp, 'hide-ioredis.js');
+  fs.writeFileSync(preload, hideIoredis);
+  const out = JSON.parse(await sh('node', ['--require', preload, '-e', withoutIoredisScript], consumer)) as Record<
+    string,
+    unknown
+  >;
   expect(out).toEqual({
     code: 'ERR_REDIS_CLIENT_MISSING',
     message: 'Redis Streams need the ioredis package, which is not installed: npm install ioredis',
