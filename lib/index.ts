@@ -73,3 +73,4 @@ export { RateLimitedLog, type RateLimitedLogOptions } from './cli/rate-limited-l
 export { recordByteLength } from './ndjson/record-size';
 export { ndjsonRecordCodec } from './ndjson/record-codec';
 export { checkJson, JsonCheck } from './ndjson/json-check';
+export * from './redis';

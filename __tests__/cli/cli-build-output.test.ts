@@ -5,6 +5,7 @@ import { CLI_DEFAULTS, UsageError, type CliOptions } from '../../lib/cli/parse-a
 const base: CliOptions = {
   strategy: 'block',
   sink: 'stdout',
+  source: 'stdin',
   invalid: 'skip',
   maxLineBytes: CLI_DEFAULTS.maxLineBytes,
   drainTimeoutMs: CLI_DEFAULTS.drainTimeoutMs,

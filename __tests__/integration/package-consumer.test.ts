@@ -55,7 +55,17 @@ console.log(JSON.stringify({ delivered, state: w.state, eventsAccepted: m.events
 `;
 
 const tsConsumer = `
-import { BackpressureWritable, ErrorCodes, type BackpressureMetrics, type FlushResult } from 'backpressure';
+import {
+  backpressure,
+  BackpressureWritable,
+  ErrorCodes,
+  redisStreamSink,
+  redisStreamSource,
+  type BackpressureMetrics,
+  type FlushResult,
+  type RedisClientLike,
+  type RedisStreamEntry,
+} from 'backpressure';
 const w = new BackpressureWritable<{ id: number }>({
   flush: async (batch): Promise<FlushResult<{ id: number }>> => ({ success: batch.length, failed: 0, errors: [] }),
   maxBufferSize: 10,
@@ -65,7 +75,21 @@ const ok: boolean = w.write({ id: 1 });
 const code: 'ERR_BACKPRESSURE_FLUSH_FAILED' = ErrorCodes.FLUSH_FAILED;
 // @ts-expect-error items are typed: a string is not { id: number }
 new BackpressureWritable<{ id: number }>({ flush: async (batch: string[]) => undefined });
-export { m, ok, code };
+// The Redis Streams types are structural: they compile without ioredis (an optional peer, not installed here).
+function worker(client: RedisClientLike) {
+  const source = redisStreamSource({ client, stream: 's', group: 'g' });
+  const output = backpressure<RedisStreamEntry>({ flush: async () => undefined, onSettled: source.onSettled });
+  return { source, output, sink: redisStreamSink({ client, stream: 'out', maxLen: 1000 }) };
+}
+export { m, ok, code, worker };
+`;
+
+/** Without ioredis installed, the Redis parts fail on use with one coded line; everything else works. */
+const withoutIoredisScript = `
+const lib = require('backpressure');
+let error;
+try { lib.redisStreamSource({ url: 'redis://127.0.0.1:1', stream: 's', group: 'g' }); } catch (err) { error = err; }
+console.log(JSON.stringify({ code: error && error.code, message: error && error.message }));
 `;
 
 let tmp: string;
@@ -137,6 +161,33 @@ test('import from ESM with named exports pipes items through, and errors carry t
     isClass: true,
     sameAsDefault: true,
     codes: 'ERR_BACKPRESSURE_FLUSH_FAILED',
+  });
+}, 120_000);
+
+/**
+ * Preloaded so that `ioredis` cannot be found even when a directory above the scratch project happens to
+ * hold a node_modules with it (a machine's /tmp/node_modules): what a user without it sees, wherever we run.
+ */
+const hideIoredis = `
+const Module = require('node:module');
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (request === 'ioredis') throw Object.assign(new Error("Cannot find module 'ioredis'"), { code: 'MODULE_NOT_FOUND' });
+  return resolve.call(this, request, ...rest);
+};
+`;
+
+test('without ioredis installed, redisStreamSource names the install command in one coded line', async () => {
+  expect(fs.existsSync(path.join(consumer, 'node_modules', 'ioredis'))).toBe(false); // an optional peer: not installed
+  const preload = path.join(tmp, 'hide-ioredis.js');
+  fs.writeFileSync(preload, hideIoredis);
+  const out = JSON.parse(await sh('node', ['--require', preload, '-e', withoutIoredisScript], consumer)) as Record<
+    string,
+    unknown
+  >;
+  expect(out).toEqual({
+    code: 'ERR_REDIS_CLIENT_MISSING',
+    message: 'Redis Streams need the ioredis package, which is not installed: npm install ioredis',
   });
 }, 120_000);
 

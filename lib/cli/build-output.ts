@@ -1,7 +1,7 @@
 import { Strategy, backpressure, type StrategyWritable } from '../compose/backpressure';
 import type { BackpressureWritable } from '../core/backpressure-writable';
 import type { NdjsonRecord } from '../ndjson/ndjson-splitter';
-import type { BackpressureWritableOptions, DeadLetterHandler, FlushFunction } from '../core/options';
+import type { BackpressureWritableOptions, DeadLetterHandler, FlushFunction, SettledHandler } from '../core/options';
 import { fieldPriority } from '../ndjson/field-priority';
 import { recordByteLength } from '../ndjson/record-size';
 import { isOptionError } from '../util/validate';
@@ -39,18 +39,21 @@ const FLAG_OF_OWNER: Readonly<Record<string, string>> = {
  *
  * @param drainTimeoutMs the core's drain deadline at end of input (the CLI's own `--drain-timeout`
  *   applies to signals only).
+ * @param onSettled for an input that acknowledges what was delivered (a Redis stream).
  */
 export function buildOutput(
   options: CliOptions,
   flush: FlushFunction<NdjsonRecord>,
   onDeadLetter: DeadLetterHandler<NdjsonRecord>,
   drainTimeoutMs: number,
+  onSettled?: SettledHandler<NdjsonRecord>,
 ): CliOutput {
   const batchSize = effectiveBatchSize(options);
   const common: BackpressureWritableOptions<NdjsonRecord> = {
     flush,
     onDeadLetter,
     drainTimeoutMs,
+    ...(onSettled !== undefined && { onSettled }),
     ...(options.maxBuffer !== undefined && { maxBufferSize: options.maxBuffer }),
     ...(options.maxBufferBytes !== undefined && { maxBufferBytes: options.maxBufferBytes, sizeOf: recordByteLength }),
     ...(batchSize !== undefined && { batchSize }),

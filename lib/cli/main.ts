@@ -3,6 +3,7 @@
  * Entry point of the `backpressure` bin: parse flags, run, exit. Everything
  * with behaviour lives in library modules; this file only routes.
  */
+import { isRedisStreamError, RedisStreamErrorCodes } from '../redis/redis-errors';
 import { ExitCode } from './exit-codes';
 import { parseCliArgs, UsageError } from './parse-args';
 import { run, type CliIo } from './run';
@@ -27,6 +28,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     if (err instanceof UsageError) {
       io.stderr.write(`backpressure: ${err.message}; ${USAGE_LINE}\n`);
       return ExitCode.USAGE;
+    }
+    if (isRedisStreamError(err, RedisStreamErrorCodes.CLIENT_MISSING)) {
+      // Not a bug to debug: one line that says what to install.
+      io.stderr.write(`backpressure: ${err.message}\n`);
+      return ExitCode.FAILURE;
     }
     io.stderr.write(`backpressure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return ExitCode.FAILURE;

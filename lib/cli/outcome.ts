@@ -16,6 +16,11 @@ export interface RunEnding {
   deadLetterPath?: string | undefined;
   /** --buffer-dir, when given. */
   bufferDir?: string | undefined;
+  /**
+   * The input keeps what the run does not deliver (a Redis stream: not acknowledged, the entries
+   * stay pending and are delivered again): its name. Undefined for stdin.
+   */
+  keptIn?: string | undefined;
 }
 
 /**
@@ -36,7 +41,21 @@ export function outcomeOf(ending: RunEnding): { messages: string[]; exitCode: nu
     messages.push(
       ending.deadLetterPath !== undefined
         ? `${summary.deadLettered} records undeliverable, written to ${ending.deadLetterPath}`
-        : `${summary.deadLettered} records undeliverable and discarded (no --dead-letter given)`,
+        : ending.keptIn !== undefined
+          ? `${summary.deadLettered} records undeliverable, left pending in ${ending.keptIn} to be delivered again (no --dead-letter given)`
+          : `${summary.deadLettered} records undeliverable and discarded (no --dead-letter given)`,
+    );
+  }
+  const redis = summary.redis;
+  if (redis !== undefined && redis.leftPending > 0)
+    messages.push(
+      `${redis.leftPending} records read but not delivered, left pending in ${ending.keptIn ?? 'the stream'}`,
+    );
+  if (redis !== undefined && redis.poison > 0) {
+    messages.push(
+      ending.deadLetterPath !== undefined
+        ? `${redis.poison} entries delivered more than maxDeliveries times, written to ${ending.deadLetterPath} as poison`
+        : `${redis.poison} entries delivered more than maxDeliveries times, left pending in ${ending.keptIn ?? 'the stream'} (no --dead-letter given)`,
     );
   }
   if ((summary.corrupt ?? 0) > 0) {
@@ -62,7 +81,8 @@ export function outcomeOf(ending: RunEnding): { messages: string[]; exitCode: nu
     ending.runtimeError !== undefined ||
     summary.deadLettered > 0 ||
     (summary.corrupt ?? 0) > 0 ||
-    summary.lost !== 0
+    summary.lost !== 0 ||
+    (redis !== undefined && (redis.leftPending > 0 || redis.poison > 0 || redis.unacknowledged > 0))
   ) {
     // Drops under a drop strategy are not here on purpose: they are the strategy working.
     exitCode = ExitCode.FAILURE;

@@ -15,6 +15,7 @@ const INVALID_POLICY_VALUES: readonly InvalidPolicy[] = Object.values(InvalidPol
 export const CLI_DEFAULTS = {
   strategy: Strategy.BLOCK as Strategy,
   sink: 'stdout',
+  source: 'stdin',
   invalid: InvalidPolicies.SKIP as InvalidPolicy,
   /** The splitter's own default, named here because the CLI always passes it on. */
   maxLineBytes: DEFAULT_MAX_LINE_BYTES,
@@ -32,6 +33,10 @@ export interface CliOptions {
   sampleRate?: number;
   priorityField?: string;
   sink: string;
+  /** `stdin`, or a `redis://` stream URL (parsed by `parseSourceSpec` before anything is opened). */
+  source: string;
+  /** With a Redis source: end the run once it found nothing for this long. */
+  exitWhenIdleMs?: number;
   deadLetter?: string;
   invalid: InvalidPolicy;
   maxLineBytes: number;
@@ -71,6 +76,8 @@ const OPTIONS = {
   'sample-rate': { type: 'string' },
   'priority-field': { type: 'string' },
   sink: { type: 'string' },
+  source: { type: 'string' },
+  'exit-when-idle': { type: 'string' },
   'dead-letter': { type: 'string' },
   invalid: { type: 'string' },
   'max-line-bytes': { type: 'string' },
@@ -115,6 +122,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
   const options: CliOptions = {
     strategy: oneOf('--strategy', values.strategy, STRATEGY_VALUES) ?? CLI_DEFAULTS.strategy,
     sink: nonEmpty('--sink', values.sink) ?? CLI_DEFAULTS.sink,
+    source: nonEmpty('--source', values.source) ?? CLI_DEFAULTS.source,
     invalid: oneOf('--invalid', values.invalid, INVALID_POLICY_VALUES) ?? CLI_DEFAULTS.invalid,
     maxLineBytes: integer('--max-line-bytes', values['max-line-bytes'], 1) ?? CLI_DEFAULTS.maxLineBytes,
     drainTimeoutMs: integer('--drain-timeout', values['drain-timeout'], 0, MAX_TIMER_MS) ?? CLI_DEFAULTS.drainTimeoutMs,
@@ -138,6 +146,17 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
     'maxDiskBytes',
     integer('--max-disk-bytes', values['max-disk-bytes'], minDisk.bytes, Number.MAX_SAFE_INTEGER, minDisk.why),
   );
+  setIfDefined(options, 'exitWhenIdleMs', integer('--exit-when-idle', values['exit-when-idle'], 0, MAX_TIMER_MS));
+  if (options.exitWhenIdleMs !== undefined && !/^rediss?:\/\//i.test(options.source.trim())) {
+    throw new UsageError('--exit-when-idle only applies to --source redis://… (stdin ends at EOF)');
+  }
+  if (options.bufferDir !== undefined && /^rediss?:\/\//i.test(options.source.trim())) {
+    // Undelivered entries of a stream stay pending in Redis until acknowledged: a disk log in between adds
+    // a second copy, and its replay would hand the source records it can no longer match to their entries.
+    throw new UsageError(
+      '--buffer-dir applies to stdin input; a Redis stream already keeps undelivered entries pending',
+    );
+  }
 
   if (options.strategy === 'priority' && options.priorityField === undefined) {
     throw new UsageError('--strategy priority needs --priority-field PATH');

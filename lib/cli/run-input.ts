@@ -5,7 +5,10 @@ import {
   type NdjsonSplitter,
   type TruncatedLine,
 } from '../ndjson/ndjson-splitter';
+import type { NdjsonError } from '../ndjson/ndjson-errors';
+import type { NdjsonSplitterMetrics } from '../ndjson/ndjson-splitter';
 import { finished } from '../util/stream-classes';
+import type { InputSide } from './input-side';
 import type { CliOptions } from './parse-args';
 import { Phase, type RunState } from './run-state';
 
@@ -14,8 +17,12 @@ import { Phase, type RunState } from './run-state';
  * It reports invalid and cut-off lines, stops reading when told to, and, when the run gives up
  * on delivery, dead-letters the records the splitter still holds.
  */
-export class RunInput {
+export class RunInput implements InputSide {
   readonly splitter: NdjsonSplitter;
+  /** Lines read from stdin are acknowledged by nobody: the pipe took them. */
+  readonly onSettled = undefined;
+  /** What stdin's writer sent is gone from it once read. */
+  readonly keepsUndelivered = undefined;
   readonly #state: RunState;
   readonly #input: NodeJS.ReadableStream;
   readonly #leftovers: NdjsonRecord[] = [];
@@ -28,6 +35,22 @@ export class RunInput {
       keepValue: options.strategy === 'priority',
       onInvalid: options.invalid,
     });
+  }
+
+  getMetrics(): NdjsonSplitterMetrics {
+    return this.splitter.getMetrics();
+  }
+
+  get failure(): NdjsonError | undefined {
+    return this.splitter.failure;
+  }
+
+  finish(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  redisCounts(): undefined {
+    return undefined;
   }
 
   /** Listens to both ends and starts the flow: stdin → splitter → `output`. */

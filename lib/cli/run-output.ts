@@ -10,7 +10,7 @@ import { sinkFlush, type SinkFlushFunction } from '../sinks/sink-flush';
 import { buildOutput, type CliOutput } from './build-output';
 import { describeError, errorCode } from './error-text';
 import type { CliOptions } from './parse-args';
-import type { RunInput } from './run-input';
+import type { InputSide } from './input-side';
 import type { RunState } from './run-state';
 import type { CliIo } from './stdio';
 
@@ -58,13 +58,13 @@ export class RunOutput {
    */
   onStopDelivering: ((reason: Error) => void) | undefined;
   readonly #state: RunState;
-  readonly #input: RunInput;
+  readonly #input: InputSide;
   #sink: LineSink | undefined;
   #flushing: SinkFlushFunction | undefined;
   #closed = false;
   readonly #closing: Promise<void>;
 
-  constructor(state: RunState, input: RunInput, options: CliOptions) {
+  constructor(state: RunState, input: InputSide, options: CliOptions) {
     this.#state = state;
     this.#input = input;
     this.durable = options.bufferDir !== undefined;
@@ -77,6 +77,7 @@ export class RunOutput {
         : (batch, ctx) => (this.#flushing as FlushFunction<NdjsonRecord>)(batch, ctx),
       (records, error) => this.onDeadLetter(records, error),
       NO_DRAIN_DEADLINE_MS,
+      input.onSettled,
     );
     this.#closing = new Promise((resolve) => this.stream.once('close', resolve)).then(() => {
       this.#closed = true;
@@ -170,12 +171,15 @@ export class RunOutput {
     }
     const deadLetter = this.#state.deadLetter;
     if (deadLetter !== undefined) {
+      let written = records.length;
       try {
         deadLetter.writeUndeliverable(records, error);
       } catch (err) {
-        this.#state.notDeadLettered += records.length - (err instanceof DeadLetterWriteError ? err.written : 0);
+        written = err instanceof DeadLetterWriteError ? err.written : 0;
+        this.#state.notDeadLettered += records.length - written;
         this.#onDeadLetterFileFailed(err as Error);
       }
+      for (let i = 0; i < written; i++) this.#state.inDeadLetterFile.add(records[i] as NdjsonRecord);
     }
     this.#state.undeliverableLog.log(
       errorCode(error),

@@ -3,7 +3,7 @@ import { BackpressureError, ErrorCodes } from '../core/errors';
 import { TERMINATE_GRACE_MS } from '../sinks/exec-sink';
 import { signalExitCode } from './exit-codes';
 import type { CliOptions } from './parse-args';
-import type { RunInput } from './run-input';
+import type { InputSide } from './input-side';
 import { partialRecordMessage, STUCK_READER_GRACE_MS, type RunOutput } from './run-output';
 import { Phase, type RunState } from './run-state';
 import { trapShutdownSignals } from './shutdown';
@@ -30,7 +30,7 @@ export class RunShutdown {
   readonly #state: RunState;
   readonly #options: CliOptions;
   readonly #io: CliIo;
-  readonly #input: RunInput;
+  readonly #input: InputSide;
   readonly #output: RunOutput;
   readonly #summary: () => RunSummary;
   readonly #exit: (code: number) => never;
@@ -39,7 +39,7 @@ export class RunShutdown {
     state: RunState,
     options: CliOptions,
     io: CliIo,
-    parts: { input: RunInput; output: RunOutput; summary: () => RunSummary },
+    parts: { input: InputSide; output: RunOutput; summary: () => RunSummary },
   ) {
     this.#state = state;
     this.#options = options;

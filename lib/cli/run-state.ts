@@ -44,6 +44,8 @@ export class RunState {
   forced: Promise<number> | undefined;
   drainDeadline: NodeJS.Timeout | undefined;
   deadLetter: DeadLetterFile | undefined;
+  /** Records the --dead-letter file took (whole): an acknowledging input may acknowledge those, and only those. */
+  readonly inDeadLetterFile = new WeakSet<object>();
   /** The live progress line, when there is one (set once the parts it reads exist). */
   progress: ProgressLine | undefined;
   readonly invalidLog: RateLimitedLog;

@@ -2,7 +2,7 @@ import { describeError } from './error-text';
 import { outcomeOf } from './outcome';
 import type { CliOptions } from './parse-args';
 import { ProgressLine } from './progress';
-import type { RunInput } from './run-input';
+import type { InputSide } from './input-side';
 import type { RunOutput } from './run-output';
 import type { RunState } from './run-state';
 import type { CliIo } from './stdio';
@@ -12,7 +12,7 @@ import { formatSummary, summarize, type RunSummary } from './stats';
 export function createProgress(
   options: CliOptions,
   io: CliIo,
-  input: RunInput,
+  input: InputSide,
   output: RunOutput,
 ): ProgressLine | undefined {
   if (!(options.progress ?? io.stderr.isTTY === true)) return undefined;
@@ -20,7 +20,7 @@ export function createProgress(
     write: (text) => io.stderr.write(text),
     snapshot: () => {
       const m = output.stream.getMetrics();
-      const s = input.splitter.getMetrics();
+      const s = input.getMetrics();
       return {
         lines: s.valid + s.invalid + s.truncated,
         state: m.state,
@@ -35,18 +35,19 @@ export function createProgress(
 }
 
 /** The run's counts as they stand now: the splitter's, the stream's, and the ones only the CLI keeps. */
-export function currentSummary(state: RunState, input: RunInput, output: RunOutput, startedAt: number): RunSummary {
+export function currentSummary(state: RunState, input: InputSide, output: RunOutput, startedAt: number): RunSummary {
   const metrics = output.stream.getMetrics();
   // Once the durable stream has closed, what it still counts as held is on disk (its log committed and
   // closed); before that, a forced exit cannot tell what reached the disk: it is counted as lost.
   const leftOnDisk = output.durable && output.closed ? metrics.bufferSize + metrics.inFlight : 0;
   return summarize(
-    input.splitter.getMetrics(),
+    input.getMetrics(),
     metrics,
     state.deadLetteredHere - state.notDeadLettered,
     performance.now() - startedAt,
     state.possiblyUndelivered,
     output.durable ? { leftOnDisk, corruptNotKept: state.corruptNotKept } : undefined,
+    input.redisCounts(),
   );
 }
 
@@ -57,10 +58,10 @@ export function currentSummary(state: RunState, input: RunInput, output: RunOutp
 export function outcomeOfRun(
   state: RunState,
   options: CliOptions,
-  parts: { input: RunInput; output: RunOutput },
+  parts: { input: InputSide; output: RunOutput },
   summary: RunSummary,
 ): { exitCode: number; report: () => void } {
-  const failure = parts.input.splitter.failure;
+  const failure = parts.input.failure;
   const { sinkGone, runtimeError } = state;
   const { messages, exitCode } = outcomeOf({
     summary,
@@ -71,6 +72,7 @@ export function outcomeOfRun(
     runtimeError: runtimeError === undefined ? undefined : describeError(runtimeError),
     deadLetterPath: state.deadLetter?.path,
     bufferDir: options.bufferDir,
+    keptIn: parts.input.keepsUndelivered,
   });
   const report = (): void => {
     for (const message of messages) state.say(`backpressure: ${message}\n`);

@@ -7,17 +7,20 @@ import { describeError } from './error-text';
 import { ExitCode } from './exit-codes';
 import type { CliOptions } from './parse-args';
 import { UsageError } from './parse-args';
+import type { InputSide } from './input-side';
 import { RunInput } from './run-input';
+import { RedisRunInput } from './run-redis-input';
 import { RunOutput } from './run-output';
 import { RunShutdown } from './run-shutdown';
 import { Phase, RunState } from './run-state';
 import { createProgress, currentSummary, outcomeOfRun } from './run-summary';
+import { parseSourceSpec } from './source-spec';
 import type { CliIo } from './stdio';
 
 export type { CliIo } from './stdio';
 
 /**
- * Runs the CLI's one job: NDJSON from `io.stdin`, through `backpressure()`, to
+ * Runs the CLI's one job: NDJSON from `io.stdin` (or a Redis stream), through `backpressure()`, to
  * the sink. Pure wiring of library parts; returns the exit code.
  *
  * Order matters: everything that can be a usage error (the sink spec, every option value, the
@@ -26,8 +29,12 @@ export type { CliIo } from './stdio';
 export async function run(options: CliOptions, io: CliIo): Promise<number> {
   const startedAt = performance.now();
   const sinkSpec = parseSinkOption(options.sink);
+  const sourceSpec = parseSourceSpec(options.source);
   const state = new RunState(io);
-  const input = new RunInput(state, io.stdin, options);
+  const input: InputSide =
+    sourceSpec.kind === 'redis'
+      ? new RedisRunInput(state, sourceSpec, options)
+      : new RunInput(state, io.stdin, options);
   const output = new RunOutput(state, input, options);
   // --buffer-dir: the log is locked and recovered before anything is created or read, so that a
   // directory in use by another run costs nothing (no sink spawned, no input consumed).
@@ -61,6 +68,8 @@ export async function run(options: CliOptions, io: CliIo): Promise<number> {
   // Signal handlers stay installed until the summary is out: a Ctrl-C while the sink closes still
   // gets a summary (and, for an exec child that does not finish, ends it at the drain deadline).
   await output.finish();
+  // Acknowledgements of what was delivered go out last (a Redis source); what fails to stays pending.
+  await input.finish();
   if (state.drainDeadline !== undefined) clearTimeout(state.drainDeadline);
   state.deadLetter?.close();
   state.progress?.stop();

@@ -31,9 +31,30 @@ export interface DiskCounts {
 }
 
 /**
+ * What a run that reads a Redis stream (`--source redis://…`) adds to `--stats`, as `redis`.
+ */
+export interface RedisRunCounts {
+  /** Entries whose acknowledgement (XACK) Redis confirmed: delivered, dead-lettered, dropped, invalid or empty. */
+  acknowledged: number;
+  /** Of the records read, how many were this consumer's own pending entries from an earlier run. */
+  readPending: number;
+  /** Of the records read, how many were taken over from idle consumers. */
+  claimed: number;
+  /** Entries delivered more than maxDeliveries times: in `--dead-letter` as `poison`, or left pending. Not in `read`. */
+  poison: number;
+  /**
+   * Valid records read but never handed to the sink, because the run gave up (drain deadline,
+   * failure): left pending in the stream, not acknowledged, to be delivered again. Part of the balance.
+   */
+  leftPending: number;
+  /** Settled entries whose acknowledgement Redis did not confirm before exit: pending, delivered again. */
+  unacknowledged: number;
+}
+
+/**
  * The `--stats` line. Every line read is accounted for:
  *   read  === valid + invalid + truncated
- *   valid + recovered === flushed + dropped + deadLettered + corrupt + leftOnDisk + lost
+ *   valid + recovered === flushed + dropped + deadLettered + corrupt + leftOnDisk + lost   (+ redis.leftPending, reading a Redis stream)
  * `lost` (records that were neither delivered nor dead-lettered, e.g. after a
  * second Ctrl-C) is 0 on every clean exit; anything else exits 1. Without --buffer-dir,
  * recovered, corrupt and leftOnDisk are absent (0).
@@ -77,6 +98,8 @@ export interface RunSummary {
   possiblyUndelivered: number;
   elapsedMs: number;
   linesPerSecond: number;
+  /** Only when reading a Redis stream; `valid` then also covers `redis.leftPending`. */
+  redis?: RedisRunCounts;
 }
 
 /**
@@ -92,6 +115,7 @@ export function summarize(
   elapsedMs: number,
   possiblyUndelivered = 0,
   disk?: DiskCounts,
+  redis?: RedisRunCounts,
 ): RunSummary {
   const truncated = input.truncated ?? 0;
   const read = input.valid + input.invalid + truncated;
@@ -117,10 +141,19 @@ export function summarize(
       itemsOnDisk: output.itemsOnDisk ?? 0,
       bytesOnDisk: output.bytesOnDisk ?? 0,
     }),
-    lost: input.valid + recovered - output.eventsFlushed - output.eventsDropped - deadLettered - corrupt - leftOnDisk,
+    lost:
+      input.valid +
+      recovered -
+      output.eventsFlushed -
+      output.eventsDropped -
+      deadLettered -
+      corrupt -
+      leftOnDisk -
+      (redis?.leftPending ?? 0),
     possiblyUndelivered,
     elapsedMs: rounded,
     linesPerSecond: elapsedMs > 0 ? Math.round((read * 1000) / elapsedMs) : 0,
+    ...(redis === undefined ? {} : { redis: { ...redis } }),
   };
 }
 

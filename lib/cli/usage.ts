@@ -5,7 +5,8 @@ import { DEFAULT_MAX_DISK_BYTES, SYNC_MODES } from './buffer-dir';
 import { CLI_DEFAULTS } from './parse-args';
 
 /** The one-line hint appended to every usage error. */
-export const USAGE_LINE = "usage: backpressure [options] < input.ndjson  (try 'backpressure --help')";
+export const USAGE_LINE =
+  "usage: backpressure [options] < input.ndjson | backpressure --source redis://… [options]  (try 'backpressure --help')";
 
 /**
  * Full `--help` text. Keep in step with the flags tables in docs/cli.md and the README. Values the
@@ -14,6 +15,7 @@ export const USAGE_LINE = "usage: backpressure [options] < input.ndjson  (try 'b
 export const HELP_TEXT = `backpressure — pipe NDJSON from stdin to a sink with bounded memory and no silent data loss
 
 usage: backpressure [options] < input.ndjson
+       backpressure --source redis://HOST:PORT/STREAM?group=G [options]
 
 Strategy (what to do when the sink is slower than the input):
   --strategy NAME         ${Object.values(Strategy).join(' | ')}   (default: ${CLI_DEFAULTS.strategy})
@@ -43,7 +45,12 @@ On-disk buffer (survives kill -9; a restart on the same DIR delivers what is lef
                           (survives a crash of the process, not of the machine)  (default: batch)
 
 Input and output:
-  --sink SPEC             stdout | file:PATH | http://URL | https://URL | exec:COMMAND  (default: stdout)
+  --source SPEC           stdin | redis://[user:pass@]HOST:PORT/STREAM?group=G[&consumer=C…]  (default: stdin)
+                          a Redis stream read through a consumer group; each entry is acknowledged
+                          only once delivered (or dead-lettered); the rest stays pending
+  --exit-when-idle MS     redis source: end once nothing new was found for MS (deliver, acknowledge, exit 0)
+  --sink SPEC             stdout | file:PATH | http://URL | https://URL | exec:COMMAND | redis://HOST:PORT/STREAM
+                          (default: stdout)
   --dead-letter PATH      append undeliverable records and invalid lines here as JSON lines
   --invalid POLICY        ${Object.values(InvalidPolicies).join(' | ')}: what an invalid line does       (default: ${CLI_DEFAULTS.invalid})
   --max-line-bytes N      longer lines are invalid                     (default: ${CLI_DEFAULTS.maxLineBytes})
@@ -57,7 +64,7 @@ Reporting:
 
 Signals: SIGINT, SIGTERM, SIGHUP stop reading and drain for --drain-timeout; a second one, or
 SIGQUIT, exits at once. Either way the line being written is finished first, and the summary says
-what was not delivered.
+what was not delivered. Reading a Redis stream, what was not delivered stays pending there.
 
 Exit codes: 0 success (strategy drops included), 1 runtime/sink failure or records not delivered,
 2 usage error, 128+N stopped by signal N (129 SIGHUP, 130 SIGINT, 131 SIGQUIT, 143 SIGTERM).

@@ -411,7 +411,8 @@ export function createNdjsonSplitter(options: NdjsonSplitterOptions = {}): Ndjso
   return new NdjsonSplitter(options);
 }
 
-function isBlank(bytes: Buffer): boolean {
+/** Empty, or only spaces, tabs and CRs: an empty line, skipped and counted as such. */
+export function isBlank(bytes: Buffer): boolean {
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i];
     if (b !== SPACE && b !== TAB && b !== CR) return false;
@@ -420,7 +421,7 @@ function isBlank(bytes: Buffer): boolean {
 }
 
 /** A printable excerpt of at most 80 characters. `totalBytes` tells whether there was more than `head`. */
-function excerptOf(head: Buffer, totalBytes: number): string {
+export function excerptOf(head: Buffer, totalBytes: number): string {
   const slice = head.length > EXCERPT_BYTES ? head.subarray(0, EXCERPT_BYTES) : head;
   const text = slice.toString('utf8').replace(NON_PRINTABLE, '?');
   const truncated = totalBytes > slice.length || text.length > EXCERPT_CHARS;

@@ -6,6 +6,9 @@ import type { LineSink } from './line-sink';
 import { redactCredentialsInText } from './redact';
 import { SinkError, SinkErrorCodes } from './sink-errors';
 import { createStdoutSink } from './stdout-sink';
+import { RedisStreamSink } from '../redis/redis-stream-sink';
+import { isRedisStreamError, RedisStreamErrorCodes } from '../redis/redis-errors';
+import { integerParam, isRedisUrl, parseRedisStreamUrl, type RedisStreamUrl } from '../redis/redis-url';
 import type { SinkStream } from './stream-sink';
 
 export interface CreateSinkOptions {
@@ -17,14 +20,23 @@ export interface CreateSinkOptions {
   exec?: ExecSinkOptions;
 }
 
-const SPEC_FORMS = "'stdout', 'file:PATH', 'http://URL', 'https://URL' or 'exec:COMMAND'";
+const SPEC_FORMS = "'stdout', 'file:PATH', 'http://URL', 'https://URL', 'exec:COMMAND' or 'redis://HOST:PORT/STREAM'";
+
+/** The parameters a `redis://` sink takes besides `db`. */
+const REDIS_SINK_PARAMS = ['maxLen', 'field'] as const;
 
 /** A `--sink` spec, parsed: what `createSink` would build, before anything is opened or spawned. */
 export type SinkSpec =
   | { readonly kind: 'stdout' }
   | { readonly kind: 'file'; readonly path: string }
   | { readonly kind: 'http'; readonly url: URL }
-  | { readonly kind: 'exec'; readonly command: string };
+  | { readonly kind: 'exec'; readonly command: string }
+  | {
+      readonly kind: 'redis';
+      readonly url: RedisStreamUrl;
+      readonly maxLen: number | undefined;
+      readonly field: string | undefined;
+    };
 
 /**
  * Parses a `--sink` spec without side effects (nothing opened, created or spawned), so that a
@@ -33,6 +45,7 @@ export type SinkSpec =
  * - `file:PATH` (or `file:///abs/path`): append to PATH
  * - `http://…`, `https://…`: POST each batch as NDJSON
  * - `exec:COMMAND`: pipe into one long-lived `sh -c COMMAND`
+ * - `redis://[user:pass@]HOST:PORT/STREAM[?maxLen=N&field=F&db=N]` (or `rediss://`): XADD each record
  * The scheme is case-insensitive. Anything else throws ERR_SINK_INVALID_SPEC; the message never
  * echoes credentials or query-string values.
  */
@@ -52,6 +65,7 @@ export function parseSinkSpec(spec: string): SinkSpec {
       throw invalidSpec(`not a valid URL: ${redactCredentialsInText(trimmed)}`);
     }
   }
+  if (isRedisUrl(trimmed)) return redisSpec(trimmed);
   if (lower.startsWith('exec:')) {
     const command = trimmed.slice('exec:'.length);
     if (command.trim() === '') throw invalidSpec(`'exec:' needs a command, e.g. exec:gzip > out.gz`);
@@ -71,6 +85,26 @@ export function createSinkFromSpec(spec: SinkSpec, options: CreateSinkOptions = 
       return createHttpSink(spec.url, options.http ?? {});
     case 'exec':
       return createExecSink(spec.command, options.exec ?? {});
+    case 'redis':
+      return new RedisStreamSink({
+        url: spec.url.connectionUrl,
+        stream: spec.url.stream,
+        description: spec.url.description,
+        ...(spec.maxLen !== undefined && { maxLen: spec.maxLen }),
+        ...(spec.field !== undefined && { field: spec.field }),
+      });
+  }
+}
+
+function redisSpec(text: string): SinkSpec {
+  try {
+    const url = parseRedisStreamUrl(text, REDIS_SINK_PARAMS);
+    const field = url.params.get('field');
+    if (field === '') throw invalidSpec('redis:// parameter field must not be empty');
+    return { kind: 'redis', url, maxLen: integerParam(url, 'maxLen', 1), field };
+  } catch (err) {
+    if (isRedisStreamError(err, RedisStreamErrorCodes.INVALID_URL)) throw invalidSpec(err.message);
+    throw err;
   }
 }
 

@@ -77,8 +77,11 @@ export class DeadLetterFile {
     const parts: string[] = new Array<string>(records.length);
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as NdjsonRecord;
+      // A record read from a Redis stream names its entry, to find it there.
+      const id = (record as { id?: unknown }).id;
+      const idJson = typeof id === 'string' ? `,"id":${JSON.stringify(id)}` : '';
       parts[i] =
-        `{"line":${record.line > 0 ? record.line : null},"reason":"${reason}","error":${errorJson},"record":${record.bytes.toString('utf8').trim()}}\n`;
+        `{"line":${record.line > 0 ? record.line : null}${idJson},"reason":"${reason}","error":${errorJson},"record":${record.bytes.toString('utf8').trim()}}\n`;
     }
     this.#append(parts);
     return records.length;
@@ -88,14 +91,12 @@ export class DeadLetterFile {
    * An invalid input line, or the line reading stopped in the middle of (`truncated-at-stop`): its
    * number, why, an excerpt, and the raw bytes when the splitter kept them.
    */
-  writeInvalid(invalid: InvalidLine | TruncatedLine): void {
-    const entry: Record<string, unknown> = { line: invalid.line, reason: invalid.reason, excerpt: invalid.excerpt };
-    if (invalid.bytes !== undefined) {
-      // Invalid UTF-8 (or a line cut inside a character) cannot survive a round trip through a JSON string; base64 can.
-      if (invalid.reason === 'invalid-utf8' || !isUtf8(invalid.bytes))
-        entry['rawBase64'] = invalid.bytes.toString('base64');
-      else entry['raw'] = invalid.bytes.toString('utf8');
-    }
+  writeInvalid(invalid: (InvalidLine | TruncatedLine) & { id?: string }): void {
+    const entry: Record<string, unknown> = { line: invalid.line };
+    if (invalid.id !== undefined) entry['id'] = invalid.id;
+    entry['reason'] = invalid.reason;
+    entry['excerpt'] = invalid.excerpt;
+    addRaw(entry, invalid.bytes, invalid.reason === 'invalid-utf8');
     this.#append([`${JSON.stringify(entry)}\n`]);
   }
 
@@ -111,9 +112,23 @@ export class DeadLetterFile {
     if (error.segment !== undefined) entry['segment'] = error.segment;
     if (error.offset !== undefined) entry['offset'] = error.offset;
     if (error.rawTruncated === true) entry['rawTruncated'] = true;
-    if (isUtf8(bytes)) entry['raw'] = bytes.toString('utf8');
-    else entry['rawBase64'] = bytes.toString('base64');
+    addRaw(entry, bytes, false);
     this.#append([`${JSON.stringify(entry)}\n`]);
+  }
+
+  /**
+   * Stream entries delivered more than `maxDeliveries` times (reason "poison"), with their raw
+   * record: nobody checked it (it may be what made every delivery fail), so it is kept as bytes.
+   */
+  writePoison(entries: readonly { id: string; record: Buffer | undefined }[], error: Error): void {
+    if (entries.length === 0) return;
+    this.#append(
+      entries.map((e) => {
+        const entry: Record<string, unknown> = { id: e.id, reason: 'poison', error: error.message };
+        addRaw(entry, e.record, false);
+        return `${JSON.stringify(entry)}\n`;
+      }),
+    );
   }
 
   close(): void {
@@ -146,6 +161,13 @@ export class DeadLetterFile {
     }
     this.#written += entries.length;
   }
+}
+
+/** `raw` (UTF-8 text), or `rawBase64` when the bytes are not valid UTF-8: they would not survive a JSON string. */
+function addRaw(entry: Record<string, unknown>, bytes: Buffer | undefined, knownBadUtf8: boolean): void {
+  if (bytes === undefined) return;
+  if (knownBadUtf8 || !isUtf8(bytes)) entry['rawBase64'] = bytes.toString('base64');
+  else entry['raw'] = bytes.toString('utf8');
 }
 
 /** A full disk may take the start of an entry: cut it off, so that the file stays whole JSON lines (regular files only). */
