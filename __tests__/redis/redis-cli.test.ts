@@ -128,8 +128,10 @@ test('SIGTERM: stops reading, delivers and acknowledges what it read, exits 143;
   await fillStream(admin, stream, 10_000);
   const collector = await startCollector({ delayMs: 20 });
   try {
-    const args = ['--source', source(stream), '--sink', collector.url, '--batch-size', '100', '--stats'];
-    const first = spawnCli(args);
+    // --max-buffer well below the stream's length: reading follows delivery, so a SIGTERM after the first
+    // 500 finds most of the stream unread (with the default 10,000 the source may hold all of it by then).
+    const args = ['--source', source(stream), '--sink', collector.url, '--batch-size', '100', '--max-buffer', '1000'];
+    const first = spawnCli([...args, '--stats']);
     const firstResult = collect(first);
     await waitFor(() => collector.seqs.length >= 500, 'a first part to be delivered');
     first.kill('SIGTERM');
@@ -141,7 +143,7 @@ test('SIGTERM: stops reading, delivers and acknowledges what it read, exits 143;
     expect(await pendingCount(admin, stream, 'g')).toBe(0);
 
     collector.delayMs = 0;
-    const r2 = await runCli([...args, '--exit-when-idle', '200']);
+    const r2 = await runCli([...args, '--exit-when-idle', '200', '--stats']);
     expect(r2.code).toBe(0);
     expect([...collector.seqs].sort((a, b) => a - b)).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
     expect(await pendingCount(admin, stream, 'g')).toBe(0);
@@ -265,6 +267,10 @@ test.each([
   [['--source', 'redis://127.0.0.1:6379/s?group=g&grup=x'], /unknown parameter 'grup'/],
   [['--source', 'kafka://broker/topic'], /--source must be stdin or redis:\/\//],
   [['--exit-when-idle', '100'], /--exit-when-idle only applies to --source redis:\/\//],
+  [
+    ['--source', 'redis://127.0.0.1:6379/s?group=g', '--buffer-dir', '/tmp/bp-never-created'],
+    /--buffer-dir applies to stdin input; a Redis stream already keeps undelivered entries pending/,
+  ],
   [['--sink', 'redis://127.0.0.1:6379/s?maxLen=-1'], /--sink: parameter maxLen must be an integer >= 1/],
   [['--sink', 'redis://u:TopSecret1@127.0.0.1:6379'], /--sink: redis:\/\/\*\*\*@127\.0\.0\.1:6379 names no stream/],
 ])('usage error %j: one line, exit 2, nothing read', async (args, message) => {
