@@ -8,7 +8,7 @@ import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions,
 import { measureItem } from './size-of';
 import { PressureTracker } from '../pressure/pressure-tracker';
 import { BackpressureState, type PressureSource } from '../pressure/state';
-import type { RingBuffer } from '../util/ring-buffer';
+import type { BatchQueue } from '../util/batch-queue';
 import { Writable } from '../util/stream-classes';
 
 // The types of getMetrics() and of the events live beside their producers; they are re-exported
@@ -48,7 +48,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   /** Accepted items not in flight (our ring plus the mirror of Node's write queue). */
   readonly #held: HeldBuffer<T>;
   /** `#held.ring`, read directly by the fast path in write(). */
-  readonly #buffer: RingBuffer<T>;
+  readonly #buffer: BatchQueue<T>;
   /** The watermark state, its thresholds and the block timer. */
   readonly #pressure: PressureTracker;
   /** Node's state for this stream: its `destroyed` says closed before our state does (see #isClosed). */
