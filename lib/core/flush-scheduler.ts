@@ -272,8 +272,15 @@ export class FlushScheduler<T> {
     // flush gets its own copy: whatever it does to the array (splice it into chunks, sort it, empty
     // it) never reaches the job's batch, which alone is retried, dead-lettered and counted.
     const batch = job.batch.slice();
-    // new Promise(...) turns a synchronous throw into a rejection, so every outcome is settled asynchronously.
-    new Promise<unknown>((resolve) => resolve(flush(batch, context))).then(
+    // Every outcome is settled asynchronously, a synchronous throw or value included. Promise.resolve
+    // returns a native promise as it is: one promise and one reaction per attempt, not three.
+    let settled: Promise<unknown>;
+    try {
+      settled = Promise.resolve(flush(batch, context));
+    } catch (error) {
+      settled = Promise.reject(error);
+    }
+    settled.then(
       (result) => this.#settleAttempt(job, token, result, undefined),
       (error: unknown) => this.#settleAttempt(job, token, undefined, toError(error)),
     );
