@@ -186,16 +186,16 @@ async function runStrategy(strategy: Strategy): Promise<Run> {
       deadLettered += items.length;
     },
   };
+  // Each strategy takes exactly its own options (BackpressureOptions is a union on `strategy`).
+  const capacity = OPTIONS.capacity;
   const output: BackpressureWritable<Item> | StrategyWritable<Item> =
     strategy === Strategy.BLOCK
       ? backpressure<Item>({ ...common, strategy })
-      : backpressure<Item>({
-          ...common,
-          strategy,
-          capacity: OPTIONS.capacity,
-          sampleRate: OPTIONS.sampleRate,
-          priority: (item: Item) => item.level,
-        });
+      : strategy === Strategy.SAMPLE
+        ? backpressure<Item>({ ...common, strategy, capacity, sampleRate: OPTIONS.sampleRate })
+        : strategy === Strategy.PRIORITY
+          ? backpressure<Item>({ ...common, strategy, capacity, priority: (item: Item) => item.level })
+          : backpressure<Item>({ ...common, strategy, capacity });
   const writable: BackpressureWritable<Item> = 'backpressureWritable' in output ? output.backpressureWritable : output;
   const stage = 'stage' in output ? output.stage : null;
 

@@ -26,7 +26,7 @@
  */
 import { fork } from 'node:child_process';
 import os from 'node:os';
-import { backpressure, type Strategy } from '../lib';
+import { backpressure } from '../lib';
 
 const MB = 1024 * 1024;
 const ITEMS = positiveInt('SOAK_ITEMS', 10_000_000);
@@ -146,11 +146,10 @@ async function runChild(name: Case): Promise<Result> {
   if (name === 'naive') {
     ({ produced, leftInQueue, capped } = await runNaive(items, sink));
   } else {
-    const options = {
-      flush: sink.flush,
-      ...(name === 'priority' ? { priority: (item: LogItem) => RANK[item.level] } : {}),
-    };
-    const w = backpressure<LogItem>({ ...options, strategy: name as Strategy });
+    const w =
+      name === 'priority'
+        ? backpressure<LogItem>({ flush: sink.flush, strategy: name, priority: (item: LogItem) => RANK[item.level] })
+        : backpressure<LogItem>({ flush: sink.flush, strategy: name });
     const finished = new Promise<void>((resolve, reject) => {
       w.on('finish', resolve);
       w.on('error', reject);

@@ -27,7 +27,15 @@ export { nextPressureState } from './pressure/watermark-state';
 export type { WatermarkThresholds } from './pressure/watermark-state';
 export * from './stages';
 export { backpressure, Strategy, StrategyWritable } from './compose/backpressure';
-export type { BackpressureOptions, StrategyMetrics } from './compose/backpressure';
+export type {
+  BackpressureOptions,
+  BlockStrategyOptions,
+  DropStrategyOptions,
+  PriorityStrategyOptions,
+  SampleStrategyOptions,
+  SheddingStrategyOptions,
+  StrategyMetrics,
+} from './compose/backpressure';
 export {
   NdjsonSplitter,
   createNdjsonSplitter,

@@ -1,3 +1,4 @@
+import { BackpressureWritable, StrategyWritable } from '../../lib';
 import { buildOutput } from '../../lib/cli/build-output';
 import { CLI_DEFAULTS, UsageError, type CliOptions } from '../../lib/cli/parse-args';
 
@@ -33,6 +34,9 @@ describe('buildOutput: what the library refuses is a usage error naming the flag
       { strategy: 'priority', priorityField: 'a..b' },
       /^--priority-field: option "path" must be a dotted path of non-empty field names/,
     ],
+    // parseArgs refuses these first; a caller that skips it gets the same answers.
+    [{ strategy: 'priority' }, /^--strategy priority needs --priority-field PATH$/],
+    [{ strategy: 'drop-everything' }, /^invalid option value: option "strategy" must be one of 'block', /],
   ] as const)('%j', (options, message) => {
     expect(usageMessage(options as Partial<CliOptions>)).toMatch(message);
   });
@@ -40,6 +44,22 @@ describe('buildOutput: what the library refuses is a usage error naming the flag
   test('a small buffer alone shrinks the default batch; valid options build a stream', () => {
     const output = buildOutput({ ...base, maxBuffer: 10 }, flush, onDeadLetter, 1000);
     expect(output.getMetrics().state).toBe('normal');
+    output.destroy();
+  });
+
+  test.each([
+    [{ strategy: 'block' }, BackpressureWritable],
+    [{ strategy: 'drop-oldest' }, StrategyWritable],
+    [{ strategy: 'drop-newest' }, StrategyWritable],
+    [{ strategy: 'sample', sampleRate: 3 }, StrategyWritable],
+    [{ strategy: 'priority', priorityField: 'meta.level' }, StrategyWritable],
+  ] as const)('%j builds the strategy it names, with its own options', (options, type) => {
+    const output = buildOutput({ ...base, ...options }, flush, onDeadLetter, 1000);
+    expect(output).toBeInstanceOf(type);
+    if (output instanceof StrategyWritable) {
+      expect(output.strategy).toBe(options.strategy);
+      if (options.strategy === 'sample') expect(output.stage).toMatchObject({ rate: 3 });
+    }
     output.destroy();
   });
 });

@@ -3,8 +3,8 @@
  * is not counted as dead-lettered but as lost, the run says why, and it exits 1.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { runCli, seqLines, statsOf } from '../helpers/cli';
+import { closeServer, listenLocal } from '../helpers/local-server';
 
 let server: Server;
 let url: string;
@@ -19,14 +19,10 @@ beforeAll(async () => {
       res.writeHead(requests === 1 ? 200 : 400).end('bad batch');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ingest`;
+  url = `http://127.0.0.1:${await listenLocal(server)}/ingest`;
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => closeServer(server));
 
 beforeEach(() => {
   requests = 0;

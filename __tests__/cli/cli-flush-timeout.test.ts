@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expectBalanced, runCli, seqLines, statsOf, tempDir } from '../helpers/cli';
+import { closeServer, listenLocal } from '../helpers/local-server';
 
 // --flush-timeout: a collector that accepts the connection and never answers
 // holds each attempt only that long; after the retries the batch is
@@ -12,10 +12,10 @@ test('--flush-timeout aborts hung requests; after --retries the batch is dead-le
   const server = http.createServer(() => {
     requests++; // never answer
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = await listenLocal(server);
   const { dir, cleanup } = tempDir('bp-cli-flush-timeout-');
   try {
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ingest`;
+    const url = `http://127.0.0.1:${port}/ingest`;
     const dlq = join(dir, 'dead.ndjson');
     const r = await runCli(
       [
@@ -46,7 +46,6 @@ test('--flush-timeout aborts hung requests; after --retries the batch is dead-le
     expect(dead[0]?.reason).toBe('undeliverable');
   } finally {
     cleanup();
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(server);
   }
 });

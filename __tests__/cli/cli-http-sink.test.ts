@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { expectBalanced, runCli, seqLines, seqsOf, statsOf, tempDir } from '../helpers/cli';
+import { range } from '../helpers/core-helpers';
+import { closeServer, listenLocal } from '../helpers/local-server';
 
 interface Received {
   method: string | undefined;
@@ -44,14 +45,10 @@ beforeAll(async () => {
       behaviour(n, req, res);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ingest`;
+  url = `http://127.0.0.1:${await listenLocal(server)}/ingest`;
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => closeServer(server));
 
 beforeEach(() => {
   requests = 0;
@@ -71,8 +68,6 @@ function reset(req: IncomingMessage): void {
 function deliveredSeqs(): number[] {
   return accepted.flatMap((r) => seqsOf(r.body));
 }
-
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 describe('backpressure CLI: --sink http://', () => {
   test('a slow server: every line POSTed as NDJSON, in order, nothing retried', async () => {

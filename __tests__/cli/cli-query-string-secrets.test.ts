@@ -5,10 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { queryValues, redactCredentialsInText, scrubQueryParams } from '../../lib/sinks/redact';
 import { expectBalanced, runCli, seqLines, statsOf, tempDir } from '../helpers/cli';
+import { closeServer, listenLocal } from '../helpers/local-server';
 
 const KEY = 'sk_live_51Hx9QpA/secret+value';
 const TOKEN = 'tok3nZ';
@@ -26,14 +26,10 @@ beforeAll(async () => {
       res.end(`forbidden: POST ${req.url ?? ''} (api_key=${KEY}); unknown key ${KEY}; token ${TOKEN}`);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ingest`;
+  base = `http://127.0.0.1:${await listenLocal(server)}/ingest`;
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => closeServer(server));
 
 function expectNoSecret(text: string): void {
   expect(text).not.toContain(KEY);

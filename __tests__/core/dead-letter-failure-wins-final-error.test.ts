@@ -1,11 +1,13 @@
 import {
   backpressure,
-  BackpressureWritable,
   ErrorCodes,
   type BackpressureError,
-  type BackpressureOptions,
+  type BackpressureWritable,
+  type BackpressureWritableOptions,
+  type StrategyWritable,
 } from '../../lib';
 import { expectConserved, settle } from '../helpers/core-helpers';
+import { strategyOptions, type StrategyExtras } from '../helpers/strategy-options';
 
 // When onDeadLetter fails, the items it was given can only come back through the stream's error. So the
 // stream's one 'error' is ERR_BACKPRESSURE_DEAD_LETTER_FAILED carrying them — whatever else the stream
@@ -17,9 +19,9 @@ const STRATEGIES = ['block', 'drop-oldest', 'drop-newest', 'sample', 'priority']
 
 function create(
   strategy: (typeof STRATEGIES)[number],
-  options: BackpressureOptions<number>,
-): BackpressureWritable<number> | ReturnType<typeof backpressure<number>> {
-  return backpressure<number>({ ...options, strategy, priority: (n: number) => n % 3 });
+  options: BackpressureWritableOptions<number> & StrategyExtras<number>,
+): BackpressureWritable<number> | StrategyWritable<number> {
+  return backpressure<number>(strategyOptions(strategy, { ...options, priority: (n: number) => n % 3 }));
 }
 
 beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] }));

@@ -1,5 +1,6 @@
 import { backpressure, ErrorCodes, type BackpressureError, type DeadLetterEvent } from '../../lib';
 import { expectConserved, settle } from '../helpers/core-helpers';
+import { isShedding, strategyOptions } from '../helpers/strategy-options';
 
 // Without onDeadLetter, the stream's error is the only place the user gets undeliverable items back.
 // A 'dead-letter' listener that calls destroy() (no error of its own) must not make the stream end
@@ -13,13 +14,14 @@ afterEach(() => jest.useRealTimers());
 test.each(STRATEGIES)(
   "%s: destroy() inside the 'dead-letter' listener of a failed batch still emits the error with its items",
   async (strategy) => {
-    const w = backpressure<number>({
-      strategy,
-      priority: (n: number) => n,
-      batchSize: 2,
-      retry: { retries: 0 },
-      flush: (batch) => (batch.includes(0) ? Promise.reject(new Error('sink refused')) : Promise.resolve()),
-    });
+    const w = backpressure<number>(
+      strategyOptions(strategy, {
+        priority: (n: number) => n,
+        batchSize: 2,
+        retry: { retries: 0 },
+        flush: (batch) => (batch.includes(0) ? Promise.reject(new Error('sink refused')) : Promise.resolve()),
+      }),
+    );
     const events: number[][] = [];
     w.on('dead-letter', (event: DeadLetterEvent<number>) => {
       events.push([...event.items]);
@@ -42,19 +44,20 @@ test.each(STRATEGIES)(
   },
 );
 
-test.each(STRATEGIES.filter((s) => s !== 'block'))(
+test.each(STRATEGIES.filter(isShedding))(
   "%s: destroy() inside the 'dead-letter' listener of a drain timeout: the one error carries the writable's items and the stage's",
   async (strategy) => {
-    const w = backpressure<number>({
-      strategy,
-      priority: () => 1,
-      sampleRate: 1, // sample keeps everything: nothing is shed on arrival
-      maxBufferSize: 2,
-      batchSize: 1,
-      capacity: 10,
-      drainTimeoutMs: 0,
-      flush: () => new Promise<void>(() => undefined),
-    });
+    const w = backpressure<number>(
+      strategyOptions(strategy, {
+        priority: () => 1,
+        sampleRate: 1, // sample keeps everything: nothing is shed on arrival
+        maxBufferSize: 2,
+        batchSize: 1,
+        capacity: 10,
+        drainTimeoutMs: 0,
+        flush: () => new Promise<void>(() => undefined),
+      }),
+    );
     const events: number[][] = [];
     w.on('dead-letter', (event: DeadLetterEvent<number>) => {
       events.push([...event.items]);

@@ -15,6 +15,8 @@ import { finished as nodeFinished, pipeline as nodePipelinePromise } from 'node:
 import { StringDecoder } from 'node:string_decoder';
 import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
+// Typed as node:stream's (lib/util/readable-stream.d.ts): it mirrors that API.
+import * as rs from 'readable-stream';
 import {
   BackpressureError,
   BackpressureWritable,
@@ -25,10 +27,6 @@ import {
 } from '../../lib';
 import { expectConserved, range } from '../helpers/core-helpers';
 import { macrotask } from '../helpers/stage-helpers';
-
-// readable-stream ships no types; it mirrors node:stream's API.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const rs = require('readable-stream') as typeof import('node:stream');
 
 /** What the tests use of a stream library: node:stream and readable-stream both provide it. */
 type StreamLib = Pick<typeof import('node:stream'), 'pipeline' | 'finished' | 'Readable' | 'Transform'>;

@@ -6,7 +6,12 @@
  * ERR_NDJSON_INVALID_OPTION but words its message the same way.
  */
 import { BackpressureWritable } from '../../lib/core/backpressure-writable';
-import { backpressure, type BackpressureOptions, type Strategy } from '../../lib/compose/backpressure';
+import {
+  backpressure,
+  StrategyWritable,
+  type BackpressureOptions,
+  type Strategy,
+} from '../../lib/compose/backpressure';
 import { dropNewest, dropOldest, sample, shedByPriority } from '../../lib/stages';
 import { fieldPriority } from '../../lib/ndjson/field-priority';
 import { NdjsonSplitter } from '../../lib/ndjson/ndjson-splitter';
@@ -85,6 +90,35 @@ const CASES: readonly (readonly [string, () => unknown, typeof TYPE | typeof RAN
     TYPE,
     'keepAtLeast',
   ],
+  // An option of another strategy (it would be ignored): the types refuse it, so does the run time.
+  ['backpressure() capacity with block', bp({ capacity: 10 } as never), TYPE, 'capacity'],
+  [
+    'backpressure() sampleRate with drop-oldest',
+    bp({ strategy: 'drop-oldest', sampleRate: 5 } as never),
+    TYPE,
+    'sampleRate',
+  ],
+  ['backpressure() sampleThreshold with block', bp({ sampleThreshold: 'critical' } as never), TYPE, 'sampleThreshold'],
+  [
+    'backpressure() sampleKey with priority',
+    bp({ strategy: 'priority', priority: () => 1, sampleKey: () => 1 } as never),
+    TYPE,
+    'sampleKey',
+  ],
+  [
+    'backpressure() random with drop-newest',
+    bp({ strategy: 'drop-newest', random: Math.random } as never),
+    TYPE,
+    'random',
+  ],
+  ['backpressure() priority with sample', bp({ strategy: 'sample', priority: () => 1 } as never), TYPE, 'priority'],
+  ['backpressure() keepAtLeast with block', bp({ keepAtLeast: { critical: 2 } } as never), TYPE, 'keepAtLeast'],
+  [
+    'StrategyWritable options for another strategy',
+    () => new StrategyWritable<number>('sample', { flush, strategy: 'drop-oldest' }),
+    RANGE,
+    'strategy',
+  ],
   // The stages, in their own words.
   ['dropOldest capacity', () => dropOldest({ capacity: -1 }), RANGE, 'capacity'],
   ['dropNewest capacity NaN', () => dropNewest({ capacity: Number.NaN }), RANGE, 'capacity'],
@@ -138,6 +172,46 @@ describe('a bad option is a coded TypeError/RangeError naming the option as the 
     expect(message).toBe(
       `backpressure(): option "strategy" must be one of 'block', 'drop-oldest', 'drop-newest', 'sample' or 'priority' (got "drop-everything")`,
     );
+  });
+});
+
+describe("backpressure(): each strategy's options with that strategy only", () => {
+  test('the message names the option, the strategy given and the one it is for', () => {
+    const message = (thrown(bp({ strategy: 'drop-oldest', sampleRate: 5 } as never)) as Error).message;
+    expect(message).toBe(
+      `backpressure(): option "sampleRate" must be undefined with strategy 'drop-oldest' (it is for strategy 'sample') (got 5)`,
+    );
+    expect((thrown(bp({ capacity: 10 } as never)) as Error).message).toBe(
+      `backpressure(): option "capacity" must be undefined with strategy 'block' (it is for strategies 'drop-oldest', 'drop-newest', 'sample' or 'priority') (got 10)`,
+    );
+  });
+
+  test('an option left undefined is absent, whatever the strategy (options built field by field)', () => {
+    const streams = [
+      backpressure<number>({ flush, capacity: undefined, sampleRate: undefined, priority: undefined }),
+      backpressure<number>({
+        flush,
+        strategy: 'drop-oldest',
+        capacity: 5,
+        sampleKey: undefined,
+        keepAtLeast: undefined,
+      }),
+      backpressure<number>({ flush, strategy: 'sample', sampleRate: 2, priority: undefined }),
+      backpressure<number>({
+        flush,
+        strategy: 'priority',
+        priority: () => 1,
+        sampleMode: undefined,
+        random: undefined,
+      }),
+    ];
+    expect(streams.map((w) => (w instanceof StrategyWritable ? w.strategy : 'block'))).toEqual([
+      'block',
+      'drop-oldest',
+      'sample',
+      'priority',
+    ]);
+    for (const w of streams) w.destroy();
   });
 });
 

@@ -72,6 +72,7 @@ export class FakePressure extends EventEmitter implements PressureSource {
 import { settle } from './settle';
 
 export { settle };
+export { range } from './core-helpers';
 
 /** Lets I/O callbacks and timers of 0 ms run too. */
 export function macrotask(): Promise<void> {
@@ -156,6 +157,76 @@ export async function drainToEnd<T>(stage: SheddingStage<T>, sink: ManualSink<T>
     await macrotask();
   }
   await finished;
+}
+
+/** What `runAgainstSlowSink` saw. */
+export interface SlowSinkRun<T> {
+  sink: ManualSink<T>;
+  drops: DropRecord<T>[];
+  /** What each write() returned. */
+  returned: boolean[];
+  /** The most the stage held after any write. */
+  maxHeld: number;
+}
+
+/**
+ * The setup every "sink ten times slower than the producer" test shares: pipes `stage` into `sink`,
+ * records its drops, waits until the pipe flows, then writes `total` items with
+ * `produceFasterThanSink` (which checks balance and the one-turn 'drain' on the way), tracking the
+ * most the stage held. Does not end the stage (see `drainToEnd`).
+ */
+export async function runAgainstSlowSink<T>(
+  stage: SheddingStage<T>,
+  total: number,
+  item: (i: number) => T,
+  sink: ManualSink<T> = new ManualSink<T>(),
+): Promise<SlowSinkRun<T>> {
+  const drops = recordDrops(stage);
+  stage.pipe(sink.stream);
+  await settle(); // the pipe is flowing before the first write
+  let maxHeld = 0;
+  const returned = await produceFasterThanSink(stage, sink, total, item, () => {
+    maxHeld = Math.max(maxHeld, stage.getMetrics().held);
+  });
+  return { sink, drops, returned, maxHeld };
+}
+
+/**
+ * Writes 0..total-1 into `stage` piped to a sink that keeps up (it is never more than 2 items
+ * behind), expecting every write() to return true; resolves once the sink finished, with what it
+ * received and the drops.
+ */
+export async function runWithSinkThatKeepsUp(
+  stage: SheddingStage<number>,
+  total: number,
+): Promise<{ received: number[]; drops: DropRecord<number>[] }> {
+  const received: number[] = [];
+  const sink = new Writable({
+    objectMode: true,
+    write(item: number, _encoding, callback) {
+      received.push(item);
+      callback();
+    },
+  });
+  const drops = recordDrops(stage);
+  stage.pipe(sink);
+  await settle();
+  for (let i = 0; i < total; i++) {
+    expect(stage.write(i)).toBe(true);
+    if (i % 2 === 1) await settle();
+  }
+  stage.end();
+  await new Promise((resolve) => sink.on('finish', resolve));
+  return { received, drops };
+}
+
+/** For a stage nobody read from: ends it and resolves with what it still held, in order. */
+export async function readRest<T>(stage: SheddingStage<T>): Promise<T[]> {
+  const rest: T[] = [];
+  stage.on('data', (item: T) => rest.push(item));
+  stage.end();
+  await new Promise((resolve) => stage.on('end', resolve));
+  return rest;
 }
 
 /** The composition's conservation invariant, as a boolean (cheap enough to check at every event). */

@@ -32,3 +32,18 @@ export function expectedLevel(from: number, u: number, c: WatermarkConfig): numb
   for (let level = from; level > raw; level--) if (u >= thresholdOf(level, c) - c.hysteresis) return level;
   return raw;
 }
+
+/**
+ * The level a 'state' event's `to` should have been, when it is not what the rules prescribe for a
+ * change from `from` at `utilization`; `undefined` when it is (or when either end is not a pressure
+ * level: 'draining', 'closed').
+ */
+export function wrongTransition(
+  change: { from: string; to: string; utilization: number },
+  c: WatermarkConfig,
+): string | undefined {
+  const from = LEVELS.indexOf(change.from);
+  if (from === -1 || LEVELS.indexOf(change.to) === -1) return undefined;
+  const expected = LEVELS[expectedLevel(from, change.utilization, c)] as string;
+  return expected === change.to ? undefined : expected;
+}

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { collect, expectBalanced, seqsOf, spawnCli, statsOf, tempDir, waitForOutput } from '../helpers/cli';
 import {
@@ -17,14 +17,35 @@ import {
   lineCount,
   logRun,
   produceInto,
+  type Producer,
   range,
   readDeadLetters,
   waitUntil,
 } from '../helpers/faults';
+import { closeServer, listenLocal } from '../helpers/local-server';
 
 /** More than can be read before the signal: the producer is still writing when it comes. */
 const MAX_LINES = 2_000_000;
 const BATCH = 20;
+
+/** The CLI in front of `sink`, dead-lettering into `dlq`, with `--stats` for the account. */
+function spawnSinkCli(sink: string, maxBuffer: number, drainTimeoutMs: number, dlq: string): ChildProcess {
+  const args = ['--max-buffer', String(maxBuffer), '--batch-size', String(BATCH), '--sink', sink];
+  return spawnCli([...args, '--drain-timeout', String(drainTimeoutMs), '--dead-letter', dlq, '--stats']);
+}
+
+/** What a run left: its summary, its dead-letter file, and where every id the producer wrote ended up. */
+function accountsOf(stderr: string, dlq: string, producer: Producer, delivered: number[]) {
+  const stats = statsOf(stderr);
+  const dead = readDeadLetters(dlq);
+  const report = account({
+    read: stats.read,
+    total: producer.generated(),
+    delivered,
+    deadLettered: [...dead.undeliverable, ...dead.truncated],
+  });
+  return { stats, dead, report };
+}
 
 describe('fault injection: SIGTERM mid-load', () => {
   test('slow HTTP sink: drains, dead-letters the rest at --drain-timeout, exits 143; every id delivered, dead-lettered or unread', async () => {
@@ -53,24 +74,11 @@ describe('fault injection: SIGTERM mid-load', () => {
         }, 30);
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ingest`;
+    const url = `http://127.0.0.1:${await listenLocal(server)}/ingest`;
     const { dir, cleanup } = tempDir('bp-fault-term-');
     try {
       const dlq = join(dir, 'dead.ndjson');
-      const cli = spawnCli([
-        '--max-buffer',
-        '200',
-        '--batch-size',
-        String(BATCH),
-        '--sink',
-        url,
-        '--drain-timeout',
-        '800',
-        '--dead-letter',
-        dlq,
-        '--stats',
-      ]);
+      const cli = spawnSinkCli(url, 200, 800, dlq);
       const result = collect(cli);
       const producer = produceInto(cli.stdin!, MAX_LINES);
       await waitUntil('5 batches delivered', () => delivered.length >= 5);
@@ -79,14 +87,7 @@ describe('fault injection: SIGTERM mid-load', () => {
       const r = await result;
       await producer.stopped;
 
-      const stats = statsOf(r.stderr);
-      const dead = readDeadLetters(dlq);
-      const report = account({
-        read: stats.read,
-        total: producer.generated(),
-        delivered: delivered.flat(),
-        deadLettered: [...dead.undeliverable, ...dead.truncated],
-      });
+      const { stats, dead, report } = accountsOf(r.stderr, dlq, producer, delivered.flat());
       logRun('sigterm-http', {
         exit: r.code,
         generated: producer.generated(),
@@ -133,8 +134,7 @@ describe('fault injection: SIGTERM mid-load', () => {
       );
     } finally {
       for (const res of hung) res.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       cleanup();
     }
   });
@@ -163,24 +163,11 @@ describe('fault injection: SIGTERM mid-load', () => {
         }, 30);
       });
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ingest`;
+    const url = `http://127.0.0.1:${await listenLocal(server)}/ingest`;
     const { dir, cleanup } = tempDir('bp-fault-term2-');
     try {
       const dlq = join(dir, 'dead.ndjson');
-      const cli = spawnCli([
-        '--max-buffer',
-        '200',
-        '--batch-size',
-        String(BATCH),
-        '--sink',
-        url,
-        '--drain-timeout',
-        '60000',
-        '--dead-letter',
-        dlq,
-        '--stats',
-      ]);
+      const cli = spawnSinkCli(url, 200, 60_000, dlq);
       const result = collect(cli);
       const producer = produceInto(cli.stdin!, MAX_LINES);
       await waitUntil('3 batches delivered', () => delivered.length >= 3);
@@ -191,14 +178,7 @@ describe('fault injection: SIGTERM mid-load', () => {
       const r = await result;
       await producer.stopped;
 
-      const stats = statsOf(r.stderr);
-      const dead = readDeadLetters(dlq);
-      const report = account({
-        read: stats.read,
-        total: producer.generated(),
-        delivered: delivered.flat(),
-        deadLettered: [...dead.undeliverable, ...dead.truncated],
-      });
+      const { stats, dead, report } = accountsOf(r.stderr, dlq, producer, delivered.flat());
       logRun('second-signal', {
         exit: r.code,
         generated: producer.generated(),
@@ -234,8 +214,7 @@ describe('fault injection: SIGTERM mid-load', () => {
       expect(report.missing.length + (d - stats.flushed)).toBe(stats.lost);
     } finally {
       for (const res of hung) res.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       cleanup();
     }
   });
@@ -247,19 +226,7 @@ describe('fault injection: SIGTERM mid-load', () => {
       const out = join(dir, 'consumed.ndjson');
       writeFileSync(`${out}.slow`, ''); // the consumer reads 1 KiB per 20 ms until this goes
       const sink = `exec:exec "${process.execPath}" "${FAULT_CONSUMER}" "${out}" 20 1024`;
-      const cli = spawnCli([
-        '--max-buffer',
-        '500',
-        '--batch-size',
-        String(BATCH),
-        '--sink',
-        sink,
-        '--drain-timeout',
-        '300',
-        '--dead-letter',
-        dlq,
-        '--stats',
-      ]);
+      const cli = spawnSinkCli(sink, 500, 300, dlq);
       const result = collect(cli);
       const producer = produceInto(cli.stdin!, MAX_LINES);
       await waitUntil('the consumer to have read 500 lines', () => lineCount(out) >= 500);
@@ -273,15 +240,8 @@ describe('fault injection: SIGTERM mid-load', () => {
       expect(existsSync(`${out}.done`)).toBe(true);
       expect(existsSync(`${out}.partial`)).toBe(false);
 
-      const stats = statsOf(r.stderr);
-      const dead = readDeadLetters(dlq);
       const consumed = idsInFile(out);
-      const report = account({
-        read: stats.read,
-        total: producer.generated(),
-        delivered: consumed,
-        deadLettered: [...dead.undeliverable, ...dead.truncated],
-      });
+      const { stats, dead, report } = accountsOf(r.stderr, dlq, producer, consumed);
       logRun('sigterm-exec', {
         exit: r.code,
         generated: producer.generated(),
@@ -326,19 +286,7 @@ describe('fault injection: SIGTERM mid-load', () => {
       const out = join(dir, 'consumed.ndjson');
       writeFileSync(`${out}.slow`, ''); // the consumer reads 1 KiB per 2 ms until this goes
       const sink = `exec:exec "${process.execPath}" "${FAULT_CONSUMER}" "${out}" 2 1024`;
-      const cli = spawnCli([
-        '--max-buffer',
-        '500',
-        '--batch-size',
-        String(BATCH),
-        '--sink',
-        sink,
-        '--drain-timeout',
-        '300',
-        '--dead-letter',
-        dlq,
-        '--stats',
-      ]);
+      const cli = spawnSinkCli(sink, 500, 300, dlq);
       const result = collect(cli);
       const producer = produceInto(cli.stdin!, MAX_LINES);
       await waitUntil('the consumer to have read 500 lines', () => lineCount(out) >= 500);
@@ -350,15 +298,8 @@ describe('fault injection: SIGTERM mid-load', () => {
       const consumerPid = Number(readFileSync(`${out}.pid`, 'utf8'));
       expect(() => process.kill(consumerPid, 0)).toThrow(/ESRCH/); // terminated: the CLI did not leave it behind
 
-      const stats = statsOf(r.stderr);
-      const dead = readDeadLetters(dlq);
       const consumed = idsInFile(out);
-      const report = account({
-        read: stats.read,
-        total: producer.generated(),
-        delivered: consumed,
-        deadLettered: [...dead.undeliverable, ...dead.truncated],
-      });
+      const { stats, dead, report } = accountsOf(r.stderr, dlq, producer, consumed);
       logRun('sigterm-exec-stalled', {
         exit: r.code,
         read: stats.read,

@@ -43,8 +43,17 @@
 import { once } from 'node:events';
 import fc from 'fast-check';
 import { mulberry32 } from '../helpers/seeded-random';
+import {
+  REPLAYING,
+  fcParams,
+  pendingCalls,
+  pickPending,
+  scheduleProperty,
+  useScheduleTimers,
+} from '../helpers/schedule-runner';
+import { strategyOptions, type StrategyExtras } from '../helpers/strategy-options';
 import { microtasks, settle } from '../helpers/settle';
-import { LEVELS, expectedLevel } from '../helpers/watermark-oracle';
+import { LEVELS, expectedLevel, wrongTransition } from '../helpers/watermark-oracle';
 import {
   BACKPRESSURE_EVENTS,
   BackpressureWritable,
@@ -54,7 +63,7 @@ import {
   backpressure,
   isBackpressureError,
   type BackpressureMetrics,
-  type BackpressureOptions,
+  type BackpressureWritableOptions,
   type DropEvent,
   type FlushContext,
   type FlushResult,
@@ -62,20 +71,6 @@ import {
   type Strategy,
   type StrategyMetrics,
 } from '../../lib';
-
-// ------------------------------------------------------------------------------------------ replay
-
-/** Replaying one failing run (FC_PATH): coverage tallies over "all runs" mean nothing then. */
-const REPLAYING = (process.env['FC_PATH'] ?? '') !== '';
-
-function fcParams(numRuns: number): fc.Parameters<unknown> {
-  const params: fc.Parameters<unknown> = { numRuns };
-  const seed = process.env['FC_SEED'];
-  const path = process.env['FC_PATH'];
-  if (seed !== undefined && seed !== '') params.seed = Number(seed);
-  if (path !== undefined && path !== '') params.path = path;
-  return params;
-}
 
 // ------------------------------------------------------------------------------------- the model
 
@@ -112,8 +107,6 @@ interface Item {
 const MAX_ITEM_SIZE = 4;
 const MAX_FLUSH_INTERVAL_MS = 1000;
 const MAX_RETRY_DELAY_MS = 400;
-
-/** The pressure states in rank order; the index is the level. */
 
 interface Config {
   strategy: Strategy;
@@ -278,8 +271,7 @@ class Harness {
 
   constructor(readonly config: Config) {
     const c = config;
-    const options: BackpressureOptions<Item> = {
-      strategy: c.strategy,
+    const options: BackpressureWritableOptions<Item> & StrategyExtras<Item> = {
       flush: (batch, ctx) => this.#onFlush(batch, ctx),
       maxBufferSize: c.maxBufferSize,
       batchSize: c.batchSize,
@@ -305,7 +297,7 @@ class Harness {
       options.sizeOf = (item: Item) => item.size;
     }
     if (c.withDeadLetter) options.onDeadLetter = (items) => void this.handed.push(...items);
-    this.w = backpressure<Item>(options);
+    this.w = backpressure<Item>(strategyOptions(c.strategy, options));
     this.bw = this.w instanceof StrategyWritable ? this.w.backpressureWritable : this.w;
     if (c.strategy === 'block') expect(this.w).toBeInstanceOf(BackpressureWritable);
     else expect(this.w).toBeInstanceOf(StrategyWritable);
@@ -339,7 +331,7 @@ class Harness {
 
   /** Attempts the stream is waiting on, oldest first (an aborted one has been given up on). */
   get pending(): FlushCall[] {
-    return this.calls.filter((call) => !call.settled && !call.signal.aborted);
+    return pendingCalls(this.calls);
   }
 
   /** The composition takes writes: not ended, not destroyed, and (for a strategy) its stage still alive. */
@@ -493,7 +485,7 @@ class Harness {
         break;
       }
       case 'resolve': {
-        const call = await this.#pick(command.pick);
+        const call = await pickPending(this.calls, command.pick);
         if (call !== undefined) {
           call.settled = true;
           this.#land(call.batch, call.attempt);
@@ -503,7 +495,7 @@ class Harness {
         break;
       }
       case 'throw': {
-        const call = await this.#pick(command.pick);
+        const call = await pickPending(this.calls, command.pick);
         if (call !== undefined) {
           call.settled = true;
           for (const item of call.batch) this.sent.set(item, command.retryable ? Sent.FAILED : Sent.FINAL);
@@ -512,7 +504,7 @@ class Harness {
         break;
       }
       case 'partial': {
-        const call = await this.#pick(command.pick);
+        const call = await pickPending(this.calls, command.pick);
         if (call !== undefined) {
           call.settled = true;
           const failed = call.batch.filter((_, i) => command.mask[i % command.mask.length] === true);
@@ -532,7 +524,7 @@ class Harness {
       }
       case 'failed-only': {
         // The sink took some items but reports only a count: the whole batch is retried, so those it took land twice.
-        const call = await this.#pick(command.pick);
+        const call = await pickPending(this.calls, command.pick);
         if (call !== undefined) {
           call.settled = true;
           const took = call.batch.filter((_, i) => command.mask[i % command.mask.length] === true);
@@ -543,7 +535,7 @@ class Harness {
         break;
       }
       case 'hang': {
-        const call = await this.#pick(command.pick);
+        const call = await pickPending(this.calls, command.pick);
         if (call !== undefined) {
           await jest.advanceTimersByTimeAsync(Math.max(0, call.startedAt + c.flushTimeoutMs - Date.now()));
           await settle(8);
@@ -592,16 +584,6 @@ class Harness {
     this.ended = true;
     this.endedAt = Date.now();
     this.w.end();
-  }
-
-  /** Sink-side commands act on a pending attempt; if none is pending yet, the next timer (flush interval, retry) fires first. */
-  async #pick(index: number): Promise<FlushCall | undefined> {
-    if (this.pending.length === 0 && jest.getTimerCount() > 0) {
-      await jest.advanceTimersToNextTimerAsync();
-      await settle(8);
-    }
-    const pending = this.pending;
-    return pending[index % Math.max(1, pending.length)];
   }
 
   // ------------------------------------------------------------------- checks
@@ -687,13 +669,9 @@ class Harness {
     }
     for (; this.#checkedStateEvents < this.stateEvents.length; this.#checkedStateEvents++) {
       const change = this.stateEvents[this.#checkedStateEvents] as StateChange;
-      const from = LEVELS.indexOf(change.from);
-      const to = LEVELS.indexOf(change.to);
-      if (from !== -1 && to !== -1) {
-        const expected = LEVELS[expectedLevel(from, change.utilization, c)];
-        if (expected !== change.to)
-          failed.push(`transition ${JSON.stringify(change)}: the hysteresis rules say ${expected}`);
-      }
+      const expected = wrongTransition(change, c);
+      if (expected !== undefined)
+        failed.push(`transition ${JSON.stringify(change)}: the hysteresis rules say ${expected}`);
     }
 
     // end(): done within drainTimeoutMs + flushTimeoutMs of the writable starting to drain.
@@ -790,13 +768,7 @@ const CODES: Record<string, true> = Object.fromEntries(
   Object.values(ErrorCodes).map((code) => [code.toString(), true as const]),
 );
 
-beforeEach(() => {
-  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask'] });
-});
-
-afterEach(() => {
-  jest.useRealTimers();
-});
+useScheduleTimers();
 
 // ------------------------------------------------------------------------------ the schedule property
 
@@ -807,20 +779,12 @@ describe.each(STRATEGIES)("backpressure({ strategy: '%s' }) under random schedul
   test('conserved, bounded, ordered, every item accounted for by identity, end() bounded', async () => {
     const coverage = newCoverage();
     await fc.assert(
-      fc.asyncProperty(
+      scheduleProperty(
         configArb(strategy),
-        fc.array(commandArb, { minLength: 1, maxLength: 40, size: 'max' }),
-        async (config, commands) => {
-          jest.clearAllTimers();
-          const h = new Harness(config);
-          await settle(8);
-          h.check();
-          for (const command of commands) {
-            await h.run(command);
-            h.check();
-          }
-          await h.finish(coverage);
-        },
+        commandArb,
+        40,
+        (config) => new Harness(config),
+        (h) => h.finish(coverage),
       ),
       fcParams(SCHEDULE_RUNS),
     );
@@ -901,8 +865,7 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
   const handed: Item[] = [];
   const errors: unknown[] = [];
   const failed: string[] = [];
-  const options: BackpressureOptions<Item> = {
-    strategy: c.strategy,
+  const options: BackpressureWritableOptions<Item> & StrategyExtras<Item> = {
     maxBufferSize: c.maxBufferSize,
     batchSize: c.batchSize,
     concurrency: c.concurrency,
@@ -912,7 +875,7 @@ async function destroyAfterBursts(config: BurstConfig, bursts: Burst[]): Promise
     flush: (batch) => new Promise<void>((resolve) => void pending.push({ batch: [...batch], resolve })),
   };
   if (c.withDeadLetter) options.onDeadLetter = (items) => void handed.push(...items);
-  const w: Composition = backpressure<Item>(options);
+  const w: Composition = backpressure<Item>(strategyOptions(c.strategy, options));
   w.on('drop', ({ item, reason }: DropEvent<Item>) => {
     if (!REASONS[c.strategy].includes(reason)) failed.push(`dropped ${item.id} as '${reason}'`);
     if (dropped.has(item) || dead.has(item) || acked.has(item))

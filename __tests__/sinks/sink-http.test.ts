@@ -1,7 +1,7 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createHttpSink } from '../../lib/sinks/http-sink';
 import { isSinkError, sinkFailureAction, SinkErrorCodes } from '../../lib/sinks/sink-errors';
+import { closeServer, deadPort, listenLocal } from '../helpers/local-server';
 
 interface Received {
   path: string;
@@ -48,15 +48,11 @@ beforeAll(async () => {
     });
   });
   server.on('connection', () => connections++);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  port = (server.address() as AddressInfo).port;
+  port = await listenLocal(server);
   base = `http://127.0.0.1:${port}`;
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => closeServer(server));
 
 beforeEach(() => {
   received.length = 0;
@@ -132,11 +128,7 @@ describe('http sink: failure classification', () => {
   });
 
   it('connection refused is a retryable network error', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const deadPort = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
-    const sink = createHttpSink(`http://127.0.0.1:${deadPort}/`);
+    const sink = createHttpSink(`http://127.0.0.1:${await deadPort()}/`);
     await expect(sink.write(lines, ctx())).rejects.toMatchObject({
       code: SinkErrorCodes.HTTP_NETWORK,
       retryable: true,
@@ -183,11 +175,7 @@ describe('http sink: credentials', () => {
   });
 
   it('network errors do not leak credentials either', async () => {
-    const closed = http.createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const deadPort = (closed.address() as AddressInfo).port;
-    await new Promise((resolve) => closed.close(resolve));
-    const sink = createHttpSink(`http://${user}:${password}@127.0.0.1:${deadPort}/`);
+    const sink = createHttpSink(`http://${user}:${password}@127.0.0.1:${await deadPort()}/`);
     const err = (await sink.write(lines, ctx()).catch((e: unknown) => e)) as Error & { cause?: unknown };
     await sink.close();
     for (const text of [err.message, String(err.stack), String(err.cause)]) {

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createHttpSink } from '../../lib/sinks/http-sink';
 import { isSinkError } from '../../lib/sinks/sink-errors';
+import { closeServer, listenLocal } from '../helpers/local-server';
 
 // TLS verification stays on: a server with a self-signed certificate is refused
 // (no batch reaches it), and the same server is accepted once its certificate is
@@ -48,12 +48,11 @@ beforeAll(async () => {
       res.writeHead(200).end();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/ingest`;
+  url = `https://127.0.0.1:${await listenLocal(server)}/ingest`;
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await closeServer(server);
   rmSync(dir, { recursive: true, force: true });
 });
 

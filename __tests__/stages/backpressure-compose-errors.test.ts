@@ -1,24 +1,26 @@
-import { backpressure, type StrategyWritable } from '../../lib/compose/backpressure';
+import { backpressure } from '../../lib/compose/backpressure';
 import { ErrorCodes, isBackpressureError } from '../../lib/core/errors';
 import { pipeline, Readable } from '../../lib/util/stream-classes';
 import { isConserved, settle } from '../helpers/stage-helpers';
+import { strategyOptions } from '../helpers/strategy-options';
 
 type Shedding = 'drop-oldest' | 'drop-newest' | 'sample' | 'priority';
 const strategies: Shedding[] = ['drop-oldest', 'drop-newest', 'sample', 'priority'];
 
 /** A composition whose sink never completes, filled until its stage holds items too. */
 async function filled(strategy: Shedding, extra: { onDeadLetter?: (items: number[], error: Error) => void } = {}) {
-  const bp = backpressure<number>({
-    strategy,
-    flush: () => new Promise<void>(() => {}),
-    priority: () => 1,
-    sampleRate: 1, // keep everything: this is about what is held, not about what is shed
-    capacity: 10,
-    maxBufferSize: 10,
-    batchSize: 5,
-    minFlushIntervalMs: 0,
-    ...extra,
-  }) as StrategyWritable<number>;
+  const bp = backpressure<number>(
+    strategyOptions(strategy, {
+      flush: () => new Promise<void>(() => {}),
+      priority: () => 1,
+      sampleRate: 1, // keep everything: this is about what is held, not about what is shed
+      capacity: 10,
+      maxBufferSize: 10,
+      batchSize: 5,
+      minFlushIntervalMs: 0,
+      ...extra,
+    }),
+  );
   await settle();
   // 5 in flight, 10 in the writable's buffer, 5 in the stage's hold.
   for (let i = 0; i < 20; i++) {
@@ -38,18 +40,19 @@ function closed(stream: NodeJS.EventEmitter): Promise<Error | undefined> {
 
 describe.each(strategies)('%s composition', (strategy) => {
   test('a failing sink errors the whole; the stage drops what it held as "destroyed"; everything is accounted', async () => {
-    const bp = backpressure<number>({
-      strategy,
-      flush: async () => {
-        throw new Error('sink down');
-      },
-      retry: { retries: 0 },
-      priority: () => 1,
-      capacity: 10,
-      maxBufferSize: 10,
-      batchSize: 5,
-      minFlushIntervalMs: 0,
-    });
+    const bp = backpressure<number>(
+      strategyOptions(strategy, {
+        flush: async () => {
+          throw new Error('sink down');
+        },
+        retry: { retries: 0 },
+        priority: () => 1,
+        capacity: 10,
+        maxBufferSize: 10,
+        batchSize: 5,
+        minFlushIntervalMs: 0,
+      }),
+    );
     const deadLettered: number[] = [];
     bp.on('dead-letter', ({ items }: { items: number[] }) => deadLettered.push(...items));
     const done = closed(bp);
@@ -127,7 +130,9 @@ describe.each(strategies)('%s composition', (strategy) => {
   });
 
   test('a source error in pipeline() destroys the composition and both parts', async () => {
-    const bp = backpressure<number>({ strategy, flush: async () => {}, priority: () => 1, onDeadLetter: () => {} });
+    const bp = backpressure<number>(
+      strategyOptions(strategy, { flush: async () => {}, priority: () => 1, onDeadLetter: () => {} }),
+    );
     const failure = new Error('source broke');
     let n = 0;
     const source = new Readable({

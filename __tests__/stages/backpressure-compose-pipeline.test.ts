@@ -1,9 +1,8 @@
 import * as nodeStream from 'node:stream';
+import * as readableStream from 'readable-stream';
 import { backpressure, type Strategy } from '../../lib/compose/backpressure';
 import { isConserved } from '../helpers/stage-helpers';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const readableStream = require('readable-stream') as typeof nodeStream;
+import { strategyOptions } from '../helpers/strategy-options';
 
 const pipelines: [string, typeof nodeStream.pipeline][] = [
   ['node:stream', nodeStream.pipeline],
@@ -33,24 +32,25 @@ describe.each(pipelines)('await pipeline(source, backpressure(...)) from %s', (_
       open = true;
       for (const go of waiting.splice(0)) go();
     };
-    const bp = backpressure<number>({
-      strategy,
-      flush: (batch) =>
-        new Promise<void>((resolve) => {
-          const go = () =>
-            setTimeout(() => {
-              delivered.push(...batch);
-              resolve();
-            }, 1);
-          if (open) go();
-          else waiting.push(go);
-        }),
-      priority: (i) => i % 3,
-      capacity: 100,
-      maxBufferSize: 200,
-      batchSize: 20,
-      minFlushIntervalMs: 0,
-    });
+    const bp = backpressure<number>(
+      strategyOptions(strategy, {
+        flush: (batch) =>
+          new Promise<void>((resolve) => {
+            const go = () =>
+              setTimeout(() => {
+                delivered.push(...batch);
+                resolve();
+              }, 1);
+            if (open) go();
+            else waiting.push(go);
+          }),
+        priority: (i) => i % 3,
+        capacity: 100,
+        maxBufferSize: 200,
+        batchSize: 20,
+        minFlushIntervalMs: 0,
+      }),
+    );
     let events = 0;
     let unconserved = 0;
     const check = () => {

@@ -1,7 +1,8 @@
 import { BackpressureWritable } from '../../lib/core/backpressure-writable';
-import { backpressure, StrategyWritable, type Strategy } from '../../lib/compose/backpressure';
+import { backpressure, StrategyWritable } from '../../lib/compose/backpressure';
 import { DropReason } from '../../lib/stages';
 import { isConserved, macrotask, settle } from '../helpers/stage-helpers';
+import { strategyOptions } from '../helpers/strategy-options';
 
 /** A flush that never settles until `open()` is called; then every pending and later flush resolves. */
 function gate() {
@@ -35,7 +36,9 @@ test("'block' (the default) is the BackpressureWritable itself", () => {
 
 test('backpressure() rejects an unknown strategy and a priority strategy without priority()', () => {
   const flush = async () => {};
-  expect(() => backpressure<number>({ flush, strategy: 'drop-everything' as Strategy })).toThrow(RangeError);
+  // @ts-expect-error not a strategy: refused at run time too, for JavaScript callers
+  expect(() => backpressure<number>({ flush, strategy: 'drop-everything' })).toThrow(RangeError);
+  // @ts-expect-error 'priority' requires `priority`: refused at run time too
   expect(() => backpressure<number>({ flush, strategy: 'priority' })).toThrow(TypeError);
   expect(() => backpressure<number>({ flush, strategy: 'drop-oldest', capacity: 0 })).toThrow(RangeError);
   expect(() => backpressure<number>({ flush: undefined as never, strategy: 'drop-oldest' })).toThrow(TypeError);
@@ -47,14 +50,15 @@ describe.each(['drop-oldest', 'drop-newest'] as const)('%s composed with a writa
     const capacity = 10;
     const maxBufferSize = 20;
     const batchSize = 5;
-    const bp = backpressure<number>({
-      strategy,
-      flush: sink.flush,
-      capacity,
-      maxBufferSize,
-      batchSize,
-      minFlushIntervalMs: 0,
-    });
+    const bp = backpressure<number>(
+      strategyOptions(strategy, {
+        flush: sink.flush,
+        capacity,
+        maxBufferSize,
+        batchSize,
+        minFlushIntervalMs: 0,
+      }),
+    );
     const drops: number[] = [];
     let unconserved = 0;
     let overBound = 0;
@@ -159,16 +163,17 @@ test("the composition forwards the writable's events and the stage's drops, and 
 test('sample and priority compositions shed by the writable’s pressure', async () => {
   for (const strategy of ['sample', 'priority'] as const) {
     const sink = gate();
-    const bp = backpressure<number>({
-      strategy,
-      flush: sink.flush,
-      sampleRate: 10,
-      priority: (i) => (i % 10 === 0 ? 1 : 0),
-      capacity: 1000,
-      maxBufferSize: 100,
-      batchSize: 10,
-      minFlushIntervalMs: 0,
-    });
+    const bp = backpressure<number>(
+      strategyOptions(strategy, {
+        flush: sink.flush,
+        sampleRate: 10,
+        priority: (i) => (i % 10 === 0 ? 1 : 0),
+        capacity: 1000,
+        maxBufferSize: 100,
+        batchSize: 10,
+        minFlushIntervalMs: 0,
+      }),
+    );
     await settle();
     // 10 go in flight (one batch), 50 fill the writable to its low watermark (50 % of 100): all pass.
     for (let i = 0; i < 60; i++) bp.write(i);

@@ -5,6 +5,7 @@
  */
 import { BACKPRESSURE_EVENTS, backpressure, type CircuitChange, type FlushContext } from '../../lib';
 import { settle } from '../helpers/stage-helpers';
+import { strategyOptions } from '../helpers/strategy-options';
 
 type Shedding = 'drop-oldest' | 'drop-newest' | 'sample' | 'priority';
 const strategies: Shedding[] = ['drop-oldest', 'drop-newest', 'sample', 'priority'];
@@ -21,7 +22,7 @@ test('the list names the five events of a BackpressureWritable', () => {
 
 describe.each(strategies)('%s composition', (strategy) => {
   test.each([...BACKPRESSURE_EVENTS])("forwards '%s' with the writable's payload", (name) => {
-    const bp = backpressure<number>({ strategy, flush: async () => {}, priority: () => 1 });
+    const bp = backpressure<number>(strategyOptions(strategy, { flush: async () => {}, priority: () => 1 }));
     const payload = { marker: name };
     const received: unknown[] = [];
     bp.on(name, (event: unknown) => received.push(event));
@@ -33,22 +34,23 @@ describe.each(strategies)('%s composition', (strategy) => {
 
   test("a sink that fails, trips the circuit, recovers and then refuses: every writable event is forwarded, in order, 'circuit' too", async () => {
     let call = 0;
-    const bp = backpressure<number>({
-      strategy,
-      priority: () => 1,
-      sampleRate: 1,
-      maxBufferSize: 4,
-      batchSize: 2,
-      minFlushIntervalMs: 0,
-      retry: { retries: 2, minDelayMs: 5, maxDelayMs: 5 },
-      circuitBreaker: { failureThreshold: 1, cooldownMs: 50 },
-      onDeadLetter: () => {},
-      flush: async (_batch: number[], _ctx: FlushContext) => {
-        call++;
-        if (call === 1) throw new Error('down'); // retry + the circuit opens
-        if (call === 3) throw Object.assign(new Error('refused'), { retryable: false }); // dead-lettered
-      },
-    });
+    const bp = backpressure<number>(
+      strategyOptions(strategy, {
+        priority: () => 1,
+        sampleRate: 1,
+        maxBufferSize: 4,
+        batchSize: 2,
+        minFlushIntervalMs: 0,
+        retry: { retries: 2, minDelayMs: 5, maxDelayMs: 5 },
+        circuitBreaker: { failureThreshold: 1, cooldownMs: 50 },
+        onDeadLetter: () => {},
+        flush: async (_batch: number[], _ctx: FlushContext) => {
+          call++;
+          if (call === 1) throw new Error('down'); // retry + the circuit opens
+          if (call === 3) throw Object.assign(new Error('refused'), { retryable: false }); // dead-lettered
+        },
+      }),
+    );
     const writable = bp.backpressureWritable;
     const emittedByWritable: [string, unknown][] = [];
     const unlisted: string[] = [];

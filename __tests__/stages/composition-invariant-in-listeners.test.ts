@@ -4,8 +4,9 @@
  *   eventsAccepted === eventsFlushed + eventsDropped + eventsDeadLettered + bufferSize + inFlight,
  * while items flow, fail, are retried and shed, and during destroy() (issue 10, defect 2).
  */
-import { BACKPRESSURE_EVENTS, backpressure, type StrategyWritable } from '../../lib';
+import { BACKPRESSURE_EVENTS, backpressure } from '../../lib';
 import { isConserved, settle } from '../helpers/stage-helpers';
+import { strategyOptions } from '../helpers/strategy-options';
 
 type Shedding = 'drop-oldest' | 'drop-newest' | 'sample' | 'priority';
 const strategies: Shedding[] = ['drop-oldest', 'drop-newest', 'sample', 'priority'];
@@ -22,28 +23,29 @@ const cases = strategies.flatMap((strategy) =>
 
 test.each(cases)('%s (onDeadLetter: %s, destroy with an error: %s)', async (strategy, withDeadLetter, withError) => {
   let calls = 0;
-  const bp = backpressure<number>({
-    strategy,
-    priority: (i) => i % 3,
-    sampleRate: 2,
-    capacity: 4,
-    maxBufferSize: 6,
-    batchSize: 3,
-    minFlushIntervalMs: 0,
-    retry: { retries: 2, minDelayMs: 5, maxDelayMs: 5 },
-    circuitBreaker: { failureThreshold: 2, cooldownMs: 20 },
-    ...(withDeadLetter ? { onDeadLetter: () => {} } : {}),
-    // Fails twice (retries; the circuit opens), succeeds once (the probe closes it), then — with
-    // onDeadLetter — refuses one batch for good (dead-lettered), then hangs for good.
-    flush: () => {
-      calls++;
-      if (calls <= 2) return Promise.reject(new Error('down'));
-      if (calls === 3) return Promise.resolve();
-      if (calls === 4 && withDeadLetter)
-        return Promise.reject(Object.assign(new Error('refused'), { retryable: false }));
-      return new Promise<void>(() => {});
-    },
-  }) as StrategyWritable<number>;
+  const bp = backpressure<number>(
+    strategyOptions(strategy, {
+      priority: (i) => i % 3,
+      sampleRate: 2,
+      capacity: 4,
+      maxBufferSize: 6,
+      batchSize: 3,
+      minFlushIntervalMs: 0,
+      retry: { retries: 2, minDelayMs: 5, maxDelayMs: 5 },
+      circuitBreaker: { failureThreshold: 2, cooldownMs: 20 },
+      ...(withDeadLetter ? { onDeadLetter: () => {} } : {}),
+      // Fails twice (retries; the circuit opens), succeeds once (the probe closes it), then — with
+      // onDeadLetter — refuses one batch for good (dead-lettered), then hangs for good.
+      flush: () => {
+        calls++;
+        if (calls <= 2) return Promise.reject(new Error('down'));
+        if (calls === 3) return Promise.resolve();
+        if (calls === 4 && withDeadLetter)
+          return Promise.reject(Object.assign(new Error('refused'), { retryable: false }));
+        return new Promise<void>(() => {});
+      },
+    }),
+  );
   let phase = 'running';
   const seen = new Map<string, number>();
   const unbalanced: string[] = [];

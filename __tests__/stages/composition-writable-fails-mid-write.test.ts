@@ -8,6 +8,7 @@ import { backpressure, type StrategyWritable } from '../../lib/compose/backpress
 import { ErrorCodes, isBackpressureError } from '../../lib/core/errors';
 import type { DropEvent } from '../../lib/stages';
 import { isConserved, settle } from '../helpers/stage-helpers';
+import { strategyOptions } from '../helpers/strategy-options';
 
 type Shedding = 'drop-oldest' | 'drop-newest' | 'sample' | 'priority';
 const strategies: Shedding[] = ['drop-oldest', 'drop-newest', 'sample', 'priority'];
@@ -30,27 +31,28 @@ interface Outcome {
 
 async function run(strategy: Shedding, maxBufferSize: number, badId: number, writes: number): Promise<Outcome> {
   const flushed: number[] = [];
-  const bp = backpressure<number>({
-    strategy,
-    maxBufferSize,
-    batchSize: 1,
-    maxBufferBytes: 1000,
-    sizeOf: (id) => {
-      if (id === badId) throw new Error(`cannot measure ${id}`);
-      return 1;
-    },
-    // 20 ms per batch; an attempt the stream gave up on (aborted) does not count as delivered.
-    flush: (batch, { signal }) =>
-      new Promise<void>((resolve) =>
-        setTimeout(() => {
-          if (!signal.aborted) flushed.push(...batch);
-          resolve();
-        }, 20),
-      ),
-    priority: () => 1,
-    sampleRate: 1,
-    minFlushIntervalMs: 0,
-  });
+  const bp = backpressure<number>(
+    strategyOptions(strategy, {
+      maxBufferSize,
+      batchSize: 1,
+      maxBufferBytes: 1000,
+      sizeOf: (id) => {
+        if (id === badId) throw new Error(`cannot measure ${id}`);
+        return 1;
+      },
+      // 20 ms per batch; an attempt the stream gave up on (aborted) does not count as delivered.
+      flush: (batch, { signal }) =>
+        new Promise<void>((resolve) =>
+          setTimeout(() => {
+            if (!signal.aborted) flushed.push(...batch);
+            resolve();
+          }, 20),
+        ),
+      priority: () => 1,
+      sampleRate: 1,
+      minFlushIntervalMs: 0,
+    }),
+  );
   const outcome: Outcome = {
     flushed,
     dropped: new Map(),
@@ -131,15 +133,16 @@ describe.each(strategies)('%s composition', (strategy) => {
 
   test('a writable destroyed while blocked destroys the whole at once; what the stage held is dropped as destroyed', async () => {
     const dead: number[] = [];
-    const bp = backpressure<number>({
-      strategy,
-      maxBufferSize: 2,
-      batchSize: 1,
-      flush: () => new Promise<void>(() => {}),
-      onDeadLetter: (items) => void dead.push(...items),
-      priority: () => 1,
-      sampleRate: 1,
-    });
+    const bp = backpressure<number>(
+      strategyOptions(strategy, {
+        maxBufferSize: 2,
+        batchSize: 1,
+        flush: () => new Promise<void>(() => {}),
+        onDeadLetter: (items) => void dead.push(...items),
+        priority: () => 1,
+        sampleRate: 1,
+      }),
+    );
     const dropped: number[] = [];
     bp.on('drop', ({ item }: DropEvent<number>) => dropped.push(item));
     bp.on('error', () => {});

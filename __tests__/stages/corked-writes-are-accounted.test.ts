@@ -16,6 +16,7 @@ import {
   type SheddingStage,
 } from '../../lib/stages';
 import { isConserved, settle } from '../helpers/stage-helpers';
+import { strategyOptions } from '../helpers/strategy-options';
 
 type Shedding = 'drop-oldest' | 'drop-newest' | 'sample' | 'priority';
 const strategies: Shedding[] = ['drop-oldest', 'drop-newest', 'sample', 'priority'];
@@ -23,12 +24,13 @@ const strategies: Shedding[] = ['drop-oldest', 'drop-newest', 'sample', 'priorit
 describe.each(strategies)('%s composition', (strategy) => {
   test('cork(), write a, b, c, destroy(): all three are accepted and dead-lettered to onDeadLetter', async () => {
     const handed: string[] = [];
-    const w = backpressure<string>({
-      strategy,
-      flush: () => new Promise<void>(() => {}),
-      onDeadLetter: (items) => void handed.push(...items),
-      priority: () => 1,
-    });
+    const w = backpressure<string>(
+      strategyOptions(strategy, {
+        flush: () => new Promise<void>(() => {}),
+        onDeadLetter: (items) => void handed.push(...items),
+        priority: () => 1,
+      }),
+    );
     w.cork();
     expect([w.write('a'), w.write('b'), w.write('c')]).toEqual([true, true, true]);
     expect(w.getMetrics()).toMatchObject({ eventsAccepted: 3, bufferSize: 3 });
@@ -42,7 +44,9 @@ describe.each(strategies)('%s composition', (strategy) => {
   });
 
   test('without onDeadLetter the corked items come back in ERR_BACKPRESSURE_DESTROYED', async () => {
-    const w = backpressure<string>({ strategy, flush: () => new Promise<void>(() => {}), priority: () => 1 });
+    const w = backpressure<string>(
+      strategyOptions(strategy, { flush: () => new Promise<void>(() => {}), priority: () => 1 }),
+    );
     w.cork();
     w.write('a');
     w.write('b');
@@ -57,11 +61,12 @@ describe.each(strategies)('%s composition', (strategy) => {
 
   test('cork()/uncork() around writes delivers them in order, as without cork', async () => {
     const delivered: string[] = [];
-    const w = backpressure<string>({
-      strategy,
-      flush: async (batch) => void delivered.push(...batch),
-      priority: () => 1,
-    });
+    const w = backpressure<string>(
+      strategyOptions(strategy, {
+        flush: async (batch) => void delivered.push(...batch),
+        priority: () => 1,
+      }),
+    );
     w.cork();
     w.write('a');
     w.write('b');

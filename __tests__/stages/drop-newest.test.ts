@@ -1,35 +1,19 @@
 import { DropReason, dropNewest } from '../../lib/stages';
-import { Writable } from '../../lib/util/stream-classes';
 import {
   drainToEnd,
   expectBalanced,
-  ManualSink,
-  produceFasterThanSink,
+  range,
+  readRest,
   recordDrops,
-  settle,
+  runAgainstSlowSink,
+  runWithSinkThatKeepsUp,
 } from '../helpers/stage-helpers';
-
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 describe('dropNewest under a sink ten times slower than the producer', () => {
   test('never blocks, keeps what it holds, balances at every step and stays within capacity', async () => {
     const capacity = 5;
     const stage = dropNewest<number>({ capacity });
-    const sink = new ManualSink<number>();
-    const drops = recordDrops(stage);
-    stage.pipe(sink.stream);
-    await settle(); // the pipe is flowing before the first write
-
-    let maxHeld = 0;
-    const returned = await produceFasterThanSink(
-      stage,
-      sink,
-      100,
-      (i) => i,
-      () => {
-        maxHeld = Math.max(maxHeld, stage.getMetrics().held);
-      },
-    );
+    const { sink, drops, returned, maxHeld } = await runAgainstSlowSink(stage, 100, (i) => i);
     // Upstream never blocked: it yielded one event-loop turn each time the hold started to fill (the helper checks).
     expect(returned.filter((r) => !r).length).toBeGreaterThan(0);
     expect(maxHeld).toBe(capacity);
@@ -49,24 +33,8 @@ describe('dropNewest under a sink ten times slower than the producer', () => {
 });
 
 test('dropNewest drops nothing and keeps order when downstream keeps up', async () => {
-  const received: number[] = [];
-  const sink = new Writable({
-    objectMode: true,
-    write(item: number, _encoding, callback) {
-      received.push(item);
-      callback();
-    },
-  });
   const stage = dropNewest<number>({ capacity: 3 });
-  const drops = recordDrops(stage);
-  stage.pipe(sink);
-  await settle();
-  for (let i = 0; i < 1000; i++) {
-    expect(stage.write(i)).toBe(true);
-    if (i % 2 === 1) await settle();
-  }
-  stage.end();
-  await new Promise((resolve) => sink.on('finish', resolve));
+  const { received, drops } = await runWithSinkThatKeepsUp(stage, 1000);
   expect(received).toEqual(range(1000));
   expect(drops).toEqual([]);
   expect(stage.getMetrics()).toMatchObject({ written: 1000, passed: 1000, dropped: 0, held: 0 });
@@ -79,9 +47,5 @@ test('dropNewest with a stalled consumer holds exactly the first `capacity` item
   expect(stage.getMetrics()).toMatchObject({ written: 100_000, passed: 0, dropped: 99_900, held: 100 });
   expect(drops.every((d) => d.balanced && d.held === 100)).toBe(true);
   expect(drops[0]?.item).toBe(100);
-  const rest: number[] = [];
-  stage.on('data', (item: number) => rest.push(item));
-  stage.end();
-  await new Promise((resolve) => stage.on('end', resolve));
-  expect(rest).toEqual(range(100));
+  expect(await readRest(stage)).toEqual(range(100));
 });

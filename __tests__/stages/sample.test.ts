@@ -3,13 +3,10 @@ import {
   drainToEnd,
   expectBalanced,
   FakePressure,
-  ManualSink,
-  produceFasterThanSink,
+  range,
   recordDrops,
-  settle,
+  runAgainstSlowSink,
 } from '../helpers/stage-helpers';
-
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 /** Writes `items` to a stage nobody reads from and returns the items it kept (passed or held). */
 async function keptBy(stage: ReturnType<typeof sample<number>>, items: number[]): Promise<number[]> {
@@ -24,20 +21,7 @@ async function keptBy(stage: ReturnType<typeof sample<number>>, items: number[])
 test('sample under sustained pressure and a sink ten times slower keeps exactly every 10th item, in order', async () => {
   const pressure = new FakePressure('critical');
   const stage = sample<number>({ rate: 10, pressure, capacity: 5 });
-  const sink = new ManualSink<number>();
-  const drops = recordDrops(stage);
-  stage.pipe(sink.stream);
-  await settle();
-  let maxHeld = 0;
-  const returned = await produceFasterThanSink(
-    stage,
-    sink,
-    100,
-    (i) => i,
-    () => {
-      maxHeld = Math.max(maxHeld, stage.getMetrics().held);
-    },
-  );
+  const { sink, drops, returned, maxHeld } = await runAgainstSlowSink(stage, 100, (i) => i);
   // One yield of one turn (the helper checks the turn): the first write found the pressure above normal.
   // The hold never starts to fill: the sink takes each kept item before the next one arrives.
   expect(returned.flatMap((r, i) => (r ? [] : [i]))).toEqual([0]);

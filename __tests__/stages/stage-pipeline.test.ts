@@ -1,9 +1,7 @@
 import * as nodeStream from 'node:stream';
+import * as readableStream from 'readable-stream';
 import { dropNewest, dropOldest, sample, shedByPriority, type SheddingStage } from '../../lib/stages';
 import { isBalanced } from '../helpers/stage-helpers';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const readableStream = require('readable-stream') as typeof nodeStream;
 
 const pipelines: [string, typeof nodeStream.pipeline][] = [
   ['node:stream', nodeStream.pipeline],

@@ -31,7 +31,7 @@ test('end(item), cork()/uncork() and write after end keep Node semantics and the
   expect(out).toEqual([1, 2, 3]);
   expect(stage.getMetrics()).toMatchObject({ written: 3, passed: 3, dropped: 0, held: 0 });
 
-  const error = await new Promise<Error>((resolve) => stage.write(4, resolve));
+  const error = await new Promise<Error | null | undefined>((resolve) => stage.write(4, resolve));
   expect((error as NodeJS.ErrnoException).code).toBe('ERR_STREAM_WRITE_AFTER_END');
   expect(stage.getMetrics().written).toBe(3);
 });

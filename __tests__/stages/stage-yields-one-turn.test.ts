@@ -5,11 +5,9 @@
  * microtask-chain producer would otherwise starve; a consumer that is really behind gets no more.
  */
 import * as nodeStream from 'node:stream';
+import * as readableStream from 'readable-stream';
 import { DropReason, dropNewest, dropOldest, sample, shedByPriority, type SheddingStage } from '../../lib/stages';
 import { FakePressure, isBalanced, macrotask, settle } from '../helpers/stage-helpers';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const readableStream = require('readable-stream') as typeof nodeStream;
 
 const makers: [string, () => SheddingStage<number>][] = [
   ['dropOldest', () => dropOldest<number>({ capacity: 3 })],

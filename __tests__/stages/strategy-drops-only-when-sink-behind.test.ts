@@ -4,14 +4,13 @@
  * `process.nextTick` callbacks (with which Node's pipe() resumes its flow) run until it is done.
  */
 import * as nodeStream from 'node:stream';
-import { backpressure, type StrategyWritable } from '../../lib/compose/backpressure';
+import * as readableStream from 'readable-stream';
+import { backpressure } from '../../lib/compose/backpressure';
 import { BackpressureWritable } from '../../lib/core/backpressure-writable';
 import { dropNewest, dropOldest, sample, shedByPriority, type SheddingStage } from '../../lib/stages';
 import { microtasks } from '../helpers/settle';
-import { isConserved, settle } from '../helpers/stage-helpers';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const readableStream = require('readable-stream') as typeof nodeStream;
+import { isConserved, range, settle } from '../helpers/stage-helpers';
+import { strategyOptions } from '../helpers/strategy-options';
 
 const pipelines: [string, typeof nodeStream.pipeline][] = [
   ['node:stream', nodeStream.pipeline],
@@ -20,8 +19,6 @@ const pipelines: [string, typeof nodeStream.pipeline][] = [
 type Shedding = 'drop-oldest' | 'drop-newest' | 'sample' | 'priority';
 const strategies: Shedding[] = ['drop-oldest', 'drop-newest', 'sample', 'priority'];
 const TOTAL = 20_000;
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-
 async function* ids(): AsyncGenerator<number> {
   for (let i = 0; i < TOTAL; i++) yield i;
 }
@@ -39,11 +36,12 @@ describe.each(pipelines)('an async generator into a sink that keeps up (pipeline
     "backpressure({ strategy: '%s' }) delivers every item, in order, and drops none",
     async (strategy) => {
       const delivered: number[] = [];
-      const bp = backpressure<number>({
-        strategy,
-        flush: async (batch) => void delivered.push(...batch), // instant: resolves in a microtask
-        priority: (i) => i % 4,
-      });
+      const bp = backpressure<number>(
+        strategyOptions(strategy, {
+          flush: async (batch) => void delivered.push(...batch), // instant: resolves in a microtask
+          priority: (i) => i % 4,
+        }),
+      );
       let unconserved = 0;
       bp.on('drop', () => void (isConserved(bp.getMetrics()) || unconserved++));
       await run(pipeline, bp);
@@ -61,11 +59,12 @@ describe.each(pipelines)('an async generator into a sink that keeps up (pipeline
     '%s: a source that pushes synchronously (Readable.from(array)) loses nothing to an instant sink',
     async (strategy) => {
       const delivered: number[] = [];
-      const bp = backpressure<number>({
-        strategy,
-        flush: async (batch) => void delivered.push(...batch),
-        priority: (i) => i % 4,
-      });
+      const bp = backpressure<number>(
+        strategyOptions(strategy, {
+          flush: async (batch) => void delivered.push(...batch),
+          priority: (i) => i % 4,
+        }),
+      );
       await new Promise<void>((resolve, reject) =>
         pipeline(nodeStream.Readable.from(range(TOTAL)), bp, (error) => (error ? reject(error) : resolve())),
       );
@@ -78,13 +77,14 @@ describe.each(pipelines)('an async generator into a sink that keeps up (pipeline
     '%s: a sink that never answers does not hold the producer back: it drops, and end() is bounded',
     async (strategy) => {
       const dead: number[] = [];
-      const bp = backpressure<number>({
-        strategy,
-        flush: () => new Promise<void>(() => {}),
-        onDeadLetter: (items) => void dead.push(...items),
-        drainTimeoutMs: 50,
-        priority: (i) => i % 4,
-      });
+      const bp = backpressure<number>(
+        strategyOptions(strategy, {
+          flush: () => new Promise<void>(() => {}),
+          onDeadLetter: (items) => void dead.push(...items),
+          drainTimeoutMs: 50,
+          priority: (i) => i % 4,
+        }),
+      );
       let drops = 0;
       bp.on('drop', () => drops++);
       await run(pipeline, bp);
@@ -162,17 +162,18 @@ test.each(strategies)(
   '%s: once the writable leaves blocked, held items move into it within microtasks, oldest first',
   async (strategy) => {
     const sink = gatedSink();
-    const bp = backpressure<number>({
-      strategy,
-      flush: sink.flush,
-      priority: () => 1,
-      sampleRate: 1, // keep everything: this is about moving, not shedding
-      capacity: 10,
-      maxBufferSize: 4,
-      batchSize: 2,
-      hysteresis: 0,
-      minFlushIntervalMs: 0,
-    }) as StrategyWritable<number>;
+    const bp = backpressure<number>(
+      strategyOptions(strategy, {
+        flush: sink.flush,
+        priority: () => 1,
+        sampleRate: 1, // keep everything: this is about moving, not shedding
+        capacity: 10,
+        maxBufferSize: 4,
+        batchSize: 2,
+        hysteresis: 0,
+        minFlushIntervalMs: 0,
+      }),
+    );
     await settle();
     // 0, 1 in flight; 2–5 fill the writable (blocked); 6–11 wait in the stage. write() says false from
     // 6 on (the stage's hold starts to fill) — for sample and priority, which read the writable's
@@ -210,14 +211,15 @@ test.each(['drop-oldest', 'drop-newest'] as const)(
   '%s: drops only while the writable is blocked and the stage is full',
   async (strategy) => {
     const sink = gatedSink();
-    const bp = backpressure<number>({
-      strategy,
-      flush: sink.flush,
-      capacity: 5,
-      maxBufferSize: 10,
-      batchSize: 5,
-      minFlushIntervalMs: 0,
-    });
+    const bp = backpressure<number>(
+      strategyOptions(strategy, {
+        flush: sink.flush,
+        capacity: 5,
+        maxBufferSize: 10,
+        batchSize: 5,
+        minFlushIntervalMs: 0,
+      }),
+    );
     const statesAtDrop: string[] = [];
     bp.on('drop', () => statesAtDrop.push(`${bp.state}/${bp.getMetrics().stage.held}`));
     for (let round = 0; round < 5; round++) {

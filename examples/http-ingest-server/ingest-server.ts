@@ -5,13 +5,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import {
   backpressure,
   Strategy,
-  type BackpressureOptions,
+  type PriorityStrategyOptions,
   type StrategyWritable,
 } from '../../lib/compose/backpressure';
 import {
   BackpressureState,
   type BackpressureMetrics,
   type BackpressureWritable,
+  type BackpressureWritableOptions,
+  type SampleThreshold,
   type FlushContext,
   type FlushEvent,
   type FlushResult,
@@ -41,13 +43,28 @@ export interface IngestServerOptions {
   /** Shedding strategies: events their stage may hold in front of the buffer. @default 1000 */
   capacity?: number;
   /** Any other option of `backpressure()` (retry, flushTimeoutMs, sampleRate, priority, …). @default {} */
-  streamOptions?: Partial<BackpressureOptions<unknown>>;
+  streamOptions?: IngestStreamOptions;
   /** Largest request body; a larger one is refused with 413 and not read further. @default 1048576 */
   maxBodyBytes?: number;
   /** Upper bound of the `Retry-After` sent with a 429. @default 30 */
   maxRetryAfterSeconds?: number;
   /** Log lines. @default none */
   log?: (line: string) => void;
+}
+
+/**
+ * The writable's options, plus the strategy's own: `backpressure()` takes each strategy's options with
+ * that strategy only (its options are a union on `strategy`), so these are passed on when they apply.
+ */
+export interface IngestStreamOptions extends Partial<BackpressureWritableOptions<unknown>> {
+  /** `'sample'`: keep 1 in this many events under pressure. */
+  sampleRate?: number;
+  /** `'sample'`: pressure state from which sampling applies. */
+  sampleThreshold?: SampleThreshold;
+  /** `'priority'` (required with it): the event's priority, higher is more important. */
+  priority?: (event: unknown) => number;
+  /** `'priority'`: lowest priority kept at each pressure level. */
+  keepAtLeast?: PriorityStrategyOptions<unknown>['keepAtLeast'];
 }
 
 export interface IngestStats {
@@ -118,17 +135,34 @@ export class IngestServer extends EventEmitter {
       (async (_events, ctx) => {
         await delay(sinkDelayMs, undefined, { signal: ctx.signal });
       });
-    this.stream = backpressure<unknown>({
-      ...options.streamOptions,
-      strategy,
+    const { sampleRate, sampleThreshold, priority, keepAtLeast, ...streamOptions } = options.streamOptions ?? {};
+    const writable: BackpressureWritableOptions<unknown> = {
+      ...streamOptions,
       maxBufferSize,
-      capacity,
       batchSize: options.batchSize ?? 100,
       flush: deliver,
       onDeadLetter:
         options.onDeadLetter ??
         ((events: unknown[], error: Error) => log(`dead-lettered ${events.length} event(s): ${error.message}`)),
-    });
+    };
+    switch (strategy) {
+      case Strategy.BLOCK:
+        this.stream = backpressure<unknown>({ ...writable, strategy });
+        break;
+      case Strategy.DROP_OLDEST:
+      case Strategy.DROP_NEWEST:
+        this.stream = backpressure<unknown>({ ...writable, strategy, capacity });
+        break;
+      case Strategy.SAMPLE:
+        this.stream = backpressure<unknown>({ ...writable, strategy, capacity, sampleRate, sampleThreshold });
+        break;
+      case Strategy.PRIORITY:
+        if (priority === undefined) throw new TypeError("strategy 'priority' needs streamOptions.priority");
+        this.stream = backpressure<unknown>({ ...writable, strategy, capacity, priority, keepAtLeast });
+        break;
+      default: // not a strategy (a JavaScript caller): backpressure() refuses it with a coded error
+        this.stream = backpressure<unknown>({ ...writable, strategy });
+    }
     this.#maxBufferSize = maxBufferSize;
     // A shedding stage holds up to `capacity` more in front of the writable.
     this.#bound = strategy === Strategy.BLOCK ? maxBufferSize : maxBufferSize + capacity;

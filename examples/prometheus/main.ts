@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import { backpressure, type Strategy } from '../../lib/compose/backpressure';
+import { backpressure, type DropStrategyOptions } from '../../lib/compose/backpressure';
 import type { BackpressureMetrics } from '../../lib';
 import { bindPrometheusMetrics } from './bind-prometheus-metrics';
 import { createMetricsServer } from './metrics-server';
@@ -22,8 +22,8 @@ export interface PrometheusExampleOptions {
   port?: number;
   /** @default '127.0.0.1' */
   host?: string;
-  /** @default 'drop-oldest' */
-  strategy?: Strategy;
+  /** A drop strategy (the one whose drops the metrics show). @default 'drop-oldest' */
+  strategy?: DropStrategyOptions<number>['strategy'];
   /** Bursts of events; each is written at once, then left to drain before the scrape. @default 3 */
   rounds?: number;
   /** @default 3000 */

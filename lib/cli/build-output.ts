@@ -1,7 +1,7 @@
-import { backpressure, type StrategyWritable } from '../compose/backpressure';
+import { Strategy, backpressure, type StrategyWritable } from '../compose/backpressure';
 import type { BackpressureWritable } from '../core/backpressure-writable';
 import type { NdjsonRecord } from '../ndjson/ndjson-splitter';
-import type { DeadLetterHandler, FlushFunction } from '../core/options';
+import type { BackpressureWritableOptions, DeadLetterHandler, FlushFunction } from '../core/options';
 import { fieldPriority } from '../ndjson/field-priority';
 import { recordByteLength } from '../ndjson/record-size';
 import { isOptionError } from '../util/validate';
@@ -43,24 +43,42 @@ export function buildOutput(
   drainTimeoutMs: number,
 ): CliOutput {
   const batchSize = effectiveBatchSize(options);
+  const common: BackpressureWritableOptions<NdjsonRecord> = {
+    flush,
+    onDeadLetter,
+    drainTimeoutMs,
+    ...(options.maxBuffer !== undefined && { maxBufferSize: options.maxBuffer }),
+    ...(options.maxBufferBytes !== undefined && { maxBufferBytes: options.maxBufferBytes, sizeOf: recordByteLength }),
+    ...(batchSize !== undefined && { batchSize }),
+    ...(options.flushIntervalMs !== undefined && {
+      minFlushIntervalMs: options.flushIntervalMs,
+      maxFlushIntervalMs: options.flushIntervalMs,
+    }),
+    ...(options.retries !== undefined && { retry: { retries: options.retries } }),
+    ...(options.flushTimeoutMs !== undefined && { flushTimeoutMs: options.flushTimeoutMs }),
+  };
   try {
-    return backpressure<NdjsonRecord>({
-      strategy: options.strategy,
-      flush,
-      onDeadLetter,
-      drainTimeoutMs,
-      ...(options.maxBuffer !== undefined && { maxBufferSize: options.maxBuffer }),
-      ...(options.maxBufferBytes !== undefined && { maxBufferBytes: options.maxBufferBytes, sizeOf: recordByteLength }),
-      ...(batchSize !== undefined && { batchSize }),
-      ...(options.flushIntervalMs !== undefined && {
-        minFlushIntervalMs: options.flushIntervalMs,
-        maxFlushIntervalMs: options.flushIntervalMs,
-      }),
-      ...(options.retries !== undefined && { retry: { retries: options.retries } }),
-      ...(options.flushTimeoutMs !== undefined && { flushTimeoutMs: options.flushTimeoutMs }),
-      ...(options.sampleRate !== undefined && { sampleRate: options.sampleRate }),
-      ...(options.priorityField !== undefined && { priority: fieldPriority(options.priorityField) }),
-    });
+    // Each strategy gets exactly its own options (parseArgs refused a flag given for another one).
+    switch (options.strategy) {
+      case Strategy.BLOCK:
+      case Strategy.DROP_OLDEST:
+      case Strategy.DROP_NEWEST:
+        return backpressure<NdjsonRecord>({ ...common, strategy: options.strategy });
+      case Strategy.SAMPLE:
+        return backpressure<NdjsonRecord>({ ...common, strategy: options.strategy, sampleRate: options.sampleRate });
+      case Strategy.PRIORITY:
+        // parseArgs refuses --strategy priority without the field; a caller that skipped it gets the same error.
+        if (options.priorityField === undefined)
+          throw new UsageError('--strategy priority needs --priority-field PATH');
+        return backpressure<NdjsonRecord>({
+          ...common,
+          strategy: options.strategy,
+          priority: fieldPriority(options.priorityField),
+        });
+      default:
+        // Not a strategy (a caller that skipped parseArgs): the library's coded error names it.
+        return backpressure<NdjsonRecord>({ ...common, strategy: options.strategy });
+    }
   } catch (err) {
     if (isOptionError(err)) throw new UsageError(usageMessage(err));
     throw err;

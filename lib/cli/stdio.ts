@@ -23,3 +23,14 @@ export function whenWritten(streams: readonly NodeJS.WritableStream[], timeoutMs
     }
   });
 }
+
+/** The process's streams and exit, injectable so that `run` can be driven in-process too. */
+export interface CliIo {
+  stdin: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  /** Ends the process at once (second signal). @default process.exit */
+  exit?: (code: number) => never;
+  /** The environment, for `COLUMNS` when stderr does not know its width. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}

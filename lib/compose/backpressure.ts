@@ -5,62 +5,36 @@ import {
 } from '../core/backpressure-events';
 import { BackpressureWritable, type BackpressureMetrics } from '../core/backpressure-writable';
 import { BackpressureError, ErrorCodes, isBackpressureError } from '../core/errors';
-import type { BackpressureWritableOptions } from '../core/options';
 import { BackpressureState, type PressureSource, type StateChange } from '../pressure/state';
 import { Writable } from '../util/stream-classes';
+import type { WriteDoneCallback } from '../util/write-signature';
 import { dropNewest } from '../stages/drop-newest';
 import type { DropEvent } from '../stages/drop-reasons';
 import { dropOldest } from '../stages/drop-oldest';
-import {
-  sample,
-  sampleSettings,
-  type SampleMode,
-  type SampleOptionNames,
-  type SampleThreshold,
-} from '../stages/sample';
-import { priorityFloors, shedByPriority, type PriorityOptionNames } from '../stages/shed-by-priority';
-import { stageCapacity, type SheddingStage, type StageMetrics } from '../stages/shedding-stage';
+import { sample } from '../stages/sample';
+import { shedByPriority } from '../stages/shed-by-priority';
+import { type SheddingStage, type StageMetrics } from '../stages/shedding-stage';
 import { invalidOption, oneOfList } from '../util/validate';
+import {
+  OWNER,
+  STRATEGIES,
+  Strategy,
+  checkStrategyOptions,
+  type BackpressureOptions,
+  type BlockStrategyOptions,
+  type SheddingStrategyOptions,
+} from './backpressure-options';
 
-/** What `backpressure()` does when the sink cannot keep up. */
-export const Strategy = {
-  /** Slow the producer down (`write()` returns false while blocked). Loses nothing. */
-  BLOCK: 'block',
-  /** Never block; when the stage and the writable are full, drop the oldest held item. */
-  DROP_OLDEST: 'drop-oldest',
-  /** Never block; when the stage and the writable are full, refuse the incoming item. */
-  DROP_NEWEST: 'drop-newest',
-  /** Never block; while the writable is above normal keep 1 in `sampleRate`. */
-  SAMPLE: 'sample',
-  /** Never block; shed the least important items first as pressure rises. */
-  PRIORITY: 'priority',
-} as const;
-
-export type Strategy = (typeof Strategy)[keyof typeof Strategy];
-
-const STRATEGIES: readonly Strategy[] = Object.values(Strategy);
-
-/** Options of `backpressure()`: the writable's, plus the strategy and its stage's. */
-export interface BackpressureOptions<T> extends BackpressureWritableOptions<T> {
-  /** @default 'block' */
-  strategy?: Strategy | undefined;
-  /** Items the strategy stage holds in front of the writable (ignored by 'block'). @default 1000 */
-  capacity?: number | undefined;
-  /** 'sample': keep 1 in this many under pressure. @default 10 */
-  sampleRate?: number | undefined;
-  /** 'sample': how kept items are chosen. @default 'key' when `sampleKey` is set, else 'counter' */
-  sampleMode?: SampleMode | undefined;
-  /** 'sample': key of an item for key-based sampling. */
-  sampleKey?: ((item: T) => unknown) | undefined;
-  /** 'sample': pressure state from which sampling applies. @default 'elevated' */
-  sampleThreshold?: SampleThreshold | undefined;
-  /** 'sample' with `sampleMode: 'random'`: random source in [0, 1). @default Math.random */
-  random?: (() => number) | undefined;
-  /** 'priority': the item's priority, higher is more important. Required for 'priority'. */
-  priority?: ((item: T) => number) | undefined;
-  /** 'priority': lowest priority kept at each pressure level. @default see `shedByPriority` */
-  keepAtLeast?: { elevated?: number | undefined; critical?: number | undefined } | undefined;
-}
+// The options live beside their run-time checks; users import them from here (and lib/index.ts).
+export { Strategy } from './backpressure-options';
+export type {
+  BackpressureOptions,
+  BlockStrategyOptions,
+  DropStrategyOptions,
+  PriorityStrategyOptions,
+  SampleStrategyOptions,
+  SheddingStrategyOptions,
+} from './backpressure-options';
 
 /** `getMetrics()` of a composition: one account of stage + writable, plus the stage's own. */
 export interface StrategyMetrics extends BackpressureMetrics {
@@ -164,16 +138,20 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
     return super.once(event, listener);
   }
 
-  constructor(strategy: Exclude<Strategy, 'block'>, options: BackpressureOptions<T>) {
+  constructor(strategy: Exclude<Strategy, 'block'>, options: SheddingStrategyOptions<T>) {
     // Same high-water mark as the stage: Node's own write() path (end(item)) never reports us full,
     // because _write calls back synchronously.
     super({ objectMode: true, highWaterMark: 16 });
     this.strategy = strategy;
     // The stage's options first, so a bad one is refused before the writable exists (nothing to tear down).
-    checkStageOptions(strategy, options);
+    checkStrategyOptions(strategy, options);
+    if (options.strategy !== strategy) {
+      const expected = `'${strategy}', the strategy it is constructed with`;
+      throw invalidOption('range', 'StrategyWritable', 'strategy', expected, options.strategy);
+    }
     const writable = new BackpressureWritable<T>(options);
     this.backpressureWritable = writable;
-    this.stage = createStage(strategy, options, writable);
+    this.stage = createStage(options, writable);
     // The writable can be destroyed inside its own write() (a bad sizeOf and no onDeadLetter): from
     // then on nothing is written into it, so no item can vanish into a destroyed stream; what the
     // stage then holds is dropped as 'destroyed' when the whole is destroyed.
@@ -226,9 +204,13 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
    * per-item bookkeeping. Everything unusual — null, after end or destroy — goes through Node's own
    * write() and its errors.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override write(chunk: any, encoding?: any, callback?: any): boolean {
+  override write(chunk: unknown, callback?: WriteDoneCallback): boolean;
+  override write(chunk: unknown, encoding: BufferEncoding, callback?: WriteDoneCallback): boolean;
+  override write(chunk: unknown, encoding?: BufferEncoding | WriteDoneCallback, callback?: WriteDoneCallback): boolean {
     if (chunk === null || this.destroyed || this.writableEnded || this.writableLength > 0 || this.stage.destroyed) {
+      // Node's write() with the arguments as given, so that its own checks and errors apply.
+      if (typeof encoding === 'function') return super.write(chunk, encoding);
+      if (encoding === undefined) return super.write(chunk, callback);
       return super.write(chunk, encoding, callback);
     }
     if (typeof encoding === 'function') callback = encoding;
@@ -312,46 +294,9 @@ export class StrategyWritable<T> extends Writable implements PressureSource {
   }
 }
 
-/** How `backpressure()` spells the stage options, so that its errors name the option the caller wrote. */
-const OWNER = 'backpressure()';
-const SAMPLE_NAMES: SampleOptionNames = {
-  rate: 'sampleRate',
-  mode: 'sampleMode',
-  key: 'sampleKey',
-  threshold: 'sampleThreshold',
-  random: 'random',
-};
-const PRIORITY_NAMES: PriorityOptionNames = { priority: 'priority', keepAtLeast: 'keepAtLeast' };
-
-/** Refuses a bad stage option in `backpressure()`'s words (`sampleRate`, not the stage's `rate`). */
-function checkStageOptions<T>(strategy: Exclude<Strategy, 'block'>, options: BackpressureOptions<T>): void {
-  if (options === null || typeof options !== 'object')
-    throw invalidOption('type', OWNER, 'options', 'an object with a flush function', options);
-  stageCapacity(OWNER, 'capacity', options.capacity);
-  if (strategy === Strategy.SAMPLE) {
-    sampleSettings(
-      OWNER,
-      {
-        rate: options.sampleRate,
-        mode: options.sampleMode,
-        key: options.sampleKey,
-        threshold: options.sampleThreshold,
-        random: options.random,
-      },
-      SAMPLE_NAMES,
-    );
-  } else if (strategy === Strategy.PRIORITY) {
-    priorityFloors(OWNER, options, PRIORITY_NAMES);
-  }
-}
-
-function createStage<T>(
-  strategy: Exclude<Strategy, 'block'>,
-  options: BackpressureOptions<T>,
-  pressure: PressureSource,
-): SheddingStage<T> {
+function createStage<T>(options: SheddingStrategyOptions<T>, pressure: PressureSource): SheddingStage<T> {
   const capacity = options.capacity;
-  switch (strategy) {
+  switch (options.strategy) {
     case Strategy.DROP_OLDEST:
       return dropOldest<T>({ capacity });
     case Strategy.DROP_NEWEST:
@@ -367,12 +312,7 @@ function createStage<T>(
         random: options.random,
       });
     case Strategy.PRIORITY:
-      return shedByPriority<T>({
-        capacity,
-        pressure,
-        priority: options.priority as (item: T) => number,
-        keepAtLeast: options.keepAtLeast,
-      });
+      return shedByPriority<T>({ capacity, pressure, priority: options.priority, keepAtLeast: options.keepAtLeast });
   }
 }
 
@@ -380,25 +320,25 @@ function createStage<T>(
  * The whole setup in one Writable: `await pipeline(source, backpressure({ strategy: 'drop-oldest', flush }))`.
  * `'block'` (the default) returns the `BackpressureWritable` itself; the other strategies return a
  * {@link StrategyWritable}: their stage composed with a `BackpressureWritable`, the stage bound to the
- * writable's pressure.
+ * writable's pressure. Each strategy takes exactly its own options ({@link BackpressureOptions}).
  */
-export function backpressure<T>(
-  options: BackpressureOptions<T> & { strategy?: 'block' | undefined },
-): BackpressureWritable<T>;
-export function backpressure<T>(
-  options: BackpressureOptions<T> & { strategy: Exclude<Strategy, 'block'> },
-): StrategyWritable<T>;
+export function backpressure<T>(options: BlockStrategyOptions<T>): BackpressureWritable<T>;
+export function backpressure<T>(options: SheddingStrategyOptions<T>): StrategyWritable<T>;
 export function backpressure<T>(options: BackpressureOptions<T>): BackpressureWritable<T> | StrategyWritable<T>;
 export function backpressure<T>(options: BackpressureOptions<T>): BackpressureWritable<T> | StrategyWritable<T> {
-  const strategy = options?.strategy ?? Strategy.BLOCK;
-  switch (strategy) {
+  // A JavaScript caller may pass anything: the writable refuses a non-object in its own words.
+  if (options === null || typeof options !== 'object') return new BackpressureWritable<T>(options);
+  const strategy: unknown = options.strategy;
+  switch (options.strategy) {
+    case undefined:
     case Strategy.BLOCK:
+      checkStrategyOptions(Strategy.BLOCK, options);
       return new BackpressureWritable<T>(options);
     case Strategy.DROP_OLDEST:
     case Strategy.DROP_NEWEST:
     case Strategy.SAMPLE:
     case Strategy.PRIORITY:
-      return new StrategyWritable<T>(strategy, options);
+      return new StrategyWritable<T>(options.strategy, options);
     default:
       throw invalidOption(
         typeof strategy === 'string' ? 'range' : 'type',

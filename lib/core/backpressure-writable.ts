@@ -1,4 +1,4 @@
-import type { DeadLetterEvent } from './backpressure-events';
+import type { BackpressureEventMap, BackpressureEventName, DeadLetterEvent } from './backpressure-events';
 import { DeadLetters, type DeadLetterHost } from './dead-letters';
 import { BackpressureError, ErrorCodes, type ErrorCode } from './errors';
 import { FlushScheduler, type FlushHost } from './flush-scheduler';
@@ -10,6 +10,7 @@ import { PressureTracker } from '../pressure/pressure-tracker';
 import { BackpressureState, type PressureSource } from '../pressure/state';
 import type { BatchQueue } from '../util/batch-queue';
 import { Writable } from '../util/stream-classes';
+import { isEndCallback, type EndCallback, type WriteDoneCallback } from '../util/write-signature';
 
 // The types of getMetrics() and of the events live beside their producers; they are re-exported
 // here because this is where users (and lib/index.ts) have always imported them from.
@@ -143,6 +144,23 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#scheduler = new FlushScheduler(resolved, this.#held, this.#pressure, this.#flushHost);
   }
 
+  // Typed events ({@link BackpressureEventMap}: 'state', 'flush', 'retry', 'dead-letter', 'circuit');
+  // the Writable events as for every stream.
+  override on<E extends BackpressureEventName>(event: E, listener: (payload: BackpressureEventMap<T>[E]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
+  override once<E extends BackpressureEventName>(
+    event: E,
+    listener: (payload: BackpressureEventMap<T>[E]) => void,
+  ): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.once(event, listener);
+  }
+
   /** The current watermark state. */
   get state(): BackpressureState {
     return this.#pressure.state;
@@ -177,8 +195,11 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
 
   // ---------------------------------------------------------------- writing
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override write(chunk: any, encoding?: any, callback?: any): boolean {
+  // Node's two overloads, with `unknown` for its `any` chunk: every call that compiled against
+  // Writable#write still does (__tests__/types/write-end-signatures.test.ts).
+  override write(chunk: unknown, callback?: WriteDoneCallback): boolean;
+  override write(chunk: unknown, encoding: BufferEncoding, callback?: WriteDoneCallback): boolean;
+  override write(chunk: unknown, encoding?: BufferEncoding | WriteDoneCallback, callback?: WriteDoneCallback): boolean {
     const ws = (this as unknown as { _writableState: NodeWritableState })._writableState;
     // Hot path — pipe() and plain loops write one item, no callback, with room to spare: nothing to
     // measure, no threshold or batch boundary crossed, nothing queued in Node. Every check the full
@@ -217,9 +238,12 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     const ws = this.#ws;
     // Node's own errors (null item, write after end, write after destroy) stay Node's.
     if (chunk === null || this.#pressure.ending || ws.ending || ws.destroyed) {
-      return super.write(chunk, encoding, callback);
+      return this.#nodeWrite(chunk, encoding, callback);
     }
-    if (typeof encoding === 'function') callback = encoding;
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
     if (this.#abandonError !== null) {
       // Past the drain deadline: nothing more will be flushed, so a late item is dead-lettered on arrival.
       this.#eventsAccepted++;
@@ -249,7 +273,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       // Full, corked, or Node still holds earlier items: queue behind them so order is kept.
       this.#held.mirrorQueued(chunk as T, size);
       this.#updateStateOnGrowth();
-      super.write(chunk, encoding, callback);
+      this.#nodeWrite(chunk, encoding, callback);
     }
     if (this.#pressure.state === BackpressureState.BLOCKED) {
       this.#needDrain = true;
@@ -258,9 +282,22 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     return true;
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override end(chunk?: any, encoding?: any, callback?: any): this {
-    if (typeof chunk === 'function') {
+  /** Node's Writable#write with the arguments as the caller gave them: Node's own checks and errors apply. */
+  #nodeWrite(
+    chunk: unknown,
+    encoding: BufferEncoding | WriteDoneCallback | undefined,
+    callback?: WriteDoneCallback,
+  ): boolean {
+    if (typeof encoding === 'function') return super.write(chunk, encoding);
+    if (encoding === undefined) return super.write(chunk, callback);
+    return super.write(chunk, encoding, callback);
+  }
+
+  override end(callback?: EndCallback): this;
+  override end(chunk: unknown, callback?: EndCallback): this;
+  override end(chunk: unknown, encoding: BufferEncoding, callback?: EndCallback): this;
+  override end(chunk?: unknown, encoding?: BufferEncoding | EndCallback, callback?: EndCallback): this {
+    if (isEndCallback(chunk)) {
       callback = chunk;
       chunk = undefined;
     } else if (typeof encoding === 'function') {
@@ -485,7 +522,13 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
     this.#maybeFinish();
   }
 
-  /** Tells onSettled (when set) that `items` are settled for good; its throw fails the stream, never the account. */
+  /**
+   * Tells onSettled (when set) that `items` are settled for good; its throw fails the stream, never
+   * the account. Failed like any internal failure (#fail), not by destroy(err): the stream's one
+   * error is then ERR_BACKPRESSURE_SETTLED_HANDLER_FAILED itself, carrying what was still held when
+   * there is no onDeadLetter — destroy(err) would report ERR_BACKPRESSURE_DESTROYED instead, and a
+   * composition would report the bare cause without the items.
+   */
   #settled(items: T[], how: Settlement): void {
     const onSettled = this.#o.onSettled;
     if (onSettled === undefined) return;
@@ -493,7 +536,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
       onSettled(how === 'flushed' ? items : items.slice(), how);
     } catch (cause) {
       const message = `onSettled threw: ${cause instanceof Error ? cause.message : String(cause)}`;
-      if (!this.destroyed) this.destroy(new BackpressureError(ErrorCodes.SETTLED_HANDLER_FAILED, message, { cause }));
+      if (!this.destroyed) this.#fail(ErrorCodes.SETTLED_HANDLER_FAILED, message, [], cause);
     }
   }
 

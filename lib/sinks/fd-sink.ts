@@ -1,10 +1,7 @@
 import { writeSync } from 'node:fs';
-import { RingBuffer } from '../util/ring-buffer';
-import type { LineSink, SinkWriteContext } from './line-sink';
 import { joinLines } from './line-sink';
-import { SinkError, SinkErrorCodes } from './sink-errors';
-import { abortedError, defaultStreamFailure, type SinkStream } from './stream-sink';
-import { finished } from '../util/stream-classes';
+import { QueuedSink, type MapStreamFailure, type QueuedWrite, type SinkStream } from './queued-sink';
+import { abortedError } from './sink-errors';
 
 export interface FdSinkOptions {
   /** Shown in logs and error messages; must already be redacted. @default 'fd' */
@@ -16,16 +13,12 @@ export interface FdSinkOptions {
    */
   endOnClose?: boolean;
   /** As in `StreamSinkOptions.mapFailure`. @default EPIPE/closed → ERR_SINK_CLOSED, anything else → ERR_SINK_WRITE_FAILED */
-  mapFailure?: (error: Error | undefined, description: string) => SinkError | undefined;
+  mapFailure?: MapStreamFailure;
 }
 
-interface FdWrite {
+interface FdWrite extends QueuedWrite {
   readonly lines: readonly Buffer[];
   readonly data: Buffer;
-  readonly signal: AbortSignal;
-  readonly resolve: () => void;
-  readonly reject: (err: Error) => void;
-  readonly onAbort: () => void;
   /** Bytes of `data` the OS has taken. */
   offset: number;
   /** Records of `lines` the OS has taken whole. */
@@ -33,8 +26,6 @@ interface FdWrite {
   /** Where record `recordsDone` starts and ends (newline included) in `data`. */
   recordStart: number;
   recordEnd: number;
-  /** The promise was settled (aborted): write no record of it that has not been started. */
-  settled: boolean;
 }
 
 /**
@@ -60,36 +51,18 @@ interface FdWrite {
  * ERR_SINK_WRITE_FAILED; both reject the pending and all later writes. A permanent `'error'`
  * listener keeps an EPIPE on the stream from becoming an uncaught exception.
  */
-export class FdSink implements LineSink {
-  readonly description: string;
+export class FdSink extends QueuedSink<FdWrite> {
   readonly #fd: number;
-  readonly #stream: SinkStream;
-  readonly #endOnClose: boolean;
-  readonly #mapFailure: (error: Error | undefined, description: string) => SinkError | undefined;
-  readonly #queue = new RingBuffer<FdWrite>();
-  #current: FdWrite | undefined = undefined;
   /** Bytes handed to the stream (the rest of one record), not yet reported written. 0: none. */
   #carried = 0;
-  #failure: SinkError | undefined = undefined;
-  #closing = false;
-  /** stopAtRecordBoundary() was called: start no record. */
-  #stopped = false;
-  #closePromise: Promise<void> | undefined = undefined;
-  #idle: (() => void) | undefined = undefined;
 
   constructor(fd: number, stream: SinkStream, options: FdSinkOptions = {}) {
-    this.description = options.description ?? 'fd';
+    super(stream, {
+      description: options.description ?? 'fd',
+      endOnClose: options.endOnClose ?? false,
+      mapFailure: options.mapFailure,
+    });
     this.#fd = fd;
-    this.#stream = stream;
-    this.#endOnClose = options.endOnClose ?? false;
-    this.#mapFailure = options.mapFailure ?? defaultStreamFailure;
-    stream.on('error', this.#onError);
-    stream.on('close', this.#onClose);
-  }
-
-  /** The failure that ended this sink, if any. */
-  get failure(): SinkError | undefined {
-    return this.#failure;
   }
 
   /**
@@ -97,127 +70,52 @@ export class FdSink implements LineSink {
    * written / bytes in the record; `undefined` when every record handed to the kernel is whole.
    */
   get partialRecord(): { written: number; length: number } | undefined {
-    const w = this.#current;
-    if (w === undefined || w.offset === w.recordStart || this.#failure !== undefined) return undefined;
+    const w = this.current;
+    if (w === undefined || w.offset === w.recordStart || this.failure !== undefined) return undefined;
     return { written: w.offset - w.recordStart, length: w.recordEnd - w.recordStart };
   }
 
-  write(lines: Buffer[], ctx: SinkWriteContext): Promise<void> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (this.#closing || this.#stopped) {
-      const after = this.#closing ? 'close()' : 'stopAtRecordBoundary()';
-      return Promise.reject(
-        new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after ${after}`, { retryable: false }),
-      );
-    }
-    if (ctx.signal.aborted) return Promise.reject(abortedError(this.description, ctx.signal));
-    if (lines.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const first = (lines[0] as Buffer).length + 1;
-      const w: FdWrite = {
-        lines,
-        data: joinLines(lines),
-        signal: ctx.signal,
-        resolve,
-        reject,
-        onAbort: () => this.#abort(w),
-        offset: 0,
-        recordsDone: 0,
-        recordStart: 0,
-        recordEnd: first,
-        settled: false,
-      };
-      ctx.signal.addEventListener('abort', w.onAbort, { once: true });
-      this.#queue.push(w);
-      this.#pump();
-    });
+  protected override createWrite(
+    lines: Buffer[],
+    signal: AbortSignal,
+    resolve: () => void,
+    reject: (err: Error) => void,
+  ): FdWrite {
+    const w: FdWrite = {
+      lines,
+      data: joinLines(lines),
+      signal,
+      resolve,
+      reject,
+      onAbort: () => this.#abort(w),
+      offset: 0,
+      recordsDone: 0,
+      recordStart: 0,
+      recordEnd: (lines[0] as Buffer).length + 1,
+      settled: false,
+    };
+    return w;
   }
 
-  /**
-   * For a process about to go: finishes the record the reader has only part of, then writes
-   * nothing more. Writes not complete by then are left unsettled (the caller, which is exiting or
-   * closing, accounts for them as not delivered: settling them now would let a retry policy act on
-   * them); later writes reject with ERR_SINK_CLOSED. Resolves `true` once no record is incomplete,
-   * or `false` if `timeoutMs` passed first (the reader took nothing for that long: it may be left
-   * with the start of one record, `partialRecord` says how much).
-   */
-  stopAtRecordBoundary(timeoutMs: number): Promise<boolean> {
-    if (!this.#stopped) {
-      this.#stopped = true;
-      this.#pump(); // at a record boundary already: done now
-    }
-    if (this.#current === undefined || this.#failure !== undefined) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(this.#current === undefined), timeoutMs);
-      const previous = this.#idle;
-      this.#idle = () => {
-        clearTimeout(timer);
-        previous?.();
-        resolve(true);
-      };
-    });
-  }
-
-  /** Waits for the pending writes, then ends the stream (if `endOnClose`). Rejects with the sink's failure, if it had one. */
-  close(): Promise<void> {
-    this.#closePromise ??= this.#close();
-    return this.#closePromise;
-  }
-
-  /** Ends the sink with `error`: the pending writes reject with it, as do later writes. */
-  fail(error: SinkError): void {
-    if (this.#failure !== undefined) return;
-    this.#failure = error;
-    const current = this.#current;
-    this.#current = undefined;
-    if (current !== undefined) this.#settle(current, error);
-    for (let w = this.#queue.shift(); w !== undefined; w = this.#queue.shift()) this.#settle(w, error);
-    this.#notifyIdle();
-  }
-
-  async #close(): Promise<void> {
-    this.#closing = true;
-    if (this.#current !== undefined || this.#queue.size > 0) {
-      await new Promise<void>((resolve) => {
-        const previous = this.#idle;
-        this.#idle = () => {
-          previous?.();
-          resolve();
-        };
-      });
-    }
-    if (this.#failure !== undefined) throw this.#failure;
-    if (!this.#endOnClose) return;
-    const stream = this.#stream;
-    await new Promise<void>((resolve, reject) => {
-      finished(stream as never, (err) => {
-        if (this.#failure !== undefined) reject(this.#failure);
-        else if (err !== undefined && err !== null) reject(this.#mapFailure(err, this.description) ?? err);
-        else resolve();
-      });
-      stream.end();
-    });
-  }
-
-  #pump(): void {
-    while (this.#carried === 0 && this.#failure === undefined) {
-      let w = this.#current;
+  protected override pump(): void {
+    while (this.#carried === 0 && this.failure === undefined) {
+      let w = this.current;
       if (w === undefined) {
-        if (this.#stopped) break; // queued writes stay unsettled (see stopAtRecordBoundary)
-        w = this.#queue.shift();
+        if (this.stopped) break; // queued writes stay unsettled (see stopAtRecordBoundary)
+        w = this.queue.shift();
         if (w === undefined) break;
         if (w.settled) continue; // aborted while queued: never started
-        this.#current = w;
+        this.current = w;
       }
       if (w.offset === w.data.length) {
-        this.#current = undefined;
-        this.#settle(w, undefined);
+        this.current = undefined;
+        this.settle(w, undefined);
         continue;
       }
       // Aborted or stopped: finish the record in progress, start no other.
-      const stopping = w.settled || this.#stopped;
+      const stopping = w.settled || this.stopped;
       if (stopping && w.offset === w.recordStart) {
-        this.#current = undefined;
+        this.current = undefined;
         w.signal.removeEventListener('abort', w.onAbort);
         continue;
       }
@@ -228,7 +126,7 @@ export class FdSink implements LineSink {
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') {
-          this.#onError(err as Error);
+          this.onStreamError(err as Error);
           return;
         }
         n = 0;
@@ -238,22 +136,22 @@ export class FdSink implements LineSink {
       // The pipe is full. The stream carries the rest of the record the cut is in (or the whole
       // next one): it writes as the reader makes room, and reports when it is through.
       this.#carried = w.recordEnd - w.offset;
-      this.#stream.write(w.data.subarray(w.offset, w.recordEnd), this.#onCarried);
+      this.stream.write(w.data.subarray(w.offset, w.recordEnd), this.#onCarried);
       return;
     }
-    this.#notifyIdle();
+    this.notifyIdle();
   }
 
   readonly #onCarried = (err?: Error | null): void => {
     const carried = this.#carried;
     this.#carried = 0;
     if (err !== undefined && err !== null) {
-      this.#onError(err);
+      this.onStreamError(err);
       return;
     }
-    const w = this.#current;
+    const w = this.current;
     if (w !== undefined) this.#advance(w, carried);
-    this.#pump();
+    this.pump();
   };
 
   #advance(w: FdWrite, n: number): void {
@@ -265,42 +163,12 @@ export class FdSink implements LineSink {
     }
   }
 
-  #settle(w: FdWrite, error: Error | undefined): void {
-    w.signal.removeEventListener('abort', w.onAbort);
-    if (w.settled) return;
-    w.settled = true;
-    if (error === undefined) w.resolve();
-    else w.reject(error);
-  }
-
   #abort(w: FdWrite): void {
     if (w.settled) return;
-    this.#settle(w, abortedError(this.description, w.signal));
-    // Queued: #pump skips it. Current: the record in progress is finished, then it is dropped.
-    if (this.#current === w && this.#carried === 0) this.#pump();
+    this.settle(w, abortedError(this.description, w.signal));
+    // Queued: pump skips it. Current: the record in progress is finished, then it is dropped.
+    if (this.current === w && this.#carried === 0) this.pump();
   }
-
-  #notifyIdle(): void {
-    const idle = this.#idle;
-    if (idle === undefined) return;
-    if (this.#failure === undefined && (this.#current !== undefined || (this.#queue.size > 0 && !this.#stopped)))
-      return;
-    this.#idle = undefined;
-    idle();
-  }
-
-  readonly #onError = (err: Error): void => {
-    if (this.#failure !== undefined) return;
-    const failure = this.#mapFailure(err, this.description);
-    if (failure !== undefined) this.fail(failure);
-  };
-
-  readonly #onClose = (): void => {
-    if (this.#failure !== undefined) return;
-    if (this.#closing && this.#current === undefined && this.#queue.size === 0) return;
-    const failure = this.#mapFailure(undefined, this.description);
-    if (failure !== undefined) this.fail(failure);
-  };
 }
 
 /**

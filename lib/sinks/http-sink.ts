@@ -3,8 +3,7 @@ import https from 'node:https';
 import { joinLines, type LineSink, type SinkWriteContext } from './line-sink';
 import { classifyHttpStatus, HttpOutcome, parseRetryAfter } from './http-classify';
 import { MIN_SCRUB_LENGTH, queryValues, redactUrl, safeDecode, scrubQueryParams } from './redact';
-import { SinkError, SinkErrorCodes } from './sink-errors';
-import { abortedError } from './stream-sink';
+import { abortedError, SinkError, SinkErrorCodes } from './sink-errors';
 
 export interface HttpSinkOptions {
   /**

@@ -88,3 +88,11 @@ export function sinkFailureAction(err: unknown): SinkFailureAction {
   if (err.code === SinkErrorCodes.HTTP_STATUS) return SinkFailureAction.DEAD_LETTER;
   return SinkFailureAction.STOP;
 }
+
+/** A write rejected because `signal` (the core's flush timeout, a shutdown) aborted it. Retryable. */
+export function abortedError(description: string, signal: AbortSignal): SinkError {
+  return new SinkError(SinkErrorCodes.ABORTED, `${description}: write aborted`, {
+    retryable: true,
+    cause: signal.reason,
+  });
+}

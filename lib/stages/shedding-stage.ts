@@ -2,6 +2,7 @@ import { RingBuffer } from '../util/ring-buffer';
 import { BackpressureState, type PressureSource } from '../pressure/state';
 import { DEFAULT_WATERMARKS, PRESSURE_LEVELS, levelAt, pressureRank } from '../pressure/levels';
 import { Duplex } from '../util/stream-classes';
+import type { WriteDoneCallback } from '../util/write-signature';
 import { DropReason, type DropEvent } from './drop-reasons';
 import { integerOption, invalidOption } from '../util/validate';
 
@@ -229,9 +230,13 @@ export abstract class SheddingStage<T> extends Duplex {
    *
    * Returns `false` only while the one-turn yield is in progress (see the class comment).
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  override write(chunk: any, encoding?: any, callback?: any): boolean {
+  override write(chunk: unknown, callback?: WriteDoneCallback): boolean;
+  override write(chunk: unknown, encoding: BufferEncoding, callback?: WriteDoneCallback): boolean;
+  override write(chunk: unknown, encoding?: BufferEncoding | WriteDoneCallback, callback?: WriteDoneCallback): boolean {
     if (chunk === null || this.destroyed || this.writableEnded || this.writableLength > 0) {
+      // Node's write() with the arguments as given, so that its own checks and errors apply.
+      if (typeof encoding === 'function') return super.write(chunk, encoding);
+      if (encoding === undefined) return super.write(chunk, callback);
       return super.write(chunk, encoding, callback);
     }
     if (typeof encoding === 'function') callback = encoding;

@@ -4,18 +4,26 @@
  * environment, readable-stream hands out Node core's own classes instead; CI
  * runs the whole suite both ways because users' pipelines mix the two.
  *
- * Typed as Node's classes: readable-stream 4 mirrors Node's API, and typing it
- * so lets our streams be passed to `node:stream` functions without casts.
+ * Typed as Node's classes (see readable-stream.d.ts): readable-stream 4 mirrors
+ * Node's API, and typing it so lets our streams be passed to `node:stream`
+ * functions without casts. The annotations keep `readable-stream`, which has no
+ * types of its own, out of the declarations we ship.
  */
 import type * as NodeStream from 'node:stream';
+import {
+  Writable as WritableImpl,
+  Transform as TransformImpl,
+  Duplex as DuplexImpl,
+  Readable as ReadableImpl,
+  PassThrough as PassThroughImpl,
+  pipeline as pipelineImpl,
+  finished as finishedImpl,
+} from 'readable-stream';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const implementation = require('readable-stream') as typeof NodeStream;
-
-export const Writable = implementation.Writable;
-export const Transform = implementation.Transform;
-export const Duplex = implementation.Duplex;
-export const Readable = implementation.Readable;
-export const PassThrough = implementation.PassThrough;
-export const pipeline = implementation.pipeline;
-export const finished = implementation.finished;
+export const Writable: typeof NodeStream.Writable = WritableImpl;
+export const Transform: typeof NodeStream.Transform = TransformImpl;
+export const Duplex: typeof NodeStream.Duplex = DuplexImpl;
+export const Readable: typeof NodeStream.Readable = ReadableImpl;
+export const PassThrough: typeof NodeStream.PassThrough = PassThroughImpl;
+export const pipeline: typeof NodeStream.pipeline = pipelineImpl;
+export const finished: typeof NodeStream.finished = finishedImpl;

@@ -141,6 +141,11 @@ export interface FuzzCase {
   destroyInListener: { event: ListenerEvent; nth: number; withError: boolean } | undefined;
   /** Extra listeners that mutate the arrays in 'dead-letter' payloads (the library must not read them back). */
   rogueListeners: boolean;
+  /**
+   * `onSettled` installed (checked by settled-oracle.ts); from call `throwFrom` on (1-based) it throws,
+   * as an acknowledgement store that went down would. Drawn last, so that adding it changed no earlier case.
+   */
+  settled: { throwFrom: number | undefined } | undefined;
   /** Options set beyond what Node's timers can represent. */
   extremes: string[];
 }
@@ -306,6 +311,7 @@ export function generateCase(seed: number): FuzzCase {
         }
       : undefined,
     rogueListeners: rng.chance(0.05),
+    settled: rng.chance(0.5) ? { throwFrom: rng.chance(0.2) ? rng.int(1, 6) : undefined } : undefined,
     extremes,
   };
 }
@@ -357,6 +363,8 @@ export function describeCase(c: FuzzCase): string {
   if (c.destroyInListener !== undefined)
     parts.push(`destroyIn=${c.destroyInListener.event}#${c.destroyInListener.nth}`);
   if (c.rogueListeners) parts.push('rogue-listeners');
+  if (c.settled !== undefined)
+    parts.push(c.settled.throwFrom === undefined ? 'onSettled' : `onSettled(throws from #${c.settled.throwFrom})`);
   if (c.extremes.length > 0) parts.push(`extremes=${c.extremes.join(',')}`);
   return parts.join(' ');
 }

@@ -25,6 +25,7 @@ import {
   ErrorCodes,
   type BackpressureMetrics,
   type BackpressureOptions,
+  type BackpressureWritableOptions,
   type CircuitChange,
   type DeadLetterEvent,
   type DropEvent,
@@ -44,6 +45,7 @@ import {
   type SinkKind,
 } from './fuzz-case';
 import { Rng } from './rng';
+import { SettledOracle } from './settled-oracle';
 
 // Captured at load time, before any case installs fake timers.
 const realSetImmediate = setImmediate;
@@ -83,6 +85,7 @@ export type FailureKind =
   | 'hang' // the case did not terminate
   | 'after-close' // a counter changed after 'close'
   | 'unexpected-error' // an error that is neither a BackpressureError nor the test's own
+  | 'settled' // onSettled told something other than what settled, when it settled (see settled-oracle.ts)
   | 'crash'; // the library threw synchronously from a public method or a harness step failed
 
 export interface Failure {
@@ -249,6 +252,8 @@ class CaseRun {
   #runCount = 0;
 
   readonly #create: (options: BackpressureOptions<FuzzItem>) => Composition;
+  /** Checks onSettled, when the case installs it. */
+  readonly #settled: SettledOracle | undefined;
 
   constructor(c: FuzzCase, verbose: boolean, create: (options: BackpressureOptions<FuzzItem>) => Composition) {
     this.c = c;
@@ -275,6 +280,22 @@ class CaseRun {
       calls: [],
       sizeRefused: false,
     }));
+    this.#settled =
+      c.settled === undefined
+        ? undefined
+        : new SettledOracle(
+            {
+              fail: (where, message) => this.#fail('settled', where, message),
+              log: (line) => this.#log(line),
+              ids: (items, where) => this.#ids(items, where),
+              seq: () => ++this.#seq,
+              acked: () => this.#acked(),
+              checkInvariant: (where) => this.#checkInvariant(where),
+              isDestroyed: () => this.#w.destroyed || this.#bw.destroyed,
+            },
+            c.settled,
+            c.items.length,
+          );
   }
 
   // ------------------------------------------------------------------ plumbing
@@ -343,8 +364,7 @@ class CaseRun {
 
   #options(): BackpressureOptions<FuzzItem> {
     const c = this.c;
-    const o: BackpressureOptions<FuzzItem> = {
-      strategy: c.strategy,
+    const o: BackpressureWritableOptions<FuzzItem> = {
       flush: this.#flush,
       maxBufferSize: c.maxBufferSize,
       batchSize: c.batchSize,
@@ -353,7 +373,6 @@ class CaseRun {
       flushTimeoutMs: c.flushTimeoutMs,
       drainTimeoutMs: c.drainTimeoutMs,
       minFlushIntervalMs: c.minFlushIntervalMs,
-      capacity: c.capacity,
     };
     if (c.maxFlushIntervalMs !== undefined) o.maxFlushIntervalMs = c.maxFlushIntervalMs;
     if (c.targetLatencyMs !== undefined) o.targetLatencyMs = c.targetLatencyMs;
@@ -362,6 +381,7 @@ class CaseRun {
     if (c.circuitBreaker !== undefined) o.circuitBreaker = c.circuitBreaker;
     if (c.adaptive !== undefined) o.adaptive = c.adaptive;
     if (c.deadLetter.mode !== 'none') o.onDeadLetter = this.#onDeadLetter;
+    if (this.#settled !== undefined) o.onSettled = this.#settled.onSettled;
     if (c.bytes !== undefined) {
       const { maxBufferBytes, badSizeIds, badSizeMode } = c.bytes;
       const bad = new Set(badSizeIds);
@@ -374,31 +394,47 @@ class CaseRun {
         return badSizeMode === 'nan' ? Number.NaN : -1;
       };
     }
-    if (c.strategy === 'sample') {
-      o.sampleRate = c.sampleRate;
-      o.sampleMode = c.sampleMode;
-      o.sampleThreshold = c.sampleThreshold;
-      if (c.sampleMode === 'random') o.random = () => this.#sampleRandom.float();
-      if (c.sampleMode === 'key') {
-        const bad = new Set(c.badKeyIds);
-        o.sampleKey = (item: FuzzItem): unknown => {
-          if (bad.has(item.id)) throw new Error(`fuzz: no key for ${item.id}`);
-          return item.id % 7;
+    // Each strategy takes exactly its own options (BackpressureOptions is a union on `strategy`).
+    const capacity = c.capacity;
+    switch (c.strategy) {
+      case 'block':
+        return { ...o, strategy: c.strategy };
+      case 'drop-oldest':
+      case 'drop-newest':
+        return { ...o, strategy: c.strategy, capacity };
+      case 'sample': {
+        const sampling = {
+          ...o,
+          strategy: c.strategy,
+          capacity,
+          sampleRate: c.sampleRate,
+          sampleThreshold: c.sampleThreshold,
         };
+        if (c.sampleMode === 'random') {
+          return { ...sampling, sampleMode: c.sampleMode, random: () => this.#sampleRandom.float() };
+        }
+        if (c.sampleMode === 'key') {
+          const bad = new Set(c.badKeyIds);
+          const sampleKey = (item: FuzzItem): unknown => {
+            if (bad.has(item.id)) throw new Error(`fuzz: no key for ${item.id}`);
+            return item.id % 7;
+          };
+          return { ...sampling, sampleMode: c.sampleMode, sampleKey };
+        }
+        return { ...sampling, sampleMode: c.sampleMode };
+      }
+      case 'priority': {
+        const bad = new Set(c.badPriorityIds);
+        const priority = (item: FuzzItem): number => {
+          if (bad.has(item.id)) {
+            if (item.id % 2 === 0) throw new Error(`fuzz: no priority for ${item.id}`);
+            return Number.NaN;
+          }
+          return item.p;
+        };
+        return { ...o, strategy: c.strategy, capacity, priority, keepAtLeast: c.keepAtLeast };
       }
     }
-    if (c.strategy === 'priority') {
-      const bad = new Set(c.badPriorityIds);
-      o.priority = (item: FuzzItem): number => {
-        if (bad.has(item.id)) {
-          if (item.id % 2 === 0) throw new Error(`fuzz: no priority for ${item.id}`);
-          return Number.NaN;
-        }
-        return item.p;
-      };
-      if (c.keepAtLeast !== undefined) o.keepAtLeast = c.keepAtLeast;
-    }
-    return o;
   }
 
   #metrics(where: string): BackpressureMetrics | undefined {
@@ -675,6 +711,7 @@ class CaseRun {
     for (const a of this.#attempts) {
       if (a.checked) continue;
       a.checked = true;
+      this.#settled?.checkSent(a.ids, a.n, a.startSeq);
       const seen = new Set<number>();
       for (const id of a.ids) {
         if (seen.has(id)) this.#fail('identity', 'flush', `item ${id} twice in one batch (call ${a.n})`);
@@ -940,6 +977,7 @@ class CaseRun {
         throw new Error('fuzz: onDeadLetter failed (sync)');
       }
       this.#handlerSettled++;
+      this.#settled?.deadLetterResolved(ids);
       return undefined;
     }
     return new Promise<void>((resolve, reject) =>
@@ -948,7 +986,10 @@ class CaseRun {
         if (fails) {
           markFailed();
           reject(new Error('fuzz: onDeadLetter failed (async)'));
-        } else resolve();
+        } else {
+          this.#settled?.deadLetterResolved(ids);
+          resolve();
+        }
       }, delay),
     );
   };
@@ -1574,6 +1615,10 @@ class CaseRun {
         if (f !== undefined) f.hint = c.strategy !== 'block' && userErrorWon ? 'N1' : '#7';
       }
     }
+    this.#settled?.finalCheck(this.#ledger, this.#errors, {
+      deadLetterHandlerFailed: this.#ledger.some((l) => l.dlHandlerFailed > 0),
+      userErrorWon,
+    });
     if (m !== undefined) {
       if (m.eventsAccepted !== this.#written)
         this.#fail('accepted', 'final', `eventsAccepted ${m.eventsAccepted} but ${this.#written} written`);

@@ -36,6 +36,9 @@ export const DEFECT_SEEDS: Readonly<Record<string, readonly number[]>> = {
   // N4: no onDeadLetter, a composition destroyed from the 'dead-letter' listener of a drain timeout: the
   // items its stage handed over made a second error, and the first one's items were in none.
   N4: [104720],
+  // N5: onSettled threw: a writable without onDeadLetter failed with ERR_BACKPRESSURE_DESTROYED, not
+  // ERR_BACKPRESSURE_SETTLED_HANDLER_FAILED; a composition reported the bare error without the items it held.
+  N5: [71, 433, 736, 1112],
 };
 
 const RANGE = 400;
