@@ -233,8 +233,11 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
    * inlined into the producer's loop (that alone took bench/library.bench.ts from ~0.8 to ~1.0 of
    * a hand-written batching loop).
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  #writeFull(chunk: any, encoding: any, callback: any): boolean {
+  #writeFull(
+    chunk: unknown,
+    encoding: BufferEncoding | WriteDoneCallback | undefined,
+    callback: WriteDoneCallback | undefined,
+  ): boolean {
     const ws = this.#ws;
     // Node's own errors (null item, write after end, write after destroy) stay Node's.
     if (chunk === null || this.#pressure.ending || ws.ending || ws.destroyed) {
