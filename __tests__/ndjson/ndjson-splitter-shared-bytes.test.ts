@@ -1,0 +1,72 @@
+import fc from 'fast-check';
+import { cut, split } from '../helpers/ndjson-helpers';
+
+/**
+ * `sharedBytes`: records are views (into the input chunk, or into one compact copy of a chunk's
+ * valid lines) instead of a copy each. Whatever the chunking and whatever is mixed in (invalid,
+ * blank, CRLF lines), it must produce exactly what the copying splitter produces: the oracle.
+ */
+const line = fc.oneof(
+  { weight: 6, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)) },
+  { weight: 1, arbitrary: fc.constantFrom('', '  ', '{"a":', 'not json', '[1,]', '\u00ff\u00fe') },
+);
+
+describe('ndjson splitter with sharedBytes', () => {
+  it('produces the same records, events and counts as the copying splitter, at any chunking, in both modes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(line, fc.boolean()), { maxLength: 30 }),
+        fc.array(fc.nat(3000), { maxLength: 30 }),
+        fc.constantFrom('skip' as const, 'fail' as const),
+        async (entries, offsets, onInvalid) => {
+          const text = entries.map(([l, crlf]) => l + (crlf ? '\r\n' : '\n')).join('');
+          const input = Buffer.from(text, 'latin1');
+          const copied = await split(cut(input, offsets), { onInvalid });
+          const shared = await split(cut(input, offsets), { onInvalid, sharedBytes: true });
+          const view = (r: { line: number; bytes: Buffer }) => [r.line, r.bytes.toString('hex')];
+          expect(shared.records.map(view)).toEqual(copied.records.map(view));
+          expect(shared.invalid).toEqual(copied.invalid);
+          expect(shared.metrics).toEqual(copied.metrics);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('lines of a chunk they mostly fill are views into it, adjacent with the newline between them', async () => {
+    const chunk = Buffer.from('{"a":1}\n{"b":2}\n\n{"c":3}\n');
+    const { records } = await split([chunk], { sharedBytes: true });
+    expect(records.map((r) => r.bytes.toString())).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+    for (const r of records) expect(r.bytes.buffer).toBe(chunk.buffer);
+    const [a, b] = records as unknown as [{ bytes: Buffer }, { bytes: Buffer }];
+    expect(b.bytes.byteOffset).toBe(a.bytes.byteOffset + a.bytes.length + 1);
+  });
+
+  it('a chunk that is mostly something else is not kept alive: its valid lines are copied together', async () => {
+    const chunk = Buffer.from(`{"a":1}\n${'x'.repeat(10_000)}\n{"b":2}\n`);
+    const { records, invalid } = await split([chunk], { sharedBytes: true });
+    expect(invalid).toHaveLength(1);
+    expect(records.map((r) => r.bytes.toString())).toEqual(['{"a":1}', '{"b":2}']);
+    for (const r of records) expect(r.bytes.buffer).not.toBe(chunk.buffer);
+    const [a, b] = records as unknown as [{ bytes: Buffer }, { bytes: Buffer }];
+    expect(b.bytes.buffer).toBe(a.bytes.buffer);
+    expect(b.bytes.byteOffset).toBe(a.bytes.byteOffset + a.bytes.length + 1);
+  });
+
+  it("'fail': every valid line before the invalid one is delivered, none after it", async () => {
+    const { records, metrics } = await split(['{"a":1}\n{"b":2}\nnope\n{"c":3}\n'], {
+      sharedBytes: true,
+      onInvalid: 'fail',
+    });
+    expect(records.map((r) => r.line)).toEqual([1, 2]);
+    expect(metrics.invalid).toBe(1);
+  });
+
+  it('is ignored with keepValue: records own their bytes and carry the value', async () => {
+    const text = '{"a":1}\n{"b":2}\n';
+    const chunk = Buffer.alloc(text.length, text); // not from Buffer's shared pool, unlike a small copy
+    const { records } = await split([chunk], { sharedBytes: true, keepValue: true });
+    expect(records.map((r) => r.value)).toEqual([{ a: 1 }, { b: 2 }]);
+    for (const r of records) expect(r.bytes.buffer).not.toBe(chunk.buffer);
+  });
+});
