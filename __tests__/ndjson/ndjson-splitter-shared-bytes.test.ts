@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { SharedLineRecord } from '../../lib/ndjson/chunk-records';
+import type { NdjsonRecord } from '../../lib/ndjson/ndjson-splitter';
 import { cut, split } from '../helpers/ndjson-helpers';
 
 /**
@@ -68,5 +70,42 @@ describe('ndjson splitter with sharedBytes', () => {
     const { records } = await split([chunk], { sharedBytes: true, keepValue: true });
     expect(records.map((r) => r.value)).toEqual([{ a: 1 }, { b: 2 }]);
     for (const r of records) expect(r.bytes.buffer).not.toBe(chunk.buffer);
+  });
+
+  it('joins any run of its records, in the order given, as each line followed by a newline (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(line, fc.boolean()), { minLength: 1, maxLength: 30 }),
+        fc.array(fc.nat(3000), { maxLength: 20 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.boolean(),
+        async (entries, offsets, batchCuts, shuffle) => {
+          const text = entries.map(([l, crlf]) => l + (crlf ? '\r\n' : '\n')).join('');
+          const { records } = await split(cut(Buffer.from(text, 'latin1'), offsets), { sharedBytes: true });
+          // Batches as the writable would cut them (or reordered, as a user's flush never sees them).
+          const bounds = [...new Set([0, ...batchCuts.map((c) => c % (records.length + 1)), records.length])].sort(
+            (a, b) => a - b,
+          );
+          for (let k = 1; k < bounds.length; k++) {
+            const batch = records.slice(bounds[k - 1], bounds[k]);
+            if (shuffle) batch.reverse();
+            const joined = SharedLineRecord.joined(batch);
+            const expected = Buffer.concat(batch.flatMap((r) => [r.bytes, Buffer.from('\n')]));
+            if (batch.length === 0) expect(joined).toBeUndefined();
+            else expect((joined as Buffer).toString('hex')).toBe(expected.toString('hex'));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('does not join records it cannot vouch for: other records, or bytes replaced after the split', async () => {
+    const { records } = await split(['{"a":1}\n{"b":2}\n'], { sharedBytes: true });
+    const [a, b] = records as [NdjsonRecord, NdjsonRecord];
+    expect(SharedLineRecord.joined([a, { line: 9, bytes: Buffer.from('{}') }])).toBeUndefined();
+    b.bytes = Buffer.from('{"c":3}');
+    expect(SharedLineRecord.joined([a, b])).toBeUndefined();
+    expect(SharedLineRecord.joined([a])?.toString()).toBe('{"a":1}\n');
   });
 });

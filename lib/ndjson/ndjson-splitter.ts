@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { TransformCallback } from 'node:stream';
-import { ChunkRecords } from './chunk-records';
+import { ChunkRecords, SharedLineRecord } from './chunk-records';
 import { checkJson, JsonCheck } from './json-check';
 import { excerptOf, EXCERPT_BYTES, isBlank } from './line-text';
 import { Transform } from '../util/stream-classes';
@@ -322,7 +322,12 @@ export class NdjsonSplitter extends Transform {
       const check = checkJson(bytes);
       if (check === JsonCheck.VALID_ASCII || (check === JsonCheck.VALID_NON_ASCII && isUtf8(bytes))) {
         m.valid++;
-        this.push({ line: lineNumber, bytes });
+        // sharedBytes: a line that spanned chunks has its own copy, but is joined like the others.
+        this.push(
+          this.#chunkRecords === undefined
+            ? { line: lineNumber, bytes }
+            : new SharedLineRecord(lineNumber, bytes, 0, bytes.length),
+        );
         return;
       }
       // Same precedence as below: bad UTF-8 is reported as such even when the JSON is bad too.

@@ -1,5 +1,4 @@
 import { writeSync } from 'node:fs';
-import { joinLines } from './line-sink';
 import { noAbortListener, QueuedSink, type MapStreamFailure, type QueuedWrite, type SinkStream } from './queued-sink';
 import { abortedError } from './sink-errors';
 
@@ -75,10 +74,15 @@ export class FdSink extends QueuedSink<FdWrite> {
     return { written: w.offset - w.recordStart, length: w.recordEnd - w.recordStart };
   }
 
-  protected override createWrite(lines: Buffer[], resolve: () => void, reject: (err: Error) => void): FdWrite {
+  protected override createWrite(
+    lines: Buffer[],
+    data: Buffer,
+    resolve: () => void,
+    reject: (err: Error) => void,
+  ): FdWrite {
     const w: FdWrite = {
       lines,
-      data: joinLines(lines),
+      data,
       resolve,
       reject,
       onAbort: (reason) => this.#abort(w, reason),

@@ -85,7 +85,7 @@ export class HttpSink implements LineSink {
     this.#agent = options.agent ?? new this.#transport.Agent({ keepAlive: true });
   }
 
-  write(lines: Buffer[], ctx: SinkWriteContext): Promise<void> {
+  write(lines: Buffer[], ctx: SinkWriteContext, joined?: Buffer): Promise<void> {
     if (this.#closed) {
       return Promise.reject(
         new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after close()`, { retryable: false }),
@@ -93,7 +93,7 @@ export class HttpSink implements LineSink {
     }
     if (ctx.signal.aborted) return Promise.reject(abortedError(this.description, ctx.signal.reason));
     if (lines.length === 0) return Promise.resolve();
-    const body = joinLines(lines);
+    const body = joined ?? joinLines(lines);
     this.#inFlight++;
     return new Promise<void>((resolve, reject) => this.#post(body, ctx.signal, resolve, reject)).finally(
       this.#requestDone,

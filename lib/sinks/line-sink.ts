@@ -33,8 +33,13 @@ export interface LineSinkResult {
  * `Retry-After`) is the least delay before the retry.
  */
 export interface LineSink {
-  /** Deliver lines (each WITHOUT trailing newline); the sink appends '\n' to each. */
-  write(lines: Buffer[], ctx: SinkWriteContext): Promise<void | LineSinkResult>;
+  /**
+   * Deliver lines (each WITHOUT trailing newline); the sink appends '\n' to each. `joined`, when
+   * given, is the same lines already joined, each followed by '\n' (`sinkFlush` makes it from
+   * records that share memory, often without a copy): a sink that writes one body may use it
+   * instead of joining them itself. Neither is ever written to.
+   */
+  write(lines: Buffer[], ctx: SinkWriteContext, joined?: Buffer): Promise<void | LineSinkResult>;
   /** Flushes what was written and releases the destination. Further writes reject with ERR_SINK_CLOSED. */
   close(): Promise<void>;
   /** Human-readable target for logs, with credentials redacted. */

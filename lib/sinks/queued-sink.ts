@@ -1,6 +1,6 @@
 import { finished } from '../util/stream-classes';
 import { RingBuffer } from '../util/ring-buffer';
-import type { LineSink, SinkWriteContext } from './line-sink';
+import { joinLines, type LineSink, type SinkWriteContext } from './line-sink';
 import { abortedError, SinkError, SinkErrorCodes } from './sink-errors';
 
 /** The part of a Writable the sink uses (Node core and readable-stream streams both fit). */
@@ -93,7 +93,7 @@ export abstract class QueuedSink<W extends QueuedWrite> implements LineSink {
     return this.#failure;
   }
 
-  write(lines: Buffer[], ctx: SinkWriteContext): Promise<void> {
+  write(lines: Buffer[], ctx: SinkWriteContext, joined?: Buffer): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closing || this.stopped) {
       const after = this.#closing ? 'close()' : 'stopAtRecordBoundary()';
@@ -105,7 +105,7 @@ export abstract class QueuedSink<W extends QueuedWrite> implements LineSink {
     if (aborted) return Promise.reject(abortedError(this.description, abortReason(ctx)));
     if (lines.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const w = this.createWrite(lines, resolve, reject);
+      const w = this.createWrite(lines, joined ?? joinLines(lines), resolve, reject);
       w.offAbort = listenForAbort(ctx, w.onAbort);
       this.queue.push(w);
       this.pump();
@@ -152,7 +152,8 @@ export abstract class QueuedSink<W extends QueuedWrite> implements LineSink {
   }
 
   /** The queue entry for one batch; its `onAbort` settles it (and lets the sink move on). */
-  protected abstract createWrite(lines: Buffer[], resolve: () => void, reject: (err: Error) => void): W;
+  /** `data`: the lines joined, each followed by '\n'. */
+  protected abstract createWrite(lines: Buffer[], data: Buffer, resolve: () => void, reject: (err: Error) => void): W;
 
   /** Moves the queue on: writes what it can, settles what is done; calls `notifyIdle()` when it stops. */
   protected abstract pump(): void;

@@ -1,4 +1,3 @@
-import { joinLines } from './line-sink';
 import { noAbortListener, QueuedSink, type MapStreamFailure, type QueuedWrite, type SinkStream } from './queued-sink';
 import { abortedError } from './sink-errors';
 
@@ -49,9 +48,14 @@ export class StreamSink extends QueuedSink<PendingWrite> {
     stream.on('drain', this.#onDrain);
   }
 
-  protected override createWrite(lines: Buffer[], resolve: () => void, reject: (err: Error) => void): PendingWrite {
+  protected override createWrite(
+    _lines: Buffer[],
+    data: Buffer,
+    resolve: () => void,
+    reject: (err: Error) => void,
+  ): PendingWrite {
     const pending: PendingWrite = {
-      data: joinLines(lines),
+      data,
       resolve,
       reject,
       onAbort: (reason) => this.#abort(pending, reason),
