@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { SharedLineRecord } from '../../lib/ndjson/chunk-records';
 import type { NdjsonRecord } from '../../lib/ndjson/ndjson-splitter';
@@ -107,5 +108,18 @@ describe('ndjson splitter with sharedBytes', () => {
     b.bytes = Buffer.from('{"c":3}');
     expect(SharedLineRecord.joined([a, b])).toBeUndefined();
     expect(SharedLineRecord.joined([a])?.toString()).toBe('{"a":1}\n');
+  });
+
+  it("a record's bytes are a Buffer in every way a consumer can tell", async () => {
+    const { records } = await split([Buffer.from('{"name":"Zoë"}\n[1]\n')], { sharedBytes: true });
+    const bytes = (records[0] as NdjsonRecord).bytes;
+    expect(Buffer.isBuffer(bytes)).toBe(true);
+    expect(bytes).toBeInstanceOf(Buffer);
+    expect(bytes.toString('utf8')).toBe('{"name":"Zoë"}');
+    expect(bytes.equals(Buffer.from('{"name":"Zoë"}'))).toBe(true);
+    expect(Buffer.concat([bytes, Buffer.from('!')]).toString()).toBe('{"name":"Zoë"}!');
+    expect(bytes.subarray(1, 7).toString()).toBe('"name"');
+    expect(inspect(bytes)).toMatch(/^<Buffer 7b 22/);
+    expect(JSON.parse(bytes.toString())).toEqual({ name: 'Zoë' });
   });
 });

@@ -326,7 +326,7 @@ export class NdjsonSplitter extends Transform {
         this.push(
           this.#chunkRecords === undefined
             ? { line: lineNumber, bytes }
-            : new SharedLineRecord(lineNumber, bytes, 0, bytes.length),
+            : new SharedLineRecord(lineNumber, bytes, 0, bytes),
         );
         return;
       }
