@@ -8,7 +8,7 @@
 import { Readable as CoreReadable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BackpressureWritable } from '../lib';
-import { formatRate, machine, measureInterleaved, countingCoreWritable } from './harness';
+import { formatRate, formatSpread, machine, measureInterleaved, countingCoreWritable, roundRatios } from './harness';
 
 const N = Number(process.env['BENCH_ITEMS'] ?? 1_000_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 11);
@@ -50,7 +50,9 @@ async function main(): Promise<void> {
   if (ours === undefined || core === undefined) throw new Error('unreachable');
   console.log(`${ours.name}: ${formatRate(ours.median)}`);
   console.log(`${core.name}: ${formatRate(core.median)}`);
-  console.log(`ratio BackpressureWritable / core Writable: ${(ours.median / core.median).toFixed(2)} (target >= 1.00)`);
+  console.log(
+    `ratio BackpressureWritable / core Writable per round, min / median / max: ${formatSpread(roundRatios(ours, core))} (target >= 1.00)`,
+  );
 
   const [defaults] = await measureInterleaved([{ name: 'defaults', run: () => intoBackpressureWritable() }], ROUNDS);
   if (defaults === undefined) throw new Error('unreachable');

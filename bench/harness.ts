@@ -66,3 +66,27 @@ export function countingCoreWritable(): { sink: CoreWritable; delivered: () => n
   });
   return { sink, delivered: () => delivered };
 }
+
+/** min / median / max of a list of numbers. */
+export interface Spread {
+  min: number;
+  median: number;
+  max: number;
+}
+
+export function spread(values: readonly number[]): Spread {
+  if (values.length === 0) return { min: NaN, median: NaN, max: NaN };
+  return { min: Math.min(...values), median: median([...values]), max: Math.max(...values) };
+}
+
+/**
+ * The ratio a / b of each interleaved round (both measured back to back, so the machine's state
+ * hits both alike), as min / median / max: a ratio of medians hides how much the rounds disagree.
+ */
+export function roundRatios(a: Measurement, b: Measurement): Spread {
+  return spread(a.runs.map((rate, i) => rate / (b.runs[i] ?? NaN)));
+}
+
+export function formatSpread(s: Spread, digits = 2): string {
+  return `${s.min.toFixed(digits)} / ${s.median.toFixed(digits)} / ${s.max.toFixed(digits)}`;
+}

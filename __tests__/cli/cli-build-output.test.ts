@@ -42,6 +42,19 @@ describe('buildOutput: what the library refuses is a usage error naming the flag
     expect(usageMessage(options as Partial<CliOptions>)).toMatch(message);
   });
 
+  test('--concurrency and --adaptive reach the library: the lanes in flight, the loop that moves them', () => {
+    const fixed = buildOutput({ ...base, concurrency: 4 }, flush, onDeadLetter, 1000);
+    expect(fixed.getMetrics().concurrency).toBe(4);
+    fixed.destroy();
+    const dropping = buildOutput({ ...base, strategy: 'drop-oldest', concurrency: 3 }, flush, onDeadLetter, 1000);
+    expect(dropping.getMetrics().concurrency).toBe(3);
+    dropping.destroy();
+    // Adaptive starts from the given values; its bounds are the library's (maxConcurrency ≥ 16).
+    const adaptive = buildOutput({ ...base, adaptive: true, concurrency: 2, batchSize: 50 }, flush, onDeadLetter, 1000);
+    expect(adaptive.getMetrics()).toMatchObject({ concurrency: 2, batchSize: 50, adaptiveAdjustments: 0 });
+    adaptive.destroy();
+  });
+
   test('a small buffer alone shrinks the default batch; valid options build a stream', () => {
     const output = buildOutput({ ...base, maxBuffer: 10 }, flush, onDeadLetter, 1000);
     expect(output.getMetrics().state).toBe('normal');

@@ -8,7 +8,11 @@ import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, collect, expectBalanced, statsOf, tempDir } from '../helpers/cli';
 
-/** 100-byte lines: 64 KiB reads (65536 = 655 * 100 + 36) always end inside a line. */
+/**
+ * 100-byte lines: reads always end inside a line — the CLI reads a file on stdin in 1 MiB chunks
+ * (1048576 = 10485 * 100 + 76), a pipe in 64 KiB ones (65536 = 655 * 100 + 36).
+ */
+const LINES = 30_000;
 function line(seq: number): string {
   const head = `{"seq":${seq},"pad":"`;
   return `${head}${'x'.repeat(100 - head.length - 3)}"}\n`;
@@ -20,7 +24,7 @@ describe('backpressure CLI: the line reading stopped in is truncated-at-stop, no
     try {
       const inputPath = join(dir, 'input.ndjson');
       let text = '';
-      for (let seq = 0; seq < 5000; seq++) text += line(seq);
+      for (let seq = 0; seq < LINES; seq++) text += line(seq);
       writeFileSync(inputPath, text);
       const dlq = join(dir, 'dead.ndjson');
 
@@ -41,7 +45,7 @@ describe('backpressure CLI: the line reading stopped in is truncated-at-stop, no
       expect(r.stderr).not.toMatch(/invalid-json/);
       const stats = statsOf(r.stderr);
       expectBalanced(stats);
-      expect(stats.read).toBeLessThan(5000);
+      expect(stats.read).toBeLessThan(LINES);
       expect(stats).toMatchObject({ invalid: 0, truncated: 1 });
       const cutLine = stats.read; // the last line read, in part
       expect(r.stderr).toMatch(

@@ -30,6 +30,10 @@ describe('backpressure CLI: bad values are usage errors, before any side effect'
     [['--flush-timeout', '3000000000'], /--flush-timeout is out of range: must be an integer from 1 to 2147483647/],
     [['--flush-interval', '3000000000'], /--flush-interval is out of range: must be an integer from 0 to 2147483647/],
     [['--sink', 'ftp://host/x'], /--sink: unknown sink/],
+    [['--concurrency', '0'], /--concurrency is out of range: must be an integer from 1 to 1024, got '0'/],
+    [['--concurrency', '1025'], /--concurrency is out of range: must be an integer from 1 to 1024, got '1025'/],
+    [['--concurrency', 'four'], /--concurrency must be an integer from 1 to 1024, got 'four'/],
+    [['--adaptive=yes'], /--adaptive/],
   ])(
     '%j: one line, exit 2, no file sink or dead-letter file created, no summary (nothing read)',
     async (args, message) => {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BackpressureWritable } from '../../lib';
-import { expectConserved, range } from '../helpers/core-helpers';
+import { ControlledSink, expectConserved, range, settle } from '../helpers/core-helpers';
 
 // Adaptive mode changes batch size and concurrency while data flows; it must
 // never break the invariant, the bounds, or (at concurrency 1 it starts
@@ -61,4 +61,41 @@ test('adaptive option validation names the option', () => {
     '"adaptive.maxConcurrency"',
   );
   expect(() => new BackpressureWritable({ flush, adaptive: 'yes' as never })).toThrow('"adaptive"');
+});
+
+test('adaptive: a call running past targetLatencyMs cuts the lanes while it still runs; nothing is lost', async () => {
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate'] });
+  const sink = new ControlledSink<number>();
+  const w = new BackpressureWritable<number>({
+    batchSize: 10,
+    concurrency: 4,
+    targetLatencyMs: 100,
+    adaptive: { maxConcurrency: 4 },
+    flush: sink.flush,
+  });
+  for (const item of range(60)) w.write(item);
+  expect(sink.calls.length).toBe(4);
+  expect(w.getMetrics().concurrency).toBe(4);
+  jest.advanceTimersByTime(90);
+  expect(w.getMetrics().concurrency).toBe(4); // not over the ceiling yet
+  jest.advanceTimersByTime(20);
+  // Over the ceiling with every call still running: the loop has cut the lanes already.
+  const m = w.getMetrics();
+  expect(m.concurrency).toBe(2);
+  expect(m.inFlightBatches).toBe(4);
+  expectConserved(m);
+  // The cut holds back new batches until only 2 are in flight.
+  for (const call of sink.calls.splice(0, 2)) call.resolve();
+  await settle();
+  expect(sink.calls.length).toBe(2);
+  for (const call of sink.calls.splice(0, 2)) call.resolve();
+  await settle();
+  expect(sink.calls.length).toBe(2);
+  w.end();
+  while (w.getMetrics().eventsFlushed < 60) {
+    for (const call of sink.calls.splice(0)) call.resolve();
+    await settle();
+  }
+  expect([...sink.delivered].sort((a, b) => a - b)).toEqual(range(60));
+  expectConserved(w.getMetrics());
 });

@@ -1,7 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createFileSink } from '../../lib/sinks/file-sink';
+import { execFileSync } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { createFileSink, FileSink } from '../../lib/sinks/file-sink';
+import { StreamSink } from '../../lib/sinks/stream-sink';
 import { SinkErrorCodes } from '../../lib/sinks/sink-errors';
 
 const ctx = () => ({ signal: new AbortController().signal, attempt: 1 });
@@ -31,5 +34,31 @@ describe('file sink', () => {
     expect(err).toMatchObject({ code: SinkErrorCodes.WRITE_FAILED, retryable: false });
     expect((err as Error).message).toContain('ENOENT');
     await expect(sink.close()).rejects.toMatchObject({ code: SinkErrorCodes.WRITE_FAILED });
+  });
+
+  it('a regular file is written with one synchronous write per batch: the bytes are in it when the write resolves', async () => {
+    const path = join(dir, 'out.ndjson');
+    const sink = createFileSink(path);
+    expect(sink).toBeInstanceOf(FileSink);
+    await sink.write([Buffer.from('{"a":1}')], ctx());
+    await sink.write([Buffer.from('{"b":2}'), Buffer.from('{"c":3}')], ctx());
+    expect(readFileSync(path, 'utf8')).toBe('{"a":1}\n{"b":2}\n{"c":3}\n'); // before close()
+    await sink.close();
+  });
+
+  it('a FIFO is written through the stream (a write never waits for its reader in the event loop)', async () => {
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const sink = createFileSink(fifo);
+    expect(sink).toBeInstanceOf(StreamSink);
+    const read = new Promise<string>((resolve) => {
+      let text = '';
+      createReadStream(fifo)
+        .on('data', (c) => (text += c.toString()))
+        .on('end', () => resolve(text));
+    });
+    await sink.write([Buffer.from('{"a":1}'), Buffer.from('{"b":2}')], ctx());
+    await sink.close();
+    expect(await read).toBe('{"a":1}\n{"b":2}\n');
   });
 });

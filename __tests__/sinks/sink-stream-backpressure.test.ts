@@ -1,3 +1,4 @@
+import { FlushAttemptContext } from '../../lib/core/flush-attempt-context';
 import { isSinkError, SinkErrorCodes } from '../../lib/sinks/sink-errors';
 import { createStdoutSink } from '../../lib/sinks/stdout-sink';
 import { createStreamSink } from '../../lib/sinks/stream-sink';
@@ -76,6 +77,35 @@ describe('stream sink: one write per batch, backpressure respected', () => {
     expect(chunks).toEqual(['started\n', 'third\n']);
     release();
     await p3;
+  });
+
+  it("with the core's own contexts, an abort reaches the sink without an AbortSignal ever being made", async () => {
+    const { stream, chunks, release } = gatedWritable();
+    const sink = createStreamSink(stream);
+    // The contexts the core passes to flush: reading `signal` would create an AbortController per batch.
+    const coreContext = (): FlushAttemptContext => {
+      const c = new FlushAttemptContext(1);
+      Object.defineProperty(c, 'signal', {
+        get: () => {
+          throw new Error('signal read');
+        },
+      });
+      return c;
+    };
+    const started = coreContext();
+    const queued = coreContext();
+    const p1 = sink.write(lines('started'), started);
+    const p2 = sink.write(lines('queued'), queued);
+    const reason = new Error('flush timeout');
+    queued.abort(reason);
+    started.abort(reason);
+    await expect(p1).rejects.toMatchObject({ code: SinkErrorCodes.ABORTED, cause: reason });
+    await expect(p2).rejects.toMatchObject({ code: SinkErrorCodes.ABORTED, cause: reason });
+    // Already aborted when written: rejected at once, never queued.
+    await expect(sink.write(lines('late'), started)).rejects.toMatchObject({ code: SinkErrorCodes.ABORTED });
+    release();
+    await ticks();
+    expect(chunks).toEqual(['started\n']);
   });
 
   it('a stream error rejects the pending batch and every later one with a coded, non-retryable error', async () => {

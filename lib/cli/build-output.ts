@@ -16,6 +16,8 @@ const FLAG_OF_OPTION: Readonly<Record<string, string>> = {
   maxBufferSize: '--max-buffer',
   maxBufferBytes: '--max-buffer-bytes',
   batchSize: '--batch-size',
+  concurrency: '--concurrency',
+  adaptive: '--adaptive',
   minFlushIntervalMs: '--flush-interval',
   maxFlushIntervalMs: '--flush-interval',
   'retry.retries': '--retries',
@@ -57,6 +59,8 @@ export function buildOutput(
     ...(options.maxBuffer !== undefined && { maxBufferSize: options.maxBuffer }),
     ...(options.maxBufferBytes !== undefined && { maxBufferBytes: options.maxBufferBytes, sizeOf: recordByteLength }),
     ...(batchSize !== undefined && { batchSize }),
+    ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+    ...(options.adaptive === true && { adaptive: true }),
     ...(options.flushIntervalMs !== undefined && {
       minFlushIntervalMs: options.flushIntervalMs,
       maxFlushIntervalMs: options.flushIntervalMs,

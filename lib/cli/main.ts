@@ -3,6 +3,7 @@
  * Entry point of the `backpressure` bin: parse flags, run, exit. Everything
  * with behaviour lives in library modules; this file only routes.
  */
+import { createReadStream, fstatSync } from 'node:fs';
 import { isRedisStreamError, RedisStreamErrorCodes } from '../redis/redis-errors';
 import { ExitCode } from './exit-codes';
 import { parseCliArgs, UsageError } from './parse-args';
@@ -39,6 +40,21 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   }
 }
 
+/**
+ * Standard input. A regular file (`< input.ndjson`) is read in 1 MiB chunks instead of Node's
+ * 64 KiB: each chunk costs the read stream tens of microseconds whatever its size, which at 64 KiB
+ * was a tenth of the run. Records share the chunks they came from (sharedBytes), so a bigger chunk
+ * is kept alive a little longer; a pipe, a terminal or a socket delivers what it has anyway.
+ */
+function openStdin(): NodeJS.ReadableStream {
+  try {
+    if (fstatSync(0).isFile()) return createReadStream('', { fd: 0, autoClose: false, highWaterMark: 1 << 20 });
+  } catch {
+    // No descriptor 0 to look at: Node's own stdin says what there is.
+  }
+  return process.stdin;
+}
+
 /** How long, at exit, the CLI waits for what it printed to stdout/stderr to leave the process. */
 const STDIO_FLUSH_MS = 1_000;
 
@@ -54,7 +70,7 @@ if (require.main === module) {
     process.stderr.write('backpressure: internal error: the run stopped making progress before it finished\n');
     process.exit(ExitCode.FAILURE);
   });
-  void main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then(
+  void main(process.argv.slice(2), { stdin: openStdin(), stdout: process.stdout, stderr: process.stderr }).then(
     async (code) => {
       settled = true;
       await whenWritten([process.stdout, process.stderr], STDIO_FLUSH_MS);

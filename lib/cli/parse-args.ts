@@ -21,6 +21,8 @@ export const CLI_DEFAULTS = {
   maxLineBytes: DEFAULT_MAX_LINE_BYTES,
   /** How long a signal-triggered shutdown waits for the sink before dead-lettering the rest. */
   drainTimeoutMs: 10_000,
+  /** Most `--concurrency`: more sink writes in flight than this would only queue in the sink. */
+  maxConcurrency: 1024,
 } as const;
 
 /** Flags after validation. Optional fields left unset mean "use the library's default". */
@@ -29,6 +31,10 @@ export interface CliOptions {
   maxBuffer?: number;
   maxBufferBytes?: number;
   batchSize?: number;
+  /** Sink writes in flight at once (the library's `concurrency`). */
+  concurrency?: number;
+  /** Let the library's control loop choose batch size and concurrency. */
+  adaptive?: boolean;
   flushIntervalMs?: number;
   sampleRate?: number;
   priorityField?: string;
@@ -72,6 +78,8 @@ const OPTIONS = {
   'max-buffer': { type: 'string' },
   'max-buffer-bytes': { type: 'string' },
   'batch-size': { type: 'string' },
+  concurrency: { type: 'string' },
+  adaptive: { type: 'boolean' },
   'flush-interval': { type: 'string' },
   'sample-rate': { type: 'string' },
   'priority-field': { type: 'string' },
@@ -128,9 +136,11 @@ export function parseCliArgs(argv: readonly string[]): ParsedCommand {
     drainTimeoutMs: integer('--drain-timeout', values['drain-timeout'], 0, MAX_TIMER_MS) ?? CLI_DEFAULTS.drainTimeoutMs,
     stats: values.stats === true,
   };
+  if (values.adaptive === true) options.adaptive = true;
   setIfDefined(options, 'maxBuffer', integer('--max-buffer', values['max-buffer'], 1));
   setIfDefined(options, 'maxBufferBytes', integer('--max-buffer-bytes', values['max-buffer-bytes'], 1));
   setIfDefined(options, 'batchSize', integer('--batch-size', values['batch-size'], 1));
+  setIfDefined(options, 'concurrency', integer('--concurrency', values.concurrency, 1, CLI_DEFAULTS.maxConcurrency));
   setIfDefined(options, 'flushIntervalMs', integer('--flush-interval', values['flush-interval'], 0, MAX_TIMER_MS));
   setIfDefined(options, 'sampleRate', integer('--sample-rate', values['sample-rate'], 1));
   setIfDefined(options, 'priorityField', dottedPath('--priority-field', values['priority-field']));

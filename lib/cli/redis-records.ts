@@ -2,8 +2,8 @@ import { isUtf8 } from 'node:buffer';
 import type { TransformCallback } from 'node:stream';
 import { checkJson, JsonCheck } from '../ndjson/json-check';
 import { InvalidReasons, NdjsonError, NdjsonErrorCodes, type InvalidReason } from '../ndjson/ndjson-errors';
+import { excerptOf, isBlank } from '../ndjson/line-text';
 import {
-  excerptOf,
   InvalidPolicies,
   type InvalidLine,
   type InvalidPolicy,
@@ -128,11 +128,7 @@ export class StreamRecordValidator extends Transform {
 
 /** Blank like an empty line (spaces, tabs, CRs); a record with a newline inside is not one line, so never blank. */
 function isBlankRecord(bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b !== 0x20 && b !== 0x09 && b !== CR) return false;
-  }
-  return true;
+  return isBlank(bytes, 0, bytes.length);
 }
 
 /**

@@ -34,6 +34,10 @@ export class RunInput implements InputSide {
       maxLineBytes: options.maxLineBytes,
       keepValue: options.strategy === 'priority',
       onInvalid: options.invalid,
+      // Records in input order, consumed in order: they can share the input's chunks (no copy per
+      // line, and batches written as slices of them). The dropping strategies keep sparse subsets,
+      // which would keep whole chunks alive for a few records: those copy.
+      sharedBytes: options.strategy === 'block',
     });
   }
 

@@ -29,6 +29,10 @@ Buffering and delivery:
   --max-buffer-bytes N    bytes held at most                           (default: no byte bound)
   --batch-size N          records per sink write, at most --max-buffer (library default: ${DEFAULTS.batchSize},
                           or --max-buffer when that is smaller)
+  --concurrency N         sink writes in flight, 1 to ${CLI_DEFAULTS.maxConcurrency}             (library default: ${DEFAULTS.concurrency})
+                          http: requests in flight; stdout, file:, exec: still write in order
+  --adaptive              let a control loop choose batch size and concurrency from the sink's
+                          latency and throughput (--batch-size, --concurrency: where it starts)
   --flush-interval MS     longest wait before a partial batch is sent
   --retries N             retries per batch before dead-lettering
   --flush-timeout MS      abort a sink write still pending after MS    (default: ${DEFAULTS.flushTimeoutMs})

@@ -1,8 +1,8 @@
-import { AdaptiveController } from '../resilience/adaptive-controller';
 import { backoffDelayMs } from '../resilience/backoff';
 import { CircuitBreaker, CircuitState, type CircuitChange } from '../resilience/circuit-breaker';
 import type { PressureTracker } from '../pressure/pressure-tracker';
 import type { FlushEvent, RetryEvent } from './backpressure-events';
+import { AdaptiveLanes } from './adaptive-lanes';
 import { BackpressureError, ErrorCodes } from './errors';
 import { FlushAttemptContext } from './flush-attempt-context';
 import { FlushJob } from './flush-job';
@@ -44,7 +44,7 @@ export class FlushScheduler<T> {
   #inFlightItems = 0;
   #tokenSeq = 0;
   readonly #breaker: CircuitBreaker | null;
-  readonly #adaptive: AdaptiveController | null;
+  readonly #adaptive: AdaptiveLanes<T> | null;
   /** Current batch size and concurrency: the options' values, or the adaptive loop's. */
   #batchSize: number;
   #concurrency: number;
@@ -104,6 +104,12 @@ export class FlushScheduler<T> {
     this.#wakeCircuitWaiters();
   };
   readonly #runAttemptOf = (job: FlushJob<T>): void => this.#runAttempt(job);
+  /** The adaptive loop changed its settings while attempts ran (see AdaptiveLanes). */
+  readonly #onAdaptiveChange = (): void => {
+    if (this.#host.isClosed()) return;
+    this.#followAdaptive();
+    this.pump(); // an undone probe may have given a lane back
+  };
 
   constructor(o: ResolvedOptions<T>, held: HeldBuffer<T>, pressure: PressureTracker, host: FlushHost<T>) {
     this.#o = o;
@@ -115,7 +121,9 @@ export class FlushScheduler<T> {
     this.#concurrency = o.concurrency;
     this.#breaker = o.circuitBreaker === undefined ? null : new CircuitBreaker(o.circuitBreaker, this.#onCircuitChange);
     this.#adaptive =
-      o.adaptive === undefined ? null : new AdaptiveController(o.adaptive, o.batchSize, o.concurrency, Date.now());
+      o.adaptive === undefined
+        ? null
+        : new AdaptiveLanes(o.adaptive, o.batchSize, o.concurrency, this.#jobs, this.#onAdaptiveChange);
     if (this.#adaptive !== null) {
       this.#batchSize = this.#adaptive.batchSize;
       this.#concurrency = this.#adaptive.concurrency;
@@ -208,6 +216,7 @@ export class FlushScheduler<T> {
       if (timer !== null) clearTimeout(timer);
     }
     this.#flushTimer = this.#watchdog = this.#circuitTimer = null;
+    this.#adaptive?.clearTimer();
   }
 
   /**
@@ -269,12 +278,20 @@ export class FlushScheduler<T> {
     // An attempt in flight keeps the process alive until it settles or times out.
     if (this.#watchdog !== null) this.#watchdog.ref();
     else if (this.#o.flushTimeoutMs !== Infinity) this.#watchdog = setTimeout(this.#onWatchdog, this.#o.flushTimeoutMs);
+    this.#adaptive?.armStallCheck();
     const flush = this.#o.flush;
     // flush gets its own copy: whatever it does to the array (splice it into chunks, sort it, empty
     // it) never reaches the job's batch, which alone is retried, dead-lettered and counted.
     const batch = job.batch.slice();
-    // new Promise(...) turns a synchronous throw into a rejection, so every outcome is settled asynchronously.
-    new Promise<unknown>((resolve) => resolve(flush(batch, context))).then(
+    // Every outcome is settled asynchronously, a synchronous throw or value included. Promise.resolve
+    // returns a native promise as it is: one promise and one reaction per attempt, not three.
+    let settled: Promise<unknown>;
+    try {
+      settled = Promise.resolve(flush(batch, context));
+    } catch (error) {
+      settled = Promise.reject(error);
+    }
+    settled.then(
       (result) => this.#settleAttempt(job, token, result, undefined),
       (error: unknown) => this.#settleAttempt(job, token, undefined, toError(error)),
     );

@@ -1,3 +1,4 @@
+import { BatchQueue } from '../util/batch-queue';
 import { RingBuffer } from '../util/ring-buffer';
 
 /**
@@ -8,8 +9,11 @@ import { RingBuffer } from '../util/ring-buffer';
  * it is full.
  */
 export class HeldBuffer<T> {
-  /** Ours: items accepted into the stream. The writable's fast path pushes here directly. */
-  readonly ring = new RingBuffer<T>();
+  /**
+   * Ours: items accepted into the stream. The writable's fast path pushes here directly. A batch
+   * queue, not a ring: in the steady state a batch leaves as the array it was pushed into.
+   */
+  readonly ring = new BatchQueue<T>();
   readonly #ringSizes: RingBuffer<number> | undefined;
   #ringBytes = 0;
   /** Mirror of Node's write queue, in the same order. */
@@ -112,7 +116,7 @@ export class HeldBuffer<T> {
     return true;
   }
 
-  /** Up to `count` items from the ring, oldest first, for one batch. */
+  /** Up to `count` items from the ring, oldest first, for one batch: an array the caller owns. */
   take(count: number): T[] {
     const batch = this.ring.take(count);
     if (this.#ringSizes !== undefined) {

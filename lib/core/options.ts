@@ -213,6 +213,7 @@ export const DEFAULTS = {
   lowWatermark: DEFAULT_WATERMARKS.lowWatermark,
   hysteresis: DEFAULT_WATERMARKS.hysteresis,
   batchSize: 100,
+  concurrency: 1,
   minFlushIntervalMs: 100,
   maxFlushIntervalMs: 30000,
   targetLatencyMs: 500,
@@ -338,7 +339,7 @@ export function resolveOptions<T>(options: BackpressureWritableOptions<T>): Reso
   });
   const onDeadLetter = optionalFunction<DeadLetterHandler<T>>('onDeadLetter', options.onDeadLetter);
   const onSettled = optionalFunction<SettledHandler<T>>('onSettled', options.onSettled);
-  const concurrency = positiveInteger('concurrency', options.concurrency, 1);
+  const concurrency = positiveInteger('concurrency', options.concurrency, DEFAULTS.concurrency);
   let circuitBreaker: Required<CircuitBreakerOptions> | undefined;
   if (options.circuitBreaker !== undefined) {
     const cb = options.circuitBreaker;

@@ -1,111 +1,40 @@
 import { isUtf8 } from 'node:buffer';
 import type { TransformCallback } from 'node:stream';
+import { ChunkRecords, SharedLineRecord } from './chunk-records';
 import { checkJson, JsonCheck } from './json-check';
+import { excerptOf, EXCERPT_BYTES, isBlank } from './line-text';
 import { Transform } from '../util/stream-classes';
 import { oneOfList, optionMessage } from '../util/validate';
 import { InvalidReasons, NdjsonError, NdjsonErrorCodes, type InvalidReason } from './ndjson-errors';
+import {
+  DEFAULT_MAX_LINE_BYTES,
+  INVALID_POLICY_VALUES,
+  InvalidPolicies,
+  TRUNCATED_AT_STOP,
+  type InvalidLine,
+  type NdjsonRecord,
+  type NdjsonSplitterMetrics,
+  type NdjsonSplitterOptions,
+  type TruncatedLine,
+} from './ndjson-types';
 
 export { InvalidReasons, type InvalidReason } from './ndjson-errors';
-
-/** One valid line. */
-export interface NdjsonRecord {
-  /** 1-based physical line number in the input (empty and invalid lines count too). */
-  line: number;
-  /** The line's original bytes, without the newline, a trailing CR or the input's BOM. Owned: never a view into a larger input chunk. */
-  bytes: Buffer;
-  /** The parsed JSON value; present only with `keepValue: true`. */
-  value?: unknown;
-}
-
-/** Payload of the `'invalid'` event. */
-export interface InvalidLine {
-  line: number;
-  reason: InvalidReason;
-  /** At most 80 characters of the line's start, control/format characters replaced by '?', '…' when cut. Safe to print. */
-  excerpt: string;
-  /** The line's bytes (without newline/CR). Absent for `line-too-long`: those are never held whole. */
-  bytes?: Buffer;
-}
-
-/**
- * Payload of the `'truncated'` event: the line reading stopped in the middle of (`stop()` before
- * its newline arrived). Its bytes are not invalid data, only unfinished: it is neither parsed nor
- * counted as invalid.
- */
-export interface TruncatedLine {
-  line: number;
-  reason: typeof TRUNCATED_AT_STOP;
-  /** As in `InvalidLine`: at most 80 printable characters of the line's start. */
-  excerpt: string;
-  /** The bytes read of the line (a multi-byte character may be cut at the end). */
-  bytes: Buffer;
-}
-
-/** The reason reported for the line a `stop()` cut off (see `TruncatedLine`). */
-export const TRUNCATED_AT_STOP = 'truncated-at-stop';
-
-export const InvalidPolicies = {
-  /** Count the line, emit `'invalid'`, go on with the next line. */
-  SKIP: 'skip',
-  /** Count the line, emit `'invalid'`, set `failure`, end the output cleanly and ignore the rest of the input. */
-  FAIL: 'fail',
-} as const;
-
-export type InvalidPolicy = (typeof InvalidPolicies)[keyof typeof InvalidPolicies];
-
-const INVALID_POLICY_VALUES: readonly InvalidPolicy[] = Object.values(InvalidPolicies);
-
-export interface NdjsonSplitterOptions {
-  /**
-   * Longest accepted line, in bytes (excluding the newline and a trailing CR).
-   * A longer line is rejected as `line-too-long` as soon as it crosses the
-   * limit, and its remaining bytes are discarded up to the next newline, so
-   * the splitter never holds more than `maxLineBytes + 1` bytes whatever the input.
-   * @default 1048576 (1 MiB)
-   */
-  maxLineBytes?: number;
-  /** Add the parsed value to each record as `value` (the CLI needs it only for `--priority-field`). @default false */
-  keepValue?: boolean;
-  /**
-   * What an invalid line does. `'skip'`: counted, `'invalid'` event, continue.
-   * `'fail'`: every valid record before it has been pushed; the splitter emits
-   * `'invalid'`, sets `failure` (ERR_NDJSON_INVALID_LINE), ends its readable side
-   * normally (so downstream drains) and acknowledges-and-discards further input
-   * (counted in `discardedBytes`). It never emits `'error'` for bad input.
-   * @default 'skip'
-   */
-  onInvalid?: InvalidPolicy;
-}
-
-export interface NdjsonSplitterMetrics {
-  /** Physical lines seen so far (valid + invalid + emptySkipped + truncated). */
-  lines: number;
-  valid: number;
-  invalid: number;
-  invalidByReason: Record<InvalidReason, number>;
-  /** Empty or whitespace-only lines (ignored, but they do count in line numbers). */
-  emptySkipped: number;
-  /** Lines cut off by `stop()`: started, never finished (0 or 1). Not in `valid` nor in `invalid`. */
-  truncated: number;
-  /** Input bytes acknowledged and ignored after a `'fail'` stop. */
-  discardedBytes: number;
-}
-
-/** 1 MiB: far above any sane log record, far below what could exhaust memory on one line. */
-export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
+export {
+  DEFAULT_MAX_LINE_BYTES,
+  InvalidPolicies,
+  TRUNCATED_AT_STOP,
+  type InvalidLine,
+  type InvalidPolicy,
+  type NdjsonRecord,
+  type NdjsonSplitterMetrics,
+  type NdjsonSplitterOptions,
+  type TruncatedLine,
+} from './ndjson-types';
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
-const SPACE = 0x20;
-const TAB = 0x09;
 const BOM = [0xef, 0xbb, 0xbf] as const;
 const EMPTY = Buffer.alloc(0);
-const EXCERPT_CHARS = 80;
-// Enough bytes for 80 characters of up to 4 bytes each: the excerpt never needs more.
-const EXCERPT_BYTES = EXCERPT_CHARS * 4;
-// Control, format (bidi overrides, zero-width, BOM) and line/paragraph separators:
-// anything that could corrupt a terminal line or a log record.
-const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
 /**
  * Splits a byte stream into NDJSON records (readable side in object mode).
@@ -122,6 +51,13 @@ export class NdjsonSplitter extends Transform {
   readonly #maxLineBytes: number;
   readonly #keepValue: boolean;
   readonly #failOnInvalid: boolean;
+  /** sharedBytes: the valid lines of the chunk being scanned, released as records once it is scanned. */
+  readonly #chunkRecords: ChunkRecords | undefined;
+  /** The chunk being scanned (sharedBytes), for a release before the end of it (a 'fail' stop). */
+  #chunk: Buffer = EMPTY;
+  readonly #pushRecord = (record: NdjsonRecord): void => {
+    this.push(record);
+  };
   /** Owned copies of the unfinished line's bytes (never views into input chunks, which could be much larger). */
   #pieces: Buffer[] = [];
   #held = 0;
@@ -165,6 +101,7 @@ export class NdjsonSplitter extends Transform {
     this.#maxLineBytes = max;
     this.#keepValue = options.keepValue === true;
     this.#failOnInvalid = policy === InvalidPolicies.FAIL;
+    this.#chunkRecords = options.sharedBytes === true && !this.#keepValue ? new ChunkRecords() : undefined;
   }
 
   /** Bytes of the unfinished line (and of a possibly partial BOM) currently held. Never more than `maxLineBytes + 1`. */
@@ -201,7 +138,7 @@ export class NdjsonSplitter extends Transform {
       return;
     }
     const data = this.#atStart ? this.#stripBom(chunk) : chunk;
-    if (data !== undefined) this.#scan(data);
+    if (data !== undefined) this.#scanChunk(data);
     callback();
   }
 
@@ -221,7 +158,7 @@ export class NdjsonSplitter extends Transform {
       const prefix = this.#bomPrefix;
       this.#bomPrefix = EMPTY;
       this.#atStart = false;
-      this.#scan(prefix);
+      this.#scanChunk(prefix);
     }
     if (this.#failure === undefined) {
       if (this.#discarding) {
@@ -266,6 +203,19 @@ export class NdjsonSplitter extends Transform {
     this.#atStart = false;
     this.#bomPrefix = EMPTY;
     return matched === BOM.length ? start.subarray(BOM.length) : start;
+  }
+
+  /** Scans one chunk, then releases its valid lines (sharedBytes). */
+  #scanChunk(data: Buffer): void {
+    const pending = this.#chunkRecords;
+    if (pending === undefined) {
+      this.#scan(data);
+      return;
+    }
+    this.#chunk = data;
+    this.#scan(data);
+    pending.release(data, this.#pushRecord);
+    this.#chunk = EMPTY;
   }
 
   #scan(data: Buffer): void {
@@ -319,6 +269,10 @@ export class NdjsonSplitter extends Transform {
     }
     let bytes: Buffer;
     if (this.#held === 0) {
+      if (this.#chunkRecords !== undefined) {
+        this.#acceptInChunk(lineNumber, data, start, start + contentLength);
+        return;
+      }
       // Copy so the record owns its memory: a view would pin the whole input chunk.
       bytes = Buffer.from(data.subarray(start, start + contentLength));
     } else {
@@ -332,10 +286,32 @@ export class NdjsonSplitter extends Transform {
     this.#acceptOrReject(lineNumber, bytes);
   }
 
+  /**
+   * sharedBytes: a line whole inside the chunk, checked where it is. A valid one waits to be released
+   * with the rest of the chunk's (ChunkRecords); only an invalid one is copied, for its event.
+   */
+  #acceptInChunk(lineNumber: number, data: Buffer, start: number, end: number): void {
+    const m = this.#metrics;
+    m.lines++;
+    if (isBlank(data, start, end)) {
+      m.emptySkipped++;
+      return;
+    }
+    const check = checkJson(data, start, end);
+    if (check === JsonCheck.VALID_ASCII || (check === JsonCheck.VALID_NON_ASCII && isUtf8(data.subarray(start, end)))) {
+      m.valid++;
+      (this.#chunkRecords as ChunkRecords).add(lineNumber, start, end);
+      return;
+    }
+    const bytes = Buffer.from(data.subarray(start, end));
+    const reason = isUtf8(bytes) ? InvalidReasons.INVALID_JSON : InvalidReasons.INVALID_UTF8;
+    this.#reject(lineNumber, reason, excerptOf(bytes, bytes.length), bytes);
+  }
+
   #acceptOrReject(lineNumber: number, bytes: Buffer): void {
     const m = this.#metrics;
     m.lines++;
-    if (isBlank(bytes)) {
+    if (isBlank(bytes, 0, bytes.length)) {
       m.emptySkipped++;
       return;
     }
@@ -346,7 +322,12 @@ export class NdjsonSplitter extends Transform {
       const check = checkJson(bytes);
       if (check === JsonCheck.VALID_ASCII || (check === JsonCheck.VALID_NON_ASCII && isUtf8(bytes))) {
         m.valid++;
-        this.push({ line: lineNumber, bytes });
+        // sharedBytes: a line that spanned chunks has its own copy, but is joined like the others.
+        this.push(
+          this.#chunkRecords === undefined
+            ? { line: lineNumber, bytes }
+            : new SharedLineRecord(lineNumber, bytes, 0, bytes),
+        );
         return;
       }
       // Same precedence as below: bad UTF-8 is reported as such even when the JSON is bad too.
@@ -398,8 +379,10 @@ export class NdjsonSplitter extends Transform {
         line: lineNumber,
         reason,
       });
+      // Every valid record before this line must reach downstream: those of this chunk first.
+      this.#chunkRecords?.release(this.#chunk, this.#pushRecord);
       this.emit('invalid', event);
-      // End the output cleanly: every valid record before this line is already pushed and must reach downstream.
+      // End the output cleanly.
       this.push(null);
       return;
     }
@@ -409,26 +392,4 @@ export class NdjsonSplitter extends Transform {
 
 export function createNdjsonSplitter(options: NdjsonSplitterOptions = {}): NdjsonSplitter {
   return new NdjsonSplitter(options);
-}
-
-/** Empty, or only spaces, tabs and CRs: an empty line, skipped and counted as such. */
-export function isBlank(bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b !== SPACE && b !== TAB && b !== CR) return false;
-  }
-  return true;
-}
-
-/** A printable excerpt of at most 80 characters. `totalBytes` tells whether there was more than `head`. */
-export function excerptOf(head: Buffer, totalBytes: number): string {
-  const slice = head.length > EXCERPT_BYTES ? head.subarray(0, EXCERPT_BYTES) : head;
-  const text = slice.toString('utf8').replace(NON_PRINTABLE, '?');
-  const truncated = totalBytes > slice.length || text.length > EXCERPT_CHARS;
-  if (!truncated) return text;
-  let cut = Math.min(text.length, EXCERPT_CHARS - 1);
-  // Never split a surrogate pair.
-  const code = text.charCodeAt(cut - 1);
-  if (code >= 0xd800 && code <= 0xdbff) cut--;
-  return `${text.slice(0, cut)}…`;
 }

@@ -2,33 +2,30 @@
  * One control loop for batch size and concurrency, driven by what the sink
  * actually does. Each knob gets the signal that identifies it:
  *
- * - **Batch size follows latency.** Bigger batches amortise a sink's per-call
- *   overhead, so they raise throughput until a call takes too long. While the
- *   mean flush latency is under half of `targetLatencyMs` the loop probes a
- *   batch ×1.5 bigger and keeps it unless throughput fell (a sink whose cost
- *   grows faster than linearly with the batch shows it here).
- * - **The latency target is a ceiling.** One flush over `targetLatencyMs`
- *   (under the current settings) cuts at once: half the lanes when there are
- *   several (congestion is the likely cause), else the batch ×0.7. A probe
- *   that crosses the ceiling is simply undone.
- * - **Concurrency follows throughput (AIMD).** More lanes help until the sink
- *   congests past its concurrency knee. The loop probes +1 lane and −1 lane in
- *   turn and keeps a probe only if throughput rose by more than
- *   `keepThreshold`. It halves the lanes (and the batch) on any failure, and
- *   halves the lanes when latency jumps by half at unchanged settings (the
- *   knee moved): back off fast, probe up one lane at a time. A probe that
- *   finds nothing better makes the next one wait 1, 2, 4 … 16 windows.
+ * - **Batch size follows latency.** While the mean flush latency is under half
+ *   of `targetLatencyMs` the loop probes a batch ×1.5 bigger and keeps it unless
+ *   throughput fell (bigger batches amortise a sink's per-call overhead).
+ * - **The latency target is a ceiling**, checked while calls run, not only when
+ *   they complete: a call older than `targetLatencyMs` under the current
+ *   settings cuts at once — the lanes in proportion to the slowdown (at least
+ *   half) when there are several, else the batch ×0.7. A probe crossing it is undone.
+ * - **Concurrency follows throughput (AIMD).** The loop probes +1 and −1 lane in
+ *   turn and keeps a probe only if throughput rose by more than `keepThreshold`;
+ *   a probe is undone as soon as one of its calls has run too long to show a
+ *   gain. Failures halve lanes and batch; latency up by half at unchanged
+ *   settings (the knee moved) cuts the lanes. −1 lane is not tried again until
+ *   latency per item rises. Each probe that finds nothing waits 1, 2, 4 … 16
+ *   windows before its next turn.
  * - **Only while the sink is the bottleneck.** A probe is judged only if a full
- *   batch was waiting when most flushes of its window completed; with a slow
- *   producer there is nothing to learn and the knobs stay put.
+ *   batch was waiting when most flushes of its window completed.
  *
  * Throughput is estimated per window as lanes × Σitems / Σlatency (what each
  * lane sustains), not items / wall time, which with a few lanes completing in
- * bursts swings by a whole burst per window.
- *
- * Compare Vector's adaptive request concurrency (AIMD on RTT, concurrency
- * only) and Netflix concurrency-limits (gradient on RTT, in-flight only).
+ * bursts swings by a whole burst per window. Compare Vector's adaptive request
+ * concurrency (AIMD on RTT) and Netflix concurrency-limits (gradient on RTT).
  */
+import { ProbeSchedule, type Probe } from './probe-schedule';
+
 export interface AdaptiveOptions {
   /** Smallest batch the loop may choose. Integer ≥ 1. @default 1 */
   minBatchSize?: number;
@@ -45,9 +42,6 @@ export interface ResolvedAdaptiveOptions {
   targetLatencyMs: number;
 }
 
-const PROBES = ['batch-up', 'concurrency-up', 'concurrency-down'] as const;
-type Probe = (typeof PROBES)[number];
-
 interface Window {
   throughput: number;
   meanLatencyMs: number;
@@ -59,6 +53,10 @@ export class AdaptiveController {
   static readonly windowMinMs = 100;
   /** A concurrency probe must beat the baseline by this much to be kept (measurement noise is a few %). */
   static readonly keepThreshold = 0.03;
+  /** Latency within this fraction of an earlier window's counts as unchanged. */
+  static readonly latencyNoise = 0.1;
+  /** Most baseline windows between probes once probing keeps finding nothing better. */
+  static readonly maxHoldoffWindows = 16;
   /** Latency this much above the last baseline at unchanged settings means congestion. */
   static readonly congestionJump = 1.5;
 
@@ -70,10 +68,11 @@ export class AdaptiveController {
   #probe: Probe | null = null;
   #beforeProbe = { batchSize: 0, concurrency: 0 };
   #baseline: Window | null = null;
-  #nextProbe = 0;
-  /** Probes rejected in a row, and baseline windows left before the next probe: probing costs throughput, so a loop that keeps finding nothing better probes less often (1, 2, 4 … 16 windows apart). */
-  #rejections = 0;
-  #holdoff = 0;
+  readonly #schedule = new ProbeSchedule(AdaptiveController.maxHoldoffWindows);
+  /** Where a lane fewer last found nothing (see #uncongested). */
+  #downFoundNothing: { concurrency: number; msPerItem: number } | null = null;
+  /** The baseline before a rejected probe, at the settings it went back to (see #endWindow). */
+  #reference: Window | null = null;
 
   #windowStart: number;
   /** Attempts started before this ran under other settings: their samples would mislead. */
@@ -124,18 +123,15 @@ export class AdaptiveController {
       return;
     }
     if (latencyMs > this.#o.targetLatencyMs) {
-      // Back off at once, not at the end of a window: one flush over the ceiling
-      // under the current settings is enough (like TCP, at most one cut per
-      // round trip, because older attempts are ignored after the change).
+      this.#overCeiling(now, latencyMs);
+      return;
+    }
+    if (latencyMs >= this.#rejectAfterMs(items)) {
+      // The first attempt run entirely under a probe already says whether it can pay: one that
+      // shows no gain undoes it now, not a warm-up and a window later (a probe past the knee
+      // congests every lane while it lasts). Keeping a probe still takes a whole window.
       this.#now = now;
-      if (this.#probe !== null) {
-        // The probe itself crossed the ceiling: undo it, as a rejected probe.
-        this.#rejectProbe();
-        return;
-      }
-      this.#cutForLatency();
-      this.#restart(now);
-      this.#settingsSince = now;
+      this.#rejectProbe();
       return;
     }
     if (this.#warmup > 0) {
@@ -149,6 +145,72 @@ export class AdaptiveController {
     if (this.#windowCompletions < Math.max(AdaptiveController.windowMinCompletions, this.#concurrency)) return;
     if (now - this.#windowStart < AdaptiveController.windowMinMs) return;
     this.#endWindow(now);
+  }
+
+  /**
+   * An attempt of `items` started at `startedAt` is still running at `now`. Once that is longer
+   * than `targetLatencyMs` (and it started under the current settings), it is over the ceiling
+   * whatever it ends up taking: cut now rather than when it completes — a sink whose knee dropped
+   * under many lanes can take seconds to complete the first of them, congested all that time by
+   * the very lanes the loop is about to cut. Likewise a probe is undone as soon as one of its
+   * attempts has run too long to show a gain. The scheduler calls this at `stallCheckAt`.
+   */
+  onStalled(now: number, startedAt: number, items: number): void {
+    if (now < this.stallCheckAt(startedAt, items)) return;
+    const age = now - startedAt;
+    if (age > this.#o.targetLatencyMs) {
+      this.#overCeiling(now, age);
+    } else {
+      this.#now = now;
+      this.#rejectProbe();
+    }
+  }
+
+  /**
+   * When an attempt of `items` started at `startedAt` would call for onStalled: past the ceiling,
+   * or, during a probe, past the latency at which it can no longer show a gain. Infinity for an
+   * attempt started under older settings (it says nothing about these).
+   */
+  stallCheckAt(startedAt: number, items: number): number {
+    if (startedAt < this.#settingsSince) return Infinity;
+    return startedAt + Math.min(this.#o.targetLatencyMs + 1, this.#rejectAfterMs(items));
+  }
+
+  /**
+   * During a probe, the latency from which an attempt of `items` shows no gain: its throughput
+   * (lanes × items / latency) below what keeping the probe needs. Infinity when not probing.
+   */
+  #rejectAfterMs(items: number): number {
+    const baseline = this.#baseline;
+    if (this.#probe === null || baseline === null) return Infinity;
+    const needed =
+      this.#probe === 'batch-up'
+        ? baseline.throughput * (1 - AdaptiveController.keepThreshold)
+        : baseline.throughput * (1 + AdaptiveController.keepThreshold);
+    return (this.#concurrency * items * 1000) / needed;
+  }
+
+  /**
+   * Over the ceiling under the current settings: back off at once, not at the end of a window (like
+   * TCP, at most one cut per round trip, because older attempts are ignored after the change).
+   */
+  #overCeiling(now: number, latencyMs: number): void {
+    this.#now = now;
+    const reference = this.#baseline ?? this.#reference;
+    if (this.#probe !== null) {
+      // The probe itself crossed the ceiling: undo it, as a rejected probe. A batch ×1.5 explains
+      // at most about that much more latency (with the noise allowance): far more than that means
+      // the sink congested while it ran (its knee moved), and the lanes are cut as well.
+      const explained =
+        this.#probe === 'batch-up' && reference !== null
+          ? reference.meanLatencyMs * 1.5 * AdaptiveController.congestionJump
+          : Infinity;
+      this.#rejectProbe();
+      if (latencyMs <= explained) return;
+    }
+    this.#cutForLatency(latencyMs, reference);
+    this.#restart(now);
+    this.#settingsSince = now;
   }
 
   /** A flush attempt failed (error, timeout, partial failure): back off fast. */
@@ -171,7 +233,7 @@ export class AdaptiveController {
     this.#resetWindow(now);
 
     if (window.meanLatencyMs > this.#o.targetLatencyMs) {
-      this.#cutForLatency();
+      this.#cutForLatency(window.meanLatencyMs, this.#baseline ?? this.#reference);
       this.#restart(now);
       return;
     }
@@ -182,18 +244,16 @@ export class AdaptiveController {
       return;
     }
     if (this.#probe === null) {
-      const previous = this.#baseline;
+      const previous = this.#baseline ?? this.#reference;
+      this.#reference = null;
       if (previous !== null && window.meanLatencyMs > previous.meanLatencyMs * AdaptiveController.congestionJump) {
-        // Same settings, much slower: the sink congested (its knee moved). Halve the lanes.
-        this.#set(this.#batchSize, Math.floor(this.#concurrency / 2));
+        // Same settings, much slower: the sink congested (its knee moved). Cut the lanes.
+        this.#set(this.#batchSize, this.#fewerLanes(window.meanLatencyMs, previous));
         this.#restart(now);
         return;
       }
       this.#baseline = window;
-      if (this.#holdoff > 0) {
-        this.#holdoff--;
-        return;
-      }
+      this.#schedule.tick();
       this.#startProbe(window);
       return;
     }
@@ -206,21 +266,27 @@ export class AdaptiveController {
       this.#rejectProbe();
       return;
     }
-    this.#rejections = 0;
-    // Keep climbing the same way while it pays; the probe's window is the new baseline.
     const probe = this.#probe;
     this.#probe = null;
     this.#baseline = window;
+    if (window.throughput <= baseline.throughput * (1 + AdaptiveController.keepThreshold)) {
+      // Kept without a real gain (a bigger batch within the noise): the settings stay, but as far
+      // as exploring goes it found nothing.
+      this.#schedule.missed(probe);
+      return;
+    }
+    this.#schedule.found(probe);
+    // Keep climbing the same way while it pays; the probe's window is the new baseline.
     if (!this.#tryProbe(probe, window)) this.#startProbe(window);
   }
 
-  /** Starts the next applicable probe in turn. */
+  /** Starts the next probe in turn that is due and applicable, if any. */
   #startProbe(window: Window): void {
-    for (let tries = 0; tries < PROBES.length; tries++) {
-      const probe = PROBES[this.#nextProbe] as Probe;
-      this.#nextProbe = (this.#nextProbe + 1) % PROBES.length;
-      if (this.#tryProbe(probe, window)) return;
-    }
+    // A lane fewer that is known to find nothing uses its turn without probing, rather than
+    // letting the next probe run early.
+    this.#schedule.take(
+      (probe) => (probe === 'concurrency-down' && this.#uncongested(window)) || this.#tryProbe(probe, window),
+    );
   }
 
   #tryProbe(probe: Probe, window: Window): boolean {
@@ -247,20 +313,39 @@ export class AdaptiveController {
   }
 
   /**
-   * Over the latency ceiling: with several lanes the likely cause is
-   * congestion, so halve the lanes and keep the batch; with one lane the batch
-   * itself is too big, so cut it ×0.7.
+   * Over the latency ceiling: with several lanes the likely cause is congestion, so cut the lanes
+   * and keep the batch — by half, or in proportion to how much slower than `reference` (the last
+   * baseline) the sink has become, if that is more (a knee that dropped from 8 to 2 is found in
+   * one cut, not three, each waiting for the congested calls to drain). `latencyMs` is a lower
+   * bound when it is the age of a call still running, so the cut never exceeds the evidence.
+   * With one lane the batch itself is too big: cut it ×0.7.
    */
-  #cutForLatency(): void {
-    if (this.#concurrency > 1) this.#set(this.#batchSize, Math.floor(this.#concurrency / 2));
+  #cutForLatency(latencyMs: number, reference: Window | null): void {
+    if (this.#concurrency > 1) this.#set(this.#batchSize, this.#fewerLanes(latencyMs, reference));
     else this.#set(this.#batchSize * 0.7, 1);
   }
 
+  /** Half the lanes, or fewer in proportion to latency against `reference` (the lanes × speed the sink sustained). */
+  #fewerLanes(latencyMs: number, reference: Window | null): number {
+    const half = Math.floor(this.#concurrency / 2);
+    if (reference === null) return half;
+    return Math.min(half, Math.floor((this.#concurrency * reference.meanLatencyMs) / latencyMs));
+  }
+
   #rejectProbe(): void {
+    if (this.#probe === 'concurrency-down' && this.#baseline !== null) {
+      this.#downFoundNothing = {
+        concurrency: this.#beforeProbe.concurrency,
+        msPerItem: this.#baseline.meanLatencyMs / this.#beforeProbe.batchSize,
+      };
+    }
+    const probe = this.#probe;
     this.#revertProbe();
-    this.#baseline = null; // measure the old settings again before the next probe
-    this.#rejections++;
-    this.#holdoff = Math.min(2 ** (this.#rejections - 1), 16);
+    if (probe !== null) this.#schedule.missed(probe);
+    // Measure the old settings again before the next probe; until then the last baseline at them
+    // still tells a congested sink (the knee moved during the probe) from an unchanged one.
+    this.#reference = this.#baseline;
+    this.#baseline = null;
   }
 
   #revertProbe(): void {
@@ -285,9 +370,23 @@ export class AdaptiveController {
     return changed;
   }
 
+  /**
+   * A lane fewer only helps a congested sink, and congestion shows as latency: true when a lane
+   * fewer already found nothing at this concurrency and the window's latency per item has not
+   * risen since (a bigger batch lowers it: the sink's per-call overhead is shared by more items).
+   */
+  #uncongested(window: Window): boolean {
+    const last = this.#downFoundNothing;
+    return (
+      last !== null &&
+      last.concurrency === this.#concurrency &&
+      window.meanLatencyMs / this.#batchSize <= last.msPerItem * (1 + AdaptiveController.latencyNoise)
+    );
+  }
+
   #restart(now: number): void {
-    this.#rejections = 0;
-    this.#holdoff = 0;
+    this.#reference = null;
+    this.#schedule.restart();
     this.#probe = null;
     this.#baseline = null;
     this.#resetWindow(now);

@@ -119,8 +119,8 @@ export class ExecSink implements LineSink {
     return this.#exit !== undefined || this.#child.pid === undefined;
   }
 
-  write(lines: Buffer[], ctx: SinkWriteContext): Promise<void> {
-    return this.#stdin.write(lines, ctx);
+  write(lines: Buffer[], ctx: SinkWriteContext, joined?: Buffer): Promise<void> {
+    return this.#stdin.write(lines, ctx, joined);
   }
 
   /** See `LineSink.stopAtRecordBoundary`: finishes the line the child has the start of, then writes nothing more. */

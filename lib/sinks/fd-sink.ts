@@ -1,6 +1,5 @@
 import { writeSync } from 'node:fs';
-import { joinLines } from './line-sink';
-import { QueuedSink, type MapStreamFailure, type QueuedWrite, type SinkStream } from './queued-sink';
+import { noAbortListener, QueuedSink, type MapStreamFailure, type QueuedWrite, type SinkStream } from './queued-sink';
 import { abortedError } from './sink-errors';
 
 export interface FdSinkOptions {
@@ -77,17 +76,17 @@ export class FdSink extends QueuedSink<FdWrite> {
 
   protected override createWrite(
     lines: Buffer[],
-    signal: AbortSignal,
+    data: Buffer,
     resolve: () => void,
     reject: (err: Error) => void,
   ): FdWrite {
     const w: FdWrite = {
       lines,
-      data: joinLines(lines),
-      signal,
+      data,
       resolve,
       reject,
-      onAbort: () => this.#abort(w),
+      onAbort: (reason) => this.#abort(w, reason),
+      offAbort: noAbortListener,
       offset: 0,
       recordsDone: 0,
       recordStart: 0,
@@ -116,7 +115,7 @@ export class FdSink extends QueuedSink<FdWrite> {
       const stopping = w.settled || this.stopped;
       if (stopping && w.offset === w.recordStart) {
         this.current = undefined;
-        w.signal.removeEventListener('abort', w.onAbort);
+        w.offAbort();
         continue;
       }
       const end = stopping ? w.recordEnd : w.data.length;
@@ -163,9 +162,9 @@ export class FdSink extends QueuedSink<FdWrite> {
     }
   }
 
-  #abort(w: FdWrite): void {
+  #abort(w: FdWrite, reason: unknown): void {
     if (w.settled) return;
-    this.settle(w, abortedError(this.description, w.signal));
+    this.settle(w, abortedError(this.description, reason));
     // Queued: pump skips it. Current: the record in progress is finished, then it is dropped.
     if (this.current === w && this.#carried === 0) this.pump();
   }

@@ -85,15 +85,15 @@ export class HttpSink implements LineSink {
     this.#agent = options.agent ?? new this.#transport.Agent({ keepAlive: true });
   }
 
-  write(lines: Buffer[], ctx: SinkWriteContext): Promise<void> {
+  write(lines: Buffer[], ctx: SinkWriteContext, joined?: Buffer): Promise<void> {
     if (this.#closed) {
       return Promise.reject(
         new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after close()`, { retryable: false }),
       );
     }
-    if (ctx.signal.aborted) return Promise.reject(abortedError(this.description, ctx.signal));
+    if (ctx.signal.aborted) return Promise.reject(abortedError(this.description, ctx.signal.reason));
     if (lines.length === 0) return Promise.resolve();
-    const body = joinLines(lines);
+    const body = joined ?? joinLines(lines);
     this.#inFlight++;
     return new Promise<void>((resolve, reject) => this.#post(body, ctx.signal, resolve, reject)).finally(
       this.#requestDone,
@@ -166,7 +166,7 @@ export class HttpSink implements LineSink {
   }
 
   #requestError(err: Error, signal: AbortSignal): SinkError {
-    if (signal.aborted) return abortedError(this.description, signal);
+    if (signal.aborted) return abortedError(this.description, signal.reason);
     const code = (err as { code?: unknown }).code;
     const why = this.#scrub(typeof code === 'string' ? `${code}: ${err.message}` : err.message);
     return new SinkError(SinkErrorCodes.HTTP_NETWORK, `${this.description}: request failed (${why})`, {

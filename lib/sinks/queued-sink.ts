@@ -1,6 +1,6 @@
 import { finished } from '../util/stream-classes';
 import { RingBuffer } from '../util/ring-buffer';
-import type { LineSink, SinkWriteContext } from './line-sink';
+import { joinLines, type LineSink, type SinkWriteContext } from './line-sink';
 import { abortedError, SinkError, SinkErrorCodes } from './sink-errors';
 
 /** The part of a Writable the sink uses (Node core and readable-stream streams both fit). */
@@ -36,10 +36,12 @@ export function defaultStreamFailure(error: Error | undefined, description: stri
 
 /** One batch in a `QueuedSink`: its promise and the abort listener to remove once it is settled. */
 export interface QueuedWrite {
-  readonly signal: AbortSignal;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
-  readonly onAbort: () => void;
+  /** Called with the reason when the attempt is aborted. */
+  readonly onAbort: (reason: unknown) => void;
+  /** Removes `onAbort` (set by `write`). */
+  offAbort: () => void;
   /** The promise was settled (aborted, or the sink failed): the batch's promise is not touched again. */
   settled: boolean;
 }
@@ -91,7 +93,7 @@ export abstract class QueuedSink<W extends QueuedWrite> implements LineSink {
     return this.#failure;
   }
 
-  write(lines: Buffer[], ctx: SinkWriteContext): Promise<void> {
+  write(lines: Buffer[], ctx: SinkWriteContext, joined?: Buffer): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closing || this.stopped) {
       const after = this.#closing ? 'close()' : 'stopAtRecordBoundary()';
@@ -99,11 +101,12 @@ export abstract class QueuedSink<W extends QueuedWrite> implements LineSink {
         new SinkError(SinkErrorCodes.CLOSED, `${this.description}: write after ${after}`, { retryable: false }),
       );
     }
-    if (ctx.signal.aborted) return Promise.reject(abortedError(this.description, ctx.signal));
+    const aborted = ctx.onAbort === undefined ? ctx.signal.aborted : ctx.aborted === true;
+    if (aborted) return Promise.reject(abortedError(this.description, abortReason(ctx)));
     if (lines.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const w = this.createWrite(lines, ctx.signal, resolve, reject);
-      ctx.signal.addEventListener('abort', w.onAbort, { once: true });
+      const w = this.createWrite(lines, joined ?? joinLines(lines), resolve, reject);
+      w.offAbort = listenForAbort(ctx, w.onAbort);
       this.queue.push(w);
       this.pump();
     });
@@ -149,18 +152,14 @@ export abstract class QueuedSink<W extends QueuedWrite> implements LineSink {
   }
 
   /** The queue entry for one batch; its `onAbort` settles it (and lets the sink move on). */
-  protected abstract createWrite(
-    lines: Buffer[],
-    signal: AbortSignal,
-    resolve: () => void,
-    reject: (err: Error) => void,
-  ): W;
+  /** `data`: the lines joined, each followed by '\n'. */
+  protected abstract createWrite(lines: Buffer[], data: Buffer, resolve: () => void, reject: (err: Error) => void): W;
 
   /** Moves the queue on: writes what it can, settles what is done; calls `notifyIdle()` when it stops. */
   protected abstract pump(): void;
 
   protected settle(w: W, error: Error | undefined): void {
-    w.signal.removeEventListener('abort', w.onAbort);
+    w.offAbort();
     if (w.settled) return;
     w.settled = true;
     if (error === undefined) w.resolve();
@@ -217,3 +216,19 @@ export abstract class QueuedSink<W extends QueuedWrite> implements LineSink {
     if (failure !== undefined) this.fail(failure);
   };
 }
+
+/** The reason of an aborted context, through `signal` only when it has no cheaper way. */
+function abortReason(ctx: SinkWriteContext): unknown {
+  return ctx.onAbort === undefined ? ctx.signal.reason : (ctx as { abortReason?: unknown }).abortReason;
+}
+
+/** Listens for the attempt's abort, without creating its AbortSignal when the context allows. */
+function listenForAbort(ctx: SinkWriteContext, listener: (reason: unknown) => void): () => void {
+  if (ctx.onAbort !== undefined) return ctx.onAbort(listener);
+  const signal = ctx.signal;
+  const onAbort = (): void => listener(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}
+
+export function noAbortListener(): void {}

@@ -90,9 +90,9 @@ export function sinkFailureAction(err: unknown): SinkFailureAction {
 }
 
 /** A write rejected because `signal` (the core's flush timeout, a shutdown) aborted it. Retryable. */
-export function abortedError(description: string, signal: AbortSignal): SinkError {
+export function abortedError(description: string, reason: unknown): SinkError {
   return new SinkError(SinkErrorCodes.ABORTED, `${description}: write aborted`, {
     retryable: true,
-    cause: signal.reason,
+    cause: reason,
   });
 }

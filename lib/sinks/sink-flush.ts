@@ -1,5 +1,6 @@
 import type { FlushContext, FlushFunction, FlushResult } from '../core/options';
 import { RingBuffer } from '../util/ring-buffer';
+import { SharedLineRecord } from '../ndjson/chunk-records';
 import type { NdjsonRecord } from '../ndjson/ndjson-splitter';
 import type { LineSink } from './line-sink';
 import { sinkFailureAction } from './sink-errors';
@@ -51,11 +52,21 @@ export function sinkFlush(sink: LineSink, options: SinkFlushOptions = {}): SinkF
     false,
   );
   const tailBytes = integerOption('sinkFlush()', 'unconfirmedTailBytes', options.unconfirmedTailBytes, 0, 0);
-  const tail = new RingBuffer<NdjsonRecord>();
+  // The most recent batches written (whole: one entry per batch, not per record), at least
+  // tailBytes of them; trimmed to the records needed only when handed over.
+  const tail = new RingBuffer<{ records: NdjsonRecord[]; bytes: number }>();
   let tailSize = 0;
   const takeUnconfirmed = (): NdjsonRecord[] => {
+    const records: NdjsonRecord[] = [];
+    for (const batch of tail.drain()) for (const record of batch.records) records.push(record);
+    let size = tailSize;
     tailSize = 0;
-    return tail.drain();
+    let first = 0;
+    while (first < records.length && size - ((records[first] as NdjsonRecord).bytes.length + 1) >= tailBytes) {
+      size -= (records[first] as NdjsonRecord).bytes.length + 1;
+      first++;
+    }
+    return first === 0 ? records : records.slice(first);
   };
   return Object.assign(
     async function flushToSink(batch: NdjsonRecord[], ctx: FlushContext): Promise<void | FlushResult<NdjsonRecord>> {
@@ -63,19 +74,20 @@ export function sinkFlush(sink: LineSink, options: SinkFlushOptions = {}): SinkF
       for (let i = 0; i < batch.length; i++) lines[i] = (batch[i] as NdjsonRecord).bytes;
       let result;
       try {
-        result = await sink.write(lines, ctx);
+        result = await sink.write(lines, ctx, SharedLineRecord.joined(batch));
       } catch (err) {
         if (onSinkGone !== undefined && sinkFailureAction(err) === 'stop') onSinkGone(err as Error, takeUnconfirmed());
         throw err;
       }
       if (tailBytes > 0 && (result === undefined || result.failedItems === undefined)) {
-        for (const record of batch) {
-          tail.push(record);
-          tailSize += record.bytes.length + 1;
-        }
-        // Keep at least tailBytes: drop the oldest only while the rest still covers it.
-        while (tail.size > 0 && tailSize - ((tail.peek() as NdjsonRecord).bytes.length + 1) >= tailBytes) {
-          tailSize -= (tail.shift() as NdjsonRecord).bytes.length + 1;
+        // flush's batch array is its own: kept as it is.
+        let bytes = batch.length;
+        for (let i = 0; i < batch.length; i++) bytes += (batch[i] as NdjsonRecord).bytes.length;
+        tail.push({ records: batch, bytes });
+        tailSize += bytes;
+        // Keep at least tailBytes: drop the oldest batch only while the rest still covers it.
+        while (tail.size > 1 && tailSize - (tail.peek() as { bytes: number }).bytes >= tailBytes) {
+          tailSize -= (tail.shift() as { bytes: number }).bytes;
         }
       }
       if (result === undefined || result.failedItems === undefined)

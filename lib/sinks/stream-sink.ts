@@ -1,5 +1,4 @@
-import { joinLines } from './line-sink';
-import { QueuedSink, type MapStreamFailure, type QueuedWrite, type SinkStream } from './queued-sink';
+import { noAbortListener, QueuedSink, type MapStreamFailure, type QueuedWrite, type SinkStream } from './queued-sink';
 import { abortedError } from './sink-errors';
 
 export { defaultStreamFailure, type SinkStream } from './queued-sink';
@@ -50,17 +49,17 @@ export class StreamSink extends QueuedSink<PendingWrite> {
   }
 
   protected override createWrite(
-    lines: Buffer[],
-    signal: AbortSignal,
+    _lines: Buffer[],
+    data: Buffer,
     resolve: () => void,
     reject: (err: Error) => void,
   ): PendingWrite {
     const pending: PendingWrite = {
-      data: joinLines(lines),
-      signal,
+      data,
       resolve,
       reject,
-      onAbort: () => this.#abort(pending),
+      onAbort: (reason) => this.#abort(pending, reason),
+      offAbort: noAbortListener,
       settled: false,
       written: false,
       needsDrain: false,
@@ -97,10 +96,11 @@ export class StreamSink extends QueuedSink<PendingWrite> {
     this.pump();
   }
 
-  #abort(pending: PendingWrite): void {
+  #abort(pending: PendingWrite, reason: unknown): void {
     if (pending.settled) return;
     pending.settled = true;
-    pending.reject(abortedError(this.description, pending.signal));
+    pending.offAbort();
+    pending.reject(abortedError(this.description, reason));
     // QUEUED: #pump skips it. WRITING: it stays current until the stream is done with it, keeping order.
   }
 
