@@ -95,17 +95,27 @@ export function tempDir(prefix = 'bp-cli-'): { dir: string; cleanup: () => void 
 }
 
 /** Resolves once `stream` has produced output matching `pattern`. */
+/**
+ * Resolves once `stream` has carried text matching `pattern`; rejects, with what it did carry, when it
+ * ends first (a process that died or exited without saying it), instead of leaving the test to time out.
+ */
 export function waitForOutput(stream: NodeJS.ReadableStream, pattern: RegExp): Promise<void> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     let seen = '';
     const onData = (chunk: Buffer | string): void => {
       seen += chunk.toString();
       if (pattern.test(seen)) {
         stream.off('data', onData);
+        stream.off('end', onEnd);
         resolve();
       }
     };
+    const onEnd = (): void => {
+      stream.off('data', onData);
+      reject(new Error(`the output ended without ${String(pattern)}; it was: ${JSON.stringify(seen)}`));
+    };
     stream.on('data', onData);
+    stream.once('end', onEnd);
   });
 }
 
