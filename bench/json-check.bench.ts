@@ -104,9 +104,9 @@ async function main(): Promise<void> {
     );
   }
   const second = results[1];
-  const parse = results[2];
-  if (second !== undefined && parse !== undefined) {
-    console.log(`  ratio ${second.name} / ${parse.name}: ${formatSpread(roundRatios(second, parse))}`);
+  for (const r of results.slice(2)) {
+    if (second !== undefined)
+      console.log(`  ratio ${second.name} / ${r.name}: ${formatSpread(roundRatios(second, r))}`);
   }
 }
 
