@@ -10,6 +10,9 @@ function parses(text: string): boolean {
   }
 }
 
+/** JSON_CHECK_RUNS multiplies the property runs for a longer local campaign. */
+const RUNS = Number(process.env['JSON_CHECK_RUNS'] ?? '1');
+
 const check = (text: string): JsonCheck => checkJson(Buffer.from(text, 'utf8'));
 
 describe('checkJson', () => {
@@ -89,7 +92,7 @@ describe('checkJson', () => {
         const text = pretty ? JSON.stringify(value, null, 2) : JSON.stringify(value);
         expect(check(text)).not.toBe(JsonCheck.INVALID);
       }),
-      { numRuns: 300 },
+      { numRuns: 300 * RUNS },
     );
   });
 
@@ -108,7 +111,7 @@ describe('checkJson', () => {
       fc.property(fc.oneof(fc.string({ maxLength: 30 }), mutated), (text) => {
         expect(check(text) !== JsonCheck.INVALID).toBe(parses(text));
       }),
-      { numRuns: 1000 },
+      { numRuns: 1000 * RUNS },
     );
   });
 });
