@@ -1,20 +1,23 @@
 import type { BackpressureEventMap, BackpressureEventName } from './backpressure-events';
-import { DeadLetters, type DeadLetterHost } from './dead-letters';
-import { DurableMode, type DurableHost } from './durable-mode';
-import { EndDrain, type EndHost } from './end-drain';
-import { ErrorCodes } from './errors';
-import { FlushScheduler, type FlushHost } from './flush-scheduler';
-import { GiveUp, type GiveUpHost } from './give-up';
-import { HeldBuffer } from './held-buffer';
-import { collectMetrics, type BackpressureMetrics } from './metrics';
+import type { DurableMode } from './durable-mode';
+import type { EndDrain } from './end-drain';
+import type { FlushScheduler } from './flush-scheduler';
+import type { GiveUp } from './give-up';
+import type { HeldBuffer } from './held-buffer';
+import type { BackpressureMetrics } from './metrics';
 import { resolveOptions, type BackpressureWritableOptions, type ResolvedOptions } from './options';
-import { Settler } from './settlement';
 import { measureItem } from './size-of';
-import { PressureTracker } from '../pressure/pressure-tracker';
+import { WritableParts } from './writable-parts';
+import type { PressureTracker } from '../pressure/pressure-tracker';
 import { BackpressureState, type PressureSource } from '../pressure/state';
 import type { BatchQueue } from '../util/batch-queue';
 import { Writable } from '../util/stream-classes';
-import { isEndCallback, type EndCallback, type WriteDoneCallback } from '../util/write-signature';
+import {
+  isEndCallback,
+  type EndCallback,
+  type NodeWritableState,
+  type WriteDoneCallback,
+} from '../util/write-signature';
 
 // The types of getMetrics() and of the events live beside their producers; they are re-exported
 // here because this is where users (and lib/index.ts) have always imported them from.
@@ -22,19 +25,6 @@ export type { BackpressureMetrics } from './metrics';
 export type { CorruptEvent, DeadLetterEvent, FlushEvent, RetryEvent } from './backpressure-events';
 
 type WriteCallback = (error?: Error | null) => void;
-
-/**
- * The fields of Node's (and readable-stream's) WritableState that the fast
- * path reads directly: the public getters (writableLength, writableCorked,
- * writableEnded, destroyed) read the same fields through an extra call each,
- * which shows on the hot path.
- */
-interface NodeWritableState {
-  length: number;
-  corked: number;
-  ending: boolean;
-  destroyed: boolean;
-}
 
 /**
  * An objectMode Writable that holds a bounded buffer, tracks a watermark state
@@ -54,6 +44,8 @@ interface NodeWritableState {
 export class BackpressureWritable<T> extends Writable implements PressureSource {
   readonly #o: ResolvedOptions<T>;
 
+  /** The parts, built and wired to each other; the ones the write() path uses are also held here. */
+  readonly #parts: WritableParts<T>;
   /** Accepted items not in flight (our ring plus the mirror of Node's write queue). */
   readonly #held: HeldBuffer<T>;
   /** `#held.ring`, read directly by the fast path in write(). */
@@ -70,8 +62,6 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   #plainItems: boolean;
   /** end(), the drain deadline, finishing. */
   readonly #end: EndDrain<T>;
-  /** onDeadLetter hand-overs: pending calls, failed items, the end of destroy(). */
-  readonly #deadLetters: DeadLetters<T>;
   /** Where items go when the stream gives up on them (onDeadLetter, or the stream's error), and the count. */
   readonly #giveUp: GiveUp<T>;
 
@@ -79,84 +69,15 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   readonly #scheduler: FlushScheduler<T>;
   /** Durable mode: the log every accepted item goes through (null in memory mode). */
   readonly #durable: DurableMode<T> | null;
-  /** Settled items: their records acknowledged, onSettled told. */
-  readonly #settler: Settler<T>;
 
   #eventsAccepted = 0;
 
   // Bound once: no closures per item or per timer arm.
-  readonly #onBlockTimeout = (): void => {
-    this.#giveUp.fail(
-      ErrorCodes.BLOCK_TIMEOUT,
-      `writer blocked for ${this.#o.maxBlockTimeMs} ms without the sink making progress`,
-      [],
-      undefined,
-    );
-  };
   readonly #emitDrainIfOwed = (): void => {
     if (this.#needDrain && this.#pressure.state !== BackpressureState.BLOCKED && !this.destroyed) {
       this.#needDrain = false;
       this.emit('drain');
     }
-  };
-
-  readonly #onLeftBlocked = (): void => {
-    if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
-  };
-  readonly #utilization = (): number =>
-    this.#durable === null ? this.#held.utilization() : this.#durable.utilization();
-  /** What every part asks of the stream, in one object bound once. */
-  readonly #host: DeadLetterHost<T> & GiveUpHost<T> & FlushHost<T> & DurableHost<T> & EndHost = {
-    emit: (event: string, payload: unknown) => {
-      this.emit(event, payload);
-    },
-    isDestroyed: () => this.destroyed,
-    isClosed: () => this.#isClosed(),
-    destroy: (error?: Error) => {
-      this.destroy(error);
-    },
-    fail: (error) => {
-      if (!this.destroyed) this.destroy(error);
-    },
-    onProgress: () => this.#pressure.rearmBlockTimerOnProgress(),
-    onSettled: (items, seqs, raw) => {
-      this.#settler.settle(items, 'dead-lettered', seqs, raw);
-      this.#end.maybeFinish();
-    },
-    settled: (items, seqs) => this.#settler.settle(items, 'flushed', seqs, false),
-    onRoom: () => this.#onRoom(),
-    deadLetter: (items, error, seqs) => this.#giveUp.deadLetter(items, error, seqs),
-    deadLetterRaw: (bytes, error, seq) => {
-      if (this.#o.onDeadLetter === undefined) return false;
-      this.#deadLetters.handOverRaw(bytes, error, seq);
-      return true;
-    },
-    emitCorrupt: (event) => {
-      this.emit('corrupt', event);
-    },
-    maybeFinish: () => this.#end.maybeFinish(),
-    pump: () => this.#scheduler.pump(),
-    refFlushTimer: () => this.#scheduler.refFlushTimer(),
-    updateState: () => this.#updateState(),
-    startDraining: () => {
-      this.#pressure.transition(BackpressureState.DRAINING);
-      this.#plainItems = false;
-    },
-    isEmpty: () => this.#held.size === 0 && this.#scheduler.inFlightBatches === 0,
-    holdsItems: () => this.#held.size > 0 || this.#scheduler.inFlightBatches > 0,
-    clearTimers: () => this.#clearTimers(),
-    abandoned: () => {
-      this.#plainItems = false;
-      const callback = this.#heldCallback;
-      this.#heldCallback = null;
-      return callback;
-    },
-    resume: () => {
-      this.#updateState();
-      if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
-    },
-    close: () => this.#pressure.transition(BackpressureState.CLOSED),
-    left: () => this.getMetrics().bufferSize + this.#scheduler.inFlight,
   };
 
   constructor(options: BackpressureWritableOptions<T>) {
@@ -172,34 +93,43 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
             objectMode: true,
             highWaterMark: 1,
             construct(callback: (error?: Error | null) => void): void {
-              const self = this as unknown as BackpressureWritable<T>;
-              (self.#durable as DurableMode<T>).open().then(() => {
-                callback();
-                // As fs streams do once their file is open: a caller can wait for the lock and the
-                // recovery before it reads any input (an open failure is the stream's 'error' instead).
-                if (!self.destroyed) self.emit('ready', undefined);
-              }, callback);
+              (this as unknown as BackpressureWritable<T>).#parts.openLog(callback);
             },
           },
     );
     this.#o = resolved;
     this.#ws = (this as unknown as { _writableState: NodeWritableState })._writableState;
-    const { maxBufferSize, maxBufferBytes, sizeOf } = resolved;
-    this.#held = new HeldBuffer<T>(maxBufferSize, maxBufferBytes, sizeOf !== undefined, durable !== undefined);
-    this.#buffer = this.#held.ring;
-    this.#durable =
-      durable === undefined ? null : new DurableMode(durable, maxBufferSize, sizeOf, this.#held, this.#host);
-    this.#pressure = new PressureTracker(resolved, this, this.#utilization, this.#onBlockTimeout, this.#onLeftBlocked);
-    this.#plainItems = sizeOf === undefined && durable === undefined;
-    const { onDeadLetter } = resolved;
-    this.#deadLetters = new DeadLetters(onDeadLetter, this.#host);
-    this.#scheduler = new FlushScheduler(resolved, this.#held, this.#pressure, this.#host);
-    const parts = { held: this.#held, scheduler: this.#scheduler, durable: this.#durable };
-    this.#giveUp = new GiveUp(onDeadLetter, this.#deadLetters, parts, this.#host);
-    this.#settler = new Settler(resolved.onSettled, this.#durable, (message, cause) => {
-      if (!this.destroyed) this.#giveUp.fail(ErrorCodes.SETTLED_HANDLER_FAILED, message, [], cause);
+    this.#plainItems = resolved.sizeOf === undefined && durable === undefined;
+    // What only the façade can answer (see FacadeState), bound once.
+    const parts = new WritableParts<T>(resolved, this, {
+      isClosed: () => this.#isClosed(),
+      updateState: () => this.#updateState(),
+      onRoom: () => this.#onRoom(),
+      onLeftBlocked: () => {
+        if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
+      },
+      stopFastPath: () => {
+        this.#plainItems = false;
+      },
+      abandoned: () => {
+        this.#plainItems = false;
+        const callback = this.#heldCallback;
+        this.#heldCallback = null;
+        return callback;
+      },
+      resume: () => {
+        this.#updateState();
+        if (this.#needDrain) process.nextTick(this.#emitDrainIfOwed);
+      },
     });
-    this.#end = new EndDrain(resolved.drainTimeoutMs, this.#giveUp, this.#deadLetters, this.#durable, this.#host);
+    this.#parts = parts;
+    this.#held = parts.held;
+    this.#buffer = parts.held.ring;
+    this.#pressure = parts.pressure;
+    this.#durable = parts.durable;
+    this.#scheduler = parts.scheduler;
+    this.#giveUp = parts.giveUp;
+    this.#end = parts.end;
   }
 
   // Typed events ({@link BackpressureEventMap}: 'state', 'flush', 'retry', 'dead-letter', 'circuit');
@@ -225,16 +155,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   }
 
   getMetrics(): BackpressureMetrics {
-    return collectMetrics({
-      state: this.#pressure.state,
-      held: this.#held,
-      scheduler: this.#scheduler,
-      durable: this.#durable,
-      utilization: this.#utilization(),
-      maxBufferSize: this.#o.maxBufferSize,
-      eventsAccepted: this.#eventsAccepted,
-      eventsDeadLettered: this.#giveUp.deadLettered,
-    });
+    return this.#parts.metrics(this.#eventsAccepted);
   }
 
   // ---------------------------------------------------------------- writing
@@ -392,7 +313,7 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     // Closed from here on (#isClosed reads Node's destroyed flag); the state says so only once
     // everything held has been counted, so that the 'state' → closed event sees it empty.
-    this.#clearTimers();
+    this.#parts.clearTimers();
     this.#heldCallback = null;
     this.#giveUp.teardown(error, callback);
   }
@@ -449,11 +370,5 @@ export class BackpressureWritable<T> extends Writable implements PressureSource 
    */
   beginDrainDeadline(): void {
     this.#end.beginDeadline();
-  }
-
-  #clearTimers(): void {
-    this.#scheduler.clearTimers();
-    this.#end.clearTimer();
-    this.#pressure.clearBlockTimer();
   }
 }

@@ -24,7 +24,7 @@ export class FlushJob<T> {
   context: FlushAttemptContext | null = null;
   /** Backoff wait before the next attempt. */
   timer: NodeJS.Timeout | null = null;
-  /** Waiting for the circuit breaker to let it through (woken, oldest first, by the stream's circuit timer or when the circuit closes). */
+  /** Waiting for the circuit breaker to let it through (woken, oldest first, by the CircuitGate when its timer fires or the circuit closes). */
   waitingForCircuit = false;
 
   constructor(batch: T[], seqs: number[] | null) {

@@ -123,6 +123,11 @@ function invalidResult<T>(batch: readonly T[], why: string): FlushOutcome<T> {
   return { delivered: 0, retry: batch.slice(), error };
 }
 
+/** What `flush` rejected (or threw) with, as the Error its batch fails with: a non-Error is wrapped. */
+export function rejectionError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(`flush rejected with a non-Error: ${String(value)}`);
+}
+
 /**
  * Durable mode: the seqs of `batch`'s items (`seqs[i]` is `batch[i]`'s) split into the delivered ones
  * and those left to `retry`, by the same matching as interpretFlushResult uses for `failedItems`: for each item of `retry`,

@@ -1,12 +1,13 @@
-import { backoffDelayMs } from '../resilience/backoff';
-import { CircuitBreaker, CircuitState, type CircuitChange } from '../resilience/circuit-breaker';
+import { retryDelayMs } from '../resilience/backoff';
+import { CircuitState, type CircuitBreaker, type CircuitChange } from '../resilience/circuit-breaker';
 import type { PressureTracker } from '../pressure/pressure-tracker';
 import type { FlushEvent, RetryEvent } from './backpressure-events';
 import { AdaptiveLanes } from './adaptive-lanes';
+import { CircuitGate } from './circuit-gate';
 import { BackpressureError, ErrorCodes } from './errors';
 import { FlushAttemptContext } from './flush-attempt-context';
 import { FlushJob } from './flush-job';
-import { interpretFlushResult } from './flush-outcome';
+import { interpretFlushResult, rejectionError } from './flush-outcome';
 import type { HeldBuffer } from './held-buffer';
 import { FlushCounters } from './metrics';
 import type { ResolvedOptions } from './options';
@@ -43,6 +44,8 @@ export class FlushScheduler<T> {
   readonly #jobs = new Set<FlushJob<T>>();
   #inFlightItems = 0;
   #tokenSeq = 0;
+  /** The circuit breaker's waits (null without a breaker), and the breaker, told of every outcome. */
+  readonly #circuit: CircuitGate<T> | null;
   readonly #breaker: CircuitBreaker | null;
   readonly #adaptive: AdaptiveLanes<T> | null;
   /** Current batch size and concurrency: the options' values, or the adaptive loop's. */
@@ -51,8 +54,6 @@ export class FlushScheduler<T> {
   #currentIntervalMs: number;
 
   #flushTimer: NodeJS.Timeout | null = null;
-  /** One timer for every batch waiting for the circuit breaker, so they are let through oldest first. */
-  #circuitTimer: NodeJS.Timeout | null = null;
   /** One watchdog for every running attempt's flushTimeoutMs (see #onWatchdog). */
   #watchdog: NodeJS.Timeout | null = null;
 
@@ -95,13 +96,6 @@ export class FlushScheduler<T> {
   };
   readonly #onCircuitChange = (change: CircuitChange): void => {
     this.#host.emit('circuit', change);
-    // The probe got through: wake every batch that was told to wait for the
-    // circuit, now, before pump() forms new batches from the buffer.
-    if (change.to === CircuitState.CLOSED) this.#wakeCircuitWaiters();
-  };
-  readonly #onCircuitTimer = (): void => {
-    this.#circuitTimer = null;
-    this.#wakeCircuitWaiters();
   };
   readonly #runAttemptOf = (job: FlushJob<T>): void => this.#runAttempt(job);
   /** The adaptive loop changed its settings while attempts ran (see AdaptiveLanes). */
@@ -119,7 +113,11 @@ export class FlushScheduler<T> {
     this.#currentIntervalMs = o.minFlushIntervalMs;
     this.#batchSize = o.batchSize;
     this.#concurrency = o.concurrency;
-    this.#breaker = o.circuitBreaker === undefined ? null : new CircuitBreaker(o.circuitBreaker, this.#onCircuitChange);
+    this.#circuit =
+      o.circuitBreaker === undefined
+        ? null
+        : new CircuitGate(o.circuitBreaker, this.#jobs, this.#onCircuitChange, this.#runAttemptOf);
+    this.#breaker = this.#circuit === null ? null : this.#circuit.breaker;
     this.#adaptive =
       o.adaptive === undefined
         ? null
@@ -212,10 +210,11 @@ export class FlushScheduler<T> {
   }
 
   clearTimers(): void {
-    for (const timer of [this.#flushTimer, this.#watchdog, this.#circuitTimer]) {
+    for (const timer of [this.#flushTimer, this.#watchdog]) {
       if (timer !== null) clearTimeout(timer);
     }
-    this.#flushTimer = this.#watchdog = this.#circuitTimer = null;
+    this.#flushTimer = this.#watchdog = null;
+    this.#circuit?.clearTimer();
     this.#adaptive?.clearTimer();
   }
 
@@ -254,17 +253,9 @@ export class FlushScheduler<T> {
 
   #runAttempt(job: FlushJob<T>): void {
     if (!this.#jobs.has(job) || this.#host.isClosed()) return;
-    if (this.#breaker !== null) {
-      // FIFO into flush: a batch never overtakes an older one waiting for the circuit.
-      const behindOlder = this.#olderJobWaitsForCircuit(job);
-      const wait = behindOlder ? 0 : this.#breaker.admit(Date.now());
-      if (behindOlder || wait > 0) {
-        // Not an attempt: no retry is spent against an open circuit.
-        job.waitingForCircuit = true;
-        if (wait > 0 && this.#circuitTimer === null) this.#circuitTimer = setTimeout(this.#onCircuitTimer, wait);
-        return;
-      }
-      job.waitingForCircuit = false;
+    if (this.#circuit !== null) {
+      // Told to wait (behind an older batch, or for the breaker): not an attempt, no retry spent.
+      if (!this.#circuit.admit(job)) return;
       // admit() may have announced half-open: a 'circuit' listener that destroyed the stream
       // has dead-lettered this batch, which must then never reach flush.
       if (!this.#jobs.has(job) || this.#host.isClosed()) return;
@@ -293,7 +284,7 @@ export class FlushScheduler<T> {
     }
     settled.then(
       (result) => this.#settleAttempt(job, token, result, undefined),
-      (error: unknown) => this.#settleAttempt(job, token, undefined, toError(error)),
+      (error: unknown) => this.#settleAttempt(job, token, undefined, rejectionError(error)),
     );
   }
 
@@ -363,40 +354,13 @@ export class FlushScheduler<T> {
     this.#concurrency = adaptive.concurrency;
   }
 
-  #olderJobWaitsForCircuit(job: FlushJob<T>): boolean {
-    for (const other of this.#jobs) {
-      if (other === job) return false;
-      if (other.waitingForCircuit) return true;
-    }
-    return false;
-  }
-
-  /** Lets waiting batches try the circuit again, oldest first (each admitted one may take the probe slot). */
-  #wakeCircuitWaiters(): void {
-    if (this.#circuitTimer !== null) {
-      clearTimeout(this.#circuitTimer);
-      this.#circuitTimer = null;
-    }
-    for (const job of [...this.#jobs]) {
-      if (!job.waitingForCircuit) continue;
-      job.waitingForCircuit = false;
-      this.#runAttempt(job);
-      if (job.waitingForCircuit) break; // not admitted: the rest keep waiting behind it
-    }
-  }
-
   #anyAttemptRunning(): boolean {
     for (const job of this.#jobs) if (job.context !== null) return true;
     return false;
   }
 
   #scheduleRetry(job: FlushJob<T>, error: Error): void {
-    let delayMs = backoffDelayMs(job.attempt, this.#o.retry);
-    // Sinks may say when to come back (HTTP Retry-After): honour it, within maxDelayMs. maxDelayMs is
-    // at most MAX_TIMER_MS, so a huge (or infinite) Retry-After waits maxDelayMs, never Node's 1 ms.
-    const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
-    if (typeof retryAfterMs === 'number' && retryAfterMs > delayMs)
-      delayMs = Math.min(retryAfterMs, this.#o.retry.maxDelayMs);
+    const delayMs = retryDelayMs(job.attempt, this.#o.retry, error);
     this.counters.eventsRetried += job.batch.length;
     // Armed before the event: a listener that destroys the stream clears it with the job.
     job.timer = setTimeout(this.#runAttemptOf, delayMs, job);
@@ -411,8 +375,4 @@ export class FlushScheduler<T> {
       this.#currentIntervalMs = Math.max(this.#currentIntervalMs * 0.8, minFlushIntervalMs);
     }
   }
-}
-
-function toError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(`flush rejected with a non-Error: ${String(value)}`);
 }

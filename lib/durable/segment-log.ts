@@ -17,21 +17,15 @@ import { DirLock } from './dir-lock';
 import { DurableError, DurableErrorCodes, invalidOption, type FullReason } from './durable-errors';
 import type { DurableLogStats, RecoveryReport } from './log-stats';
 import { LogCompactor } from './log-compactor';
+import { LogSpace } from './log-space';
 import { makeDir } from './make-dir';
 import { resolveLogOptions, type ResolvedLogOptions, type SegmentLogOptions } from './log-options';
-import { FRAME_HEADER_BYTES } from './record-frame';
 import { recover, type Recovered } from './recovery';
 import type { Segment } from './segment';
 import { SegmentReader, type Decode, type ReadEntry } from './segment-reader';
 import { SegmentWriter } from './segment-writer';
 
 export type { DurableLogStats, RecoveryReport } from './log-stats';
-
-interface SpaceWaiter {
-  bytes: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
 
 export class SegmentLog {
   /** What `open` found and did. */
@@ -47,9 +41,8 @@ export class SegmentLog {
   private readonly compactor: LogCompactor;
   private reading: Promise<unknown> | undefined;
   private readableWaiters: Array<() => void> = [];
-  private spaceWaiters: SpaceWaiter[] = [];
-  /** Sum of the segments' writtenBytes, kept current instead of summed on every append. */
-  private diskBytes = 0;
+  /** What counts against maxBytes, and who waits for room. */
+  private readonly space: LogSpace;
   private spaceListener: (() => void) | undefined;
 
   private constructor(
@@ -59,12 +52,14 @@ export class SegmentLog {
     recovered: Recovered,
   ) {
     this.segments = recovered.segments;
-    for (const seg of this.segments) this.diskBytes += seg.writtenBytes;
+    let diskBytes = 0;
+    for (const seg of this.segments) diskBytes += seg.writtenBytes;
     this.tracker = new AckTracker(recovered.startSeq);
     this.writer = new SegmentWriter(options.dir, this.segments, options.sync, options.segmentBytes, recovered.nextSeq, {
-      onWritten: (bytes) => (this.diskBytes += bytes),
+      onWritten: (bytes) => (this.space.diskBytes += bytes),
       onProgress: () => this.onWriterProgress(),
     });
+    this.space = new LogSpace(options.maxBytes, diskBytes, this.writer);
     this.reader = new SegmentReader(
       this.segments,
       this.tracker,
@@ -87,11 +82,11 @@ export class SegmentLog {
       checkpoint,
       {
         isClosed: () => this.closed,
-        spaceWanted: () => this.spaceWaiters.length > 0,
-        onDeleted: (bytes) => (this.diskBytes -= bytes),
+        spaceWanted: () => this.space.wanted,
+        onDeleted: (bytes) => (this.space.diskBytes -= bytes),
         onFreed: () => {
           this.writer.retryNow();
-          this.wakeSpaceWaiters();
+          this.space.wake();
           this.spaceListener?.();
         },
       },
@@ -154,7 +149,7 @@ export class SegmentLog {
     this.assertOpen();
     if (this.writer.failure !== undefined) throw this.writer.failure;
     if (payload.length > this.options.maxPayloadBytes) throw this.tooLarge(payload.length);
-    if (!this.fits(payload.length)) {
+    if (!this.space.fits(payload.length)) {
       const reason = this.writer.diskFull ? 'enospc' : 'max-bytes';
       throw new DurableError(
         DurableErrorCodes.FULL,
@@ -178,7 +173,7 @@ export class SegmentLog {
       !this.closed &&
       this.writer.failure === undefined &&
       payloadBytes <= this.options.maxPayloadBytes &&
-      this.fits(payloadBytes)
+      this.space.fits(payloadBytes)
     );
   }
 
@@ -191,23 +186,20 @@ export class SegmentLog {
     if (payloadBytes > this.options.maxPayloadBytes) return Promise.reject(this.tooLarge(payloadBytes));
     if (this.closed) return Promise.reject(this.closedError());
     if (this.writer.failure !== undefined) return Promise.reject(this.writer.failure);
-    if (this.fits(payloadBytes)) return Promise.resolve();
-    const waiting = new Promise<void>((resolve, reject) =>
-      this.spaceWaiters.push({ bytes: payloadBytes, resolve, reject }),
-    );
+    if (this.space.fits(payloadBytes)) return Promise.resolve();
+    const waiting = this.space.wait(payloadBytes);
     this.compactor.collect(); // a fully acknowledged active segment can be sealed and deleted now
     return waiting;
   }
 
   /** Why appends are refused: 'enospc', 'max-bytes' (not even an empty record fits), or undefined. */
   get full(): FullReason | undefined {
-    if (this.writer.diskFull) return 'enospc';
-    return this.fits(0) ? undefined : 'max-bytes';
+    return this.space.full;
   }
 
   /** Bytes counted against `maxBytes`: in segment files, plus appended and not yet written. */
   get usedBytes(): number {
-    return this.diskBytes + this.writer.pendingBytes;
+    return this.space.usedBytes;
   }
 
   /**
@@ -309,7 +301,7 @@ export class SegmentLog {
 
   /** Bytes in segment files. */
   get bytesOnDisk(): number {
-    return this.diskBytes;
+    return this.space.diskBytes;
   }
 
   /** Records appended and not acknowledged (including those not yet durable). */
@@ -368,19 +360,11 @@ export class SegmentLog {
     await this.reader.close();
     await this.checkpoint.close().catch(() => undefined);
     await this.lock.release().catch(() => undefined);
-    const err = this.closedError();
-    for (const waiter of this.spaceWaiters.splice(0)) waiter.reject(err);
+    this.space.rejectAll(this.closedError());
     for (const wake of this.readableWaiters.splice(0)) wake();
   }
 
   // ------------------------------------------------------------------ internals
-
-  private fits(payloadBytes: number): boolean {
-    return (
-      !this.writer.diskFull &&
-      this.diskBytes + this.writer.pendingBytes + FRAME_HEADER_BYTES + payloadBytes <= this.options.maxBytes
-    );
-  }
 
   private tooLarge(bytes: number): DurableError {
     return new DurableError(
@@ -401,19 +385,7 @@ export class SegmentLog {
     if (this.readable || this.writer.failure !== undefined) {
       for (const wake of this.readableWaiters.splice(0)) wake();
     }
-    this.wakeSpaceWaiters();
+    this.space.wake();
     if (this.writer.diskFull) this.compactor.collect();
-  }
-
-  private wakeSpaceWaiters(): void {
-    if (this.spaceWaiters.length === 0) return;
-    const failure = this.writer.failure;
-    const still: SpaceWaiter[] = [];
-    for (const waiter of this.spaceWaiters) {
-      if (failure !== undefined) waiter.reject(failure);
-      else if (this.fits(waiter.bytes)) waiter.resolve();
-      else still.push(waiter);
-    }
-    this.spaceWaiters = still;
   }
 }

@@ -1,5 +1,6 @@
 import type { HeldEntries } from './held-entries';
 import { messageOf, RedisStreamError, RedisStreamErrorCodes } from './redis-errors';
+import type { RedisPoisonEvent } from './source-events';
 import type { RedisDeadLetterHandler, RedisStreamEntry } from './source-options';
 import type { StreamReader } from './stream-reader';
 import type { RawEntry } from './stream-replies';
@@ -43,7 +44,9 @@ export function poisonError(
   );
 }
 
-export interface PoisonLettersHost {
+export interface PoisonLettersHost<V extends string | Buffer> {
+  /** Poison found: counted and reported (the `'poison'` event) before anything else happens to it. */
+  report(event: RedisPoisonEvent<V>): void;
   /** The handler got them: keep them alive, they are not settled yet. */
   hold(ids: string[]): void;
   /** The handler returned or resolved: settled, to acknowledge. */
@@ -52,16 +55,38 @@ export interface PoisonLettersHost {
   failed(ids: string[], error: RedisStreamError): void;
 }
 
-/** The source's `onDeadLetter` calls for poison entries: each settles them, or fails the source; close() waits for them. */
+/**
+ * Poison entries: reported, and handed to the source's `onDeadLetter` (acknowledged once it resolved);
+ * without one, left pending. Each call settles its entries, or fails the source; close() waits for them.
+ */
 export class PoisonLetters<V extends string | Buffer> {
-  readonly #host: PoisonLettersHost;
+  readonly #handler: RedisDeadLetterHandler<V> | undefined;
+  readonly #stream: string;
+  readonly #maxDeliveries: number;
+  readonly #host: PoisonLettersHost<V>;
   readonly #pending = new Set<Promise<void>>();
 
-  constructor(host: PoisonLettersHost) {
+  constructor(
+    handler: RedisDeadLetterHandler<V> | undefined,
+    stream: string,
+    maxDeliveries: number,
+    host: PoisonLettersHost<V>,
+  ) {
+    this.#handler = handler;
+    this.#stream = stream;
+    this.#maxDeliveries = maxDeliveries;
     this.#host = host;
   }
 
-  hand(handler: RedisDeadLetterHandler<V>, entries: RedisStreamEntry<V>[], error: RedisStreamError): void {
+  /** Entries found delivered more than `maxDeliveries` times. */
+  take(entries: RedisStreamEntry<V>[]): void {
+    const error = poisonError(entries, this.#stream, this.#maxDeliveries);
+    const handler = this.#handler;
+    this.#host.report({ entries: entries.slice(), error, deadLettering: handler !== undefined });
+    if (handler !== undefined) this.#hand(handler, entries, error);
+  }
+
+  #hand(handler: RedisDeadLetterHandler<V>, entries: RedisStreamEntry<V>[], error: RedisStreamError): void {
     const ids = entries.map((e) => e.id);
     this.#host.hold(ids);
     const call = Promise.resolve()

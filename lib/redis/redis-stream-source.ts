@@ -5,12 +5,11 @@ import { HeldEntries } from './held-entries';
 import { createClient, type RedisClientLike } from './redis-client';
 import { readFailure, RedisStreamError, RedisStreamErrorCodes } from './redis-errors';
 import { closeSource, RetryPause } from './source-lifecycle';
-import { poisonError, PoisonLetters, sortReadAgain } from './poison';
+import { PoisonLetters, sortReadAgain } from './poison';
 import { ReadPlan, type ReadOrigin } from './read-plan';
 import {
   sourceCounters,
   type DroppedEntry,
-  type RedisPoisonEvent,
   type RedisStreamSourceMetrics,
   type RedisTransientErrorEvent,
 } from './source-events';
@@ -32,9 +31,6 @@ const Step = {
   EMPTY: 'empty',
 } as const;
 type Step = (typeof Step)[keyof typeof Step];
-
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 2000;
 
 /**
  * An objectMode Readable of `{ id, fields, record }` entries read from a Redis stream through a
@@ -105,7 +101,11 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
         this.#metrics.acknowledged += count;
       },
     });
-    this.#poisonLetters = new PoisonLetters<V>({
+    this.#poisonLetters = new PoisonLetters<V>(o.onDeadLetter, o.stream, o.maxDeliveries, {
+      report: (event) => {
+        this.#metrics.poison += event.entries.length;
+        this.emit('poison', event);
+      },
       // Held while the handler works: kept alive in Redis, so that no other worker takes them meanwhile.
       hold: (ids) => {
         for (const id of ids) this.#held.add(id);
@@ -235,7 +235,7 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
         } catch (err) {
           if (this.#stopped || this.destroyed) break;
           if (!this.#recover(err)) break;
-          await this.#backoff.wait(Math.min(RETRY_MIN_MS * 2 ** (this.#failures - 1), RETRY_MAX_MS));
+          await this.#backoff.afterFailures(this.#failures);
           continue;
         }
         if (step === Step.EMPTY) this.#plan.afterEmpty();
@@ -306,22 +306,8 @@ export class RedisStreamSource<V extends string | Buffer = string> extends Reada
       // Everything read is pushed (at most `count`, the high-water mark): push() saying "enough" ends the loop.
       this.#wanted = this.push(entry);
     }
-    if (poison.length > 0) this.#onPoison(poison);
+    if (poison.length > 0) this.#poisonLetters.take(poison as RedisStreamEntry<V>[]);
     return deliver.length + (this.#o.onDeadLetter === undefined ? 0 : poison.length);
-  }
-
-  /** Poison: reported, and to onDeadLetter (acknowledged once it resolved); without it, left pending. */
-  #onPoison(raw: RawEntry[]): void {
-    const entries = raw as RedisStreamEntry<V>[];
-    this.#metrics.poison += entries.length;
-    const error = poisonError(entries, this.#o.stream, this.#o.maxDeliveries);
-    const handler = this.#o.onDeadLetter;
-    this.emit('poison', {
-      entries: entries.slice(),
-      error,
-      deadLettering: handler !== undefined,
-    } satisfies RedisPoisonEvent<V>);
-    if (handler !== undefined) this.#poisonLetters.hand(handler, entries, error);
   }
 
   /** A failed read: true to retry (after a backoff), false when the source was destroyed with it. */

@@ -2,6 +2,8 @@ import { closeClient, type RedisClientLike } from './redis-client';
 import { RedisStreamError, RedisStreamErrorCodes } from './redis-errors';
 
 const CLIENT_CLOSE_MS = 2000;
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 2000;
 
 /** A wait before retrying that `cancel()` cuts short (a stop does not wait out a backoff). */
 export class RetryPause {
@@ -15,6 +17,11 @@ export class RetryPause {
       }, ms);
       this.#pending = { timer, resolve };
     });
+  }
+
+  /** The wait after `failures` failed reads in a row: RETRY_MIN_MS, doubling, at most RETRY_MAX_MS. */
+  afterFailures(failures: number): Promise<void> {
+    return this.wait(Math.min(RETRY_MIN_MS * 2 ** (failures - 1), RETRY_MAX_MS));
   }
 
   cancel(): void {

@@ -29,3 +29,16 @@ export function backoffDelayMs(
   const base = Math.min(options.maxDelayMs, options.minDelayMs * 2 ** Math.max(0, retry - 1));
   return Math.round(base / 2 + random() * (base / 2));
 }
+
+/**
+ * The wait before retry `retry` (1-based) of a batch that failed with `error`: the backoff, or
+ * longer when the sink says when to come back (`retryAfterMs`, from an HTTP Retry-After) — within
+ * `maxDelayMs`, which is at most MAX_TIMER_MS, so a huge (or infinite) Retry-After waits
+ * `maxDelayMs`, never Node's 1 ms.
+ */
+export function retryDelayMs(retry: number, options: ResolvedRetryOptions, error: Error): number {
+  const delayMs = backoffDelayMs(retry, options);
+  const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  if (typeof retryAfterMs === 'number' && retryAfterMs > delayMs) return Math.min(retryAfterMs, options.maxDelayMs);
+  return delayMs;
+}
