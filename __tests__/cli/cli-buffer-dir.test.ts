@@ -25,11 +25,23 @@ afterEach(() => cleanup());
  * A first run whose sink goes away after `take` lines (`head` exits): it stops reading and leaves
  * what it had not delivered in the directory. Returns its stats.
  */
+/**
+ * Lines padded to ~330 bytes: 1,000 of them are far more than a pipe (64 KiB) and `head`'s one read can take,
+ * so the sink is gone before the CLI has written them all, however the processes are scheduled (with bare
+ * `{"seq":n}` lines the whole input fitted in the pipe, and a slow `head` let every line be "delivered").
+ */
+function paddedLines(to: number): string {
+  const pad = 'x'.repeat(300);
+  let out = '';
+  for (let i = 0; i < to; i++) out += `{"seq":${i},"pad":"${pad}"}\n`;
+  return out;
+}
+
 async function leaveBacklog(lines: number, take: number): Promise<ReturnType<typeof statsOf>> {
   const out = join(dir, 'first.ndjson');
   const r = await runCli(
     ['--buffer-dir', buf, '--sink', `exec:head -n ${take} > ${out}`, '--batch-size', '10', '--stats'],
-    seqLines(lines),
+    paddedLines(lines),
   );
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/is gone/);
@@ -109,7 +121,7 @@ describe('backpressure --buffer-dir', () => {
     const backlog = first.leftOnDisk as number;
     const damagedSeq = 2000 - Math.floor(backlog / 2); // a record in the middle of the backlog
     const original = damageRecord(buf, damagedSeq);
-    expect(original).toBe(`{"seq":${damagedSeq}}`);
+    expect(original).toBe(paddedLines(damagedSeq + 1).split('\n')[damagedSeq]);
 
     const dlq = join(dir, 'dead.ndjson');
     const r = await runCli(['--buffer-dir', buf, '--dead-letter', dlq, '--stats'], '');
