@@ -203,6 +203,21 @@ describe('a damaged header in the last record of the newest segment (one flipped
     },
   );
 
+  test('with a checkpoint pointing into the segment (the scan starts there): a damaged last record before a torn frame is still reported', async () => {
+    const log = await openLog(dir);
+    for (const entry of await log.read(3)) log.ack(entry.seq); // records 0..2 acknowledged
+    await log.checkpointNow();
+    await log.close();
+    flipBit(tail, last + 12, 5); // the seq field of record n - 1
+    appendFileSync(tail, encodeFrame(n, recordOf(n)).subarray(0, 40)); // of 45 bytes
+    const reopened = await openLog(dir);
+    expect(reopened.recovery.truncatedBytes).toBe(40);
+    const entries = await readAll(reopened);
+    expect(goodIds(entries)).toEqual(range(3, n - 1));
+    expect(entries.filter((e) => e.error !== null).map((e) => [e.seq, e.count])).toEqual([[n - 1, 1]]);
+    await reopened.close();
+  });
+
   test('the last two records both with a flipped header bit, then a torn frame: both are reported, as one range', async () => {
     const before = frameStarts(tail)[n - 2] as number;
     damageLast(77, encodeFrame(n, recordOf(n)).subarray(0, 30));
