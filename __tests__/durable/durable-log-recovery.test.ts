@@ -119,6 +119,133 @@ describe('torn and zero-filled tails', () => {
   });
 });
 
+describe('a damaged header in the last record of the newest segment (one flipped bit is corrected to tell it from a torn write)', () => {
+  const n = 6; // records 0..5 in one segment: record 5 is the last
+  let pristine: Buffer;
+  let tail: string;
+  let last: number;
+  beforeEach(async () => {
+    await logWith(n);
+    tail = lastSegment();
+    pristine = readFileSync(tail);
+    last = frameStarts(tail)[n - 1] as number;
+  });
+
+  /** Restores the log as written (no checkpoint, no other segment), with `bit` of the last header flipped. */
+  function damageLast(bit: number | undefined, after: Buffer): void {
+    for (const path of segmentPaths(dir)) unlinkSync(path);
+    writeFileSync(join(dir, CHECKPOINT_FILE), Buffer.alloc(0));
+    const bytes = Buffer.from(pristine);
+    if (bit !== undefined) bytes[last + (bit >> 3)] = (bytes[last + (bit >> 3)] as number) ^ (1 << (bit & 7));
+    writeFileSync(tail, Buffer.concat([bytes, after]));
+  }
+
+  /** What a crash or a power loss may append after the last record: variant (a), (b) or (c), varied by `bit`. */
+  function afterIt(kind: 'nothing' | 'torn frame' | 'zero fill', bit: number): Buffer {
+    if (kind === 'nothing') return Buffer.alloc(0);
+    if (kind === 'zero fill') return Buffer.alloc(1 + ((bit * 37) % 3000));
+    const next = encodeFrame(n, recordOf(n)); // the next record, cut short: header whole or not
+    return next.subarray(0, 1 + ((bit * 7) % (next.length - 1)));
+  }
+
+  test.each(['nothing', 'torn frame', 'zero fill'] as const)(
+    'every one of the 192 header bits, with %s after it: the record is reported corrupt by its seq, nothing before it is lost, only what follows it is truncated',
+    async (kind) => {
+      const wrong: string[] = [];
+      for (let bit = 0; bit < FRAME_HEADER_BYTES * 8; bit++) {
+        const after = afterIt(kind, bit);
+        damageLast(bit, after);
+        const log = await openLog(dir);
+        try {
+          const entries = await readAll(log);
+          const bad = entries.filter((e) => e.error !== null).map((e) => [e.seq, e.count, e.error?.code]);
+          const outcome = {
+            truncated: log.recovery.truncatedBytes,
+            size: fileSize(tail),
+            good: goodIds(entries),
+            bad,
+            next: log.append(recordOf(100)),
+          };
+          const expected = {
+            truncated: after.length,
+            size: pristine.length,
+            good: range(0, n - 1),
+            bad: [[n - 1, 1, DurableErrorCodes.CORRUPT_RECORD]],
+            next: n, // the damaged record keeps its seq: none is reused
+          };
+          if (JSON.stringify(outcome) !== JSON.stringify(expected))
+            wrong.push(`bit ${bit}: ${JSON.stringify(outcome)}`);
+        } finally {
+          await log.close();
+        }
+      }
+      expect(wrong).toEqual([]);
+    },
+  );
+
+  test.each(['torn frame', 'zero fill'] as const)(
+    'an undamaged log with a %s after it: the tail is truncated silently, every record replays',
+    async (kind) => {
+      for (const bit of [0, 3, 50, 191]) {
+        const after = afterIt(kind, bit);
+        damageLast(undefined, after);
+        const log = await openLog(dir);
+        try {
+          expect(log.recovery.truncatedBytes).toBe(after.length);
+          const entries = await readAll(log);
+          expect(goodIds(entries)).toEqual(range(0, n));
+          expect(log.corrupt).toBe(0);
+          expect(log.append(recordOf(100))).toBe(n);
+        } finally {
+          await log.close();
+        }
+      }
+    },
+  );
+
+  test('with a checkpoint pointing into the segment (the scan starts there): a damaged last record before a torn frame is still reported', async () => {
+    const log = await openLog(dir);
+    for (const entry of await log.read(3)) log.ack(entry.seq); // records 0..2 acknowledged
+    await log.checkpointNow();
+    await log.close();
+    flipBit(tail, last + 12, 5); // the seq field of record n - 1
+    appendFileSync(tail, encodeFrame(n, recordOf(n)).subarray(0, 40)); // of 45 bytes
+    const reopened = await openLog(dir);
+    expect(reopened.recovery.truncatedBytes).toBe(40);
+    const entries = await readAll(reopened);
+    expect(goodIds(entries)).toEqual(range(3, n - 1));
+    expect(entries.filter((e) => e.error !== null).map((e) => [e.seq, e.count])).toEqual([[n - 1, 1]]);
+    await reopened.close();
+  });
+
+  test('the last two records both with a flipped header bit, then a torn frame: both are reported, as one range', async () => {
+    const before = frameStarts(tail)[n - 2] as number;
+    damageLast(77, encodeFrame(n, recordOf(n)).subarray(0, 30));
+    flipBit(tail, before + 9, 2); // the seq field of record n - 2
+    const log = await openLog(dir);
+    expect(log.recovery.truncatedBytes).toBe(30);
+    const entries = await readAll(log);
+    expect(goodIds(entries)).toEqual(range(0, n - 2));
+    expect(entries.filter((e) => e.error !== null).map((e) => [e.seq, e.count])).toEqual([[n - 2, 2]]);
+    expect(log.append(recordOf(100))).toBe(n);
+    await log.close();
+  });
+
+  test('a damaged header reported once stays reported when a later crash leaves a torn frame after it', async () => {
+    damageLast(130, Buffer.alloc(0)); // the payload CRC field
+    let log = await openLog(dir);
+    expect((await readAll(log)).filter((e) => e.error !== null).map((e) => e.seq)).toEqual([n - 1]);
+    await log.close(); // nothing acknowledged, nothing appended: the same segment is the newest again
+    appendFileSync(tail, encodeFrame(n, recordOf(n)).subarray(0, 40));
+    log = await openLog(dir);
+    expect(log.recovery.truncatedBytes).toBe(40);
+    const entries = await readAll(log);
+    expect(goodIds(entries)).toEqual(range(0, n - 1));
+    expect(entries.filter((e) => e.error !== null).map((e) => [e.seq, e.count])).toEqual([[n - 1, 1]]);
+    await log.close();
+  });
+});
+
 describe('damage in the middle', () => {
   test('a flipped payload bit costs that record only: it comes out as a corrupt entry with its raw bytes', async () => {
     await logWith(200);

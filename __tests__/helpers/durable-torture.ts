@@ -201,13 +201,6 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
   const corruptSeqs = new Set<number>();
   /** Damaged records: seq → whether it had to be reported (not acknowledged on disk when damaged). */
   const damaged = new Map<number, { id: number; mustReport: boolean }>();
-  /**
-   * Records whose header took a flipped bit while they were the last intact record of the newest file: if a
-   * torn write or zero fill lands right after one (or already had), recovery cannot tell it from a torn tail and truncates it — the
-   * limit durable-log.md documents ("a record damaged at the very end of the newest segment"). Such a
-   * record no longer has to be reported.
-   */
-  const damagedAtEnd = new Map<number, { path: string; end: number }>();
   let checkpointedId = -1;
   const result: TortureResult = {
     seed,
@@ -317,26 +310,25 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
   return result;
 
   async function injectFault(): Promise<void> {
+    // Each kind of fault draws the same numbers whatever the directory holds (no segment yet, a segment
+    // without an intact record), so that a seed replays the same faults after the same lives, however the
+    // timing of its kills went: a failing seed kept in the fixed set then keeps its schedule of faults.
     const roll = random();
+    if (roll >= 0.45) return;
     const segments = segmentFiles(dir);
     const tail = segments[segments.length - 1];
-    if (tail === undefined || roll >= 0.45) return;
-    if (roll < 0.3) {
-      const size = readFileSync(tail).length;
-      for (const [seq, at] of damagedAtEnd) {
-        const d = damaged.get(seq);
-        if (at.path === tail && at.end === size && d !== undefined) d.mustReport = false;
-      }
-    }
     if (roll < 0.15) {
       // A torn write: the first bytes of the next frame, as a crash in the middle of write(2) leaves
       // them. Usually with the seq that frame would really have; sometimes with an absurd one.
+      const absurd = random() >= 0.7;
+      const payload = Buffer.from(`id=${TORN_ID};${'t'.repeat(between(0, 80))}`);
+      const cut = between(1, FRAME_HEADER_BYTES + payload.length - 1);
+      if (tail === undefined) return;
       const intact = intactFrames(readFileSync(tail));
       const firstSeq = Number(/(\d{20})\.seg$/.exec(tail)?.[1]);
       const next = intact.length > 0 ? (intact[intact.length - 1] as FrameAt).seq + 1 : firstSeq;
-      const seq = random() < 0.7 ? next : 2 ** 40;
-      const frame = encodeFrame(seq, Buffer.from(`id=${TORN_ID};${'t'.repeat(between(0, 80))}`));
-      appendFileSync(tail, frame.subarray(0, between(1, frame.length - 1)));
+      const seq = absurd ? 2 ** 40 : next;
+      appendFileSync(tail, encodeFrame(seq, payload).subarray(0, cut));
       // When no open has truncated it before the next fault, zero fill or a second torn frame may
       // follow it. A real writer never appends to a recovered segment, so that cannot happen in
       // life; here it may make a whole frame (payload failing its checksum) or a header-shaped
@@ -346,26 +338,27 @@ export async function runTorture(options: TortureOptions): Promise<TortureResult
       result.tornTails++;
     } else if (roll < 0.3) {
       // A power loss after the file grew but before its data blocks were written.
-      appendFileSync(tail, Buffer.alloc(between(1, 3000)));
+      const zeros = between(1, 3000);
+      if (tail === undefined) return;
+      appendFileSync(tail, Buffer.alloc(zeros));
       note(`fault: zero fill into ${tail}`);
       result.zeroTails++;
     } else {
-      // A bad disk: one bit of one intact record, anywhere in the log.
-      const path = segments[between(0, segments.length - 1)] as string;
+      // A bad disk: one bit of one intact record, anywhere in the log. Fractions, scaled to what the
+      // directory holds only once it is known.
+      const [whichSegment, whichFrame, whichBit] = [random(), random(), random()];
+      const path = segments[Math.floor(whichSegment * segments.length)];
+      if (path === undefined) return;
       const bytes = readFileSync(path);
+      // Intact frames only: a record already damaged is never hit again, so every damaged record has one
+      // fault, which recovery can always tell from a torn write.
       const frames = intactFrames(bytes);
-      if (frames.length === 0) return;
-      const frame = frames[between(0, frames.length - 1)] as FrameAt;
-      const bit = between(frame.start * 8, frame.end * 8 - 1);
+      const frame = frames[Math.floor(whichFrame * frames.length)];
+      if (frame === undefined) return;
+      const bit = frame.start * 8 + Math.floor(whichBit * (frame.end - frame.start) * 8);
       bytes[bit >> 3] = (bytes[bit >> 3] as number) ^ (1 << (bit & 7));
       writeFileSync(path, bytes);
       damaged.set(frame.seq, { id: frame.id, mustReport: frame.seq >= (await checkpointOnDisk(dir)) });
-      // A header hit in the last intact record of the newest file: with only torn bytes or zero fill after it
-      // (now, or after a later fault), recovery rightly takes it for a torn write (see damagedAtEnd).
-      if (bit - frame.start * 8 < FRAME_HEADER_BYTES * 8 && path === tail && frame === frames[frames.length - 1]) {
-        if (frame.end < bytes.length) (damaged.get(frame.seq) as { mustReport: boolean }).mustReport = false;
-        else damagedAtEnd.set(frame.seq, { path, end: frame.end });
-      }
       note(
         `fault: bit ${bit - frame.start * 8} of the frame (header: < 192) flipped in seq ${frame.seq} (id ${frame.id}) ` +
           `at byte ${frame.start} of ${path} (${bytes.length} bytes, tail ${tail})`,

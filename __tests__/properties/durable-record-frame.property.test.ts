@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { FrameCursor } from '../../lib/durable/frame-cursor';
 import {
   FRAME_HEADER_BYTES,
+  correctHeader,
   encodeFrame,
   newFrameHeader,
   payloadMatches,
@@ -83,6 +84,36 @@ test('a frame round-trips its seq and payload, and its header and payload checks
       expect(header.length).toBe(payload.length);
       expect(payloadMatches(frame.subarray(FRAME_HEADER_BYTES), header)).toBe(true);
     }),
+  );
+});
+
+test('one flipped bit anywhere in a header is corrected to exactly what was written; a valid header has no valid neighbour', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      payloadArb,
+      fc.integer({ min: 0, max: FRAME_HEADER_BYTES * 8 - 1 }),
+      (seq, payload, bit) => {
+        const frame = encodeFrame(seq, payload);
+        const header = newFrameHeader();
+        expect(correctHeader(frame, 0, header)).toBe(false); // CRC-32's distance: no valid header 1 bit away
+        frame[bit >> 3] = (frame[bit >> 3] as number) ^ (1 << (bit & 7));
+        const damaged = Buffer.from(frame);
+        expect(readFrameHeader(frame, 0, header)).toBe(false);
+        expect(correctHeader(frame, 0, header)).toBe(true);
+        expect(header).toEqual({ seq, length: payload.length, payloadCrc: encodeFrame(seq, payload).readUInt32LE(16) });
+        expect(frame).toEqual(damaged); // the bytes are left as found
+        // Exactly one of the 192 single-bit changes checks out: the correction is never ambiguous.
+        let valid = 0;
+        for (let b = 0; b < FRAME_HEADER_BYTES * 8; b++) {
+          frame[b >> 3] = (frame[b >> 3] as number) ^ (1 << (b & 7));
+          if (readFrameHeader(frame, 0, newFrameHeader())) valid++;
+          frame[b >> 3] = (frame[b >> 3] as number) ^ (1 << (b & 7));
+        }
+        expect(valid).toBe(1);
+      },
+    ),
+    { numRuns: 300 },
   );
 });
 

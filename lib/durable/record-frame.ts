@@ -124,6 +124,30 @@ export function readFrameHeader(buf: Buffer, offset: number, out: FrameHeader): 
   return true;
 }
 
+/**
+ * Undoes one flipped bit in an invalid header at `offset` (24 bytes of `buf`): tries each of its
+ * 192 single-bit corrections and, when one checks out, fills `out` with what the header said
+ * before the flip and returns true. `buf` is left as it was.
+ *
+ * Why this is safe: CRC-32 over the 20 header bytes has a Hamming distance of at least 3 (far
+ * more in fact), so two valid headers never lie within two bits of each other. An invalid
+ * header therefore has at most one valid neighbour one bit away, and finding it names the flip
+ * exactly — whichever field it hit, the magic and the header CRC included. Bytes that are not a
+ * damaged header (a torn write, zero fill) essentially never have one; callers still check that
+ * the corrected header is the record they expect and that its payload matches it.
+ */
+export function correctHeader(buf: Buffer, offset: number, out: FrameHeader): boolean {
+  for (let bit = 0; bit < FRAME_HEADER_BYTES * 8; bit++) {
+    const at = offset + (bit >> 3);
+    const mask = 1 << (bit & 7);
+    buf[at] = (buf[at] as number) ^ mask;
+    const valid = readFrameHeader(buf, offset, out);
+    buf[at] = (buf[at] as number) ^ mask;
+    if (valid) return true;
+  }
+  return false;
+}
+
 export function payloadMatches(payload: Uint8Array, header: FrameHeader): boolean {
   return crc32(payload) === header.payloadCrc;
 }

@@ -9,8 +9,9 @@
  *    checkpoint's offset when the checkpoint points into it, so acknowledged data
  *    is not read. What follows the last complete frame is truncated and counted
  *    when it is a torn write (a frame cut short, zero fill after a power loss);
- *    when it is a whole record with a damaged header it is kept, with a seq of
- *    its own, for the reader to report as corrupt.
+ *    a whole record with a damaged header there (one flipped bit is corrected to
+ *    tell, see keepDamagedRecords) is kept, with its seq, for the reader to
+ *    report as corrupt, and only what follows it is truncated.
  * 3. Reading resumes at the checkpoint: its offset is used when the frame there
  *    is the expected record, else the segment is read from its start (records
  *    below the checkpoint are skipped). No checkpoint: from the oldest segment.
@@ -25,7 +26,15 @@ import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Checkpoint } from './checkpoint-file';
 import { FrameCursor } from './frame-cursor';
-import { FRAME_HEADER_BYTES, FRAME_MAGIC, newFrameHeader, readFrameHeader } from './record-frame';
+import {
+  FRAME_HEADER_BYTES,
+  FRAME_MAGIC,
+  correctHeader,
+  crc32,
+  frameBytes,
+  newFrameHeader,
+  readFrameHeader,
+} from './record-frame';
 import { plausibleSeq, Segment } from './segment';
 import { listSegments } from './segment-file';
 
@@ -175,10 +184,12 @@ async function scanTail(
         endOffset = cursor.offset;
       }
     }
-    if (endOffset < tail.writtenBytes && (await isDamagedFrame(handle, endOffset, tail.writtenBytes - endOffset))) {
-      // Not a torn write but a whole record with a damaged header: keep its bytes and its seq,
-      // so that the reader reports it as corrupt instead of the seq being silently reused.
-      return { endOffset: tail.writtenBytes, endSeq: lastSeq + 2 };
+    if (endOffset < tail.writtenBytes) {
+      // Not necessarily a torn write: whole records whose header took damage are kept, with their seqs,
+      // so that the reader reports them as corrupt instead of their seqs being silently reused.
+      const kept = await keepDamagedRecords(handle, tail, endOffset, lastSeq, chunkBytes);
+      endOffset = kept.endOffset;
+      lastSeq = kept.lastSeq;
     }
   } finally {
     await handle.close();
@@ -187,27 +198,77 @@ async function scanTail(
 }
 
 /**
- * Tells the bytes after the last good frame apart. A torn write (a frame cut
- * short: its header is valid but the frame runs past the end of the file; fewer
- * bytes than a header; zero fill) is truncated. A whole last record whose header
- * took one flipped bit is corruption, recognisable because exactly one of its
- * fields is off: its length field accounts for exactly the bytes left and 3 or 4
- * of the 4 magic bytes are there (the bit is in the magic, seq or a CRC), or all
- * 4 magic bytes are there and the length differs from the bytes left by one bit
- * (the bit is in the length). Anything else is treated as torn, and counted in
- * `truncatedBytes`.
+ * Tells the bytes after the last good frame of the tail apart: a torn write (a frame cut short —
+ * its header valid but the frame running past the end of the file —, fewer bytes than a header,
+ * zero fill) is left for truncation; a whole record whose header took damage is not — cutting it
+ * would lose a record the disk had confirmed, without a report. Returns the end of the records to
+ * keep and the last seq they take.
+ *
+ * A header with one flipped bit is corrected (`correctHeader`): when the corrected header is the
+ * next record (seq `lastSeq + 1`, possible at its offset), its frame fits in the file and its
+ * payload matches the corrected payload CRC, it is that record, whatever follows it — torn bytes
+ * or zero fill a crash or a power loss appended later. Several such records in a row are all kept.
+ * Cost: 192 CRCs of 20 bytes per damaged header, once per open, only when the tail is not clean.
+ *
+ * More than one flipped bit is recognised only when the record is the last bytes of the file and
+ * exactly one field is off: its length field accounts for exactly the bytes left and 3 or 4 of the
+ * 4 magic bytes are there (the bits are in the magic, seq or a CRC), or all 4 magic bytes are there
+ * and the length differs from the bytes left by one bit. Anything else is taken for torn, and
+ * counted in `truncatedBytes`.
  */
-async function isDamagedFrame(handle: FileHandle, offset: number, length: number): Promise<boolean> {
-  if (length < FRAME_HEADER_BYTES) return false;
+async function keepDamagedRecords(
+  handle: FileHandle,
+  tail: Segment,
+  offset: number,
+  lastSeq: number,
+  chunkBytes: number,
+): Promise<{ endOffset: number; lastSeq: number }> {
   const head = Buffer.alloc(FRAME_HEADER_BYTES);
-  const { bytesRead } = await handle.read(head, 0, FRAME_HEADER_BYTES, offset);
-  if (bytesRead < FRAME_HEADER_BYTES || readFrameHeader(head, 0, newFrameHeader())) return false;
+  const header = newFrameHeader();
+  for (;;) {
+    const left = tail.writtenBytes - offset;
+    if (left < FRAME_HEADER_BYTES) break;
+    const { bytesRead } = await handle.read(head, 0, FRAME_HEADER_BYTES, offset);
+    // A valid header the scan did not take is a torn write (its frame runs past the end) or not the next record.
+    if (bytesRead < FRAME_HEADER_BYTES || readFrameHeader(head, 0, header)) break;
+    if (
+      correctHeader(head, 0, header) &&
+      header.seq === lastSeq + 1 &&
+      plausibleSeq(tail, header.seq, offset) &&
+      frameBytes(header.length) <= left &&
+      (await payloadCrcAt(handle, offset + FRAME_HEADER_BYTES, header.length, chunkBytes)) === header.payloadCrc
+    ) {
+      offset += frameBytes(header.length);
+      lastSeq = header.seq;
+      continue;
+    }
+    if (isDamagedLastRecord(head, left)) return { endOffset: tail.writtenBytes, lastSeq: lastSeq + 1 };
+    break;
+  }
+  return { endOffset: offset, lastSeq };
+}
+
+/** CRC-32 of the `length` bytes at `offset`, read a chunk at a time (a payload can be large). */
+async function payloadCrcAt(handle: FileHandle, offset: number, length: number, chunkBytes: number): Promise<number> {
+  const chunk = Buffer.allocUnsafe(Math.max(1, Math.min(length, chunkBytes)));
+  let crc = 0;
+  for (let done = 0; done < length;) {
+    const { bytesRead } = await handle.read(chunk, 0, Math.min(chunk.length, length - done), offset + done);
+    if (bytesRead === 0) return -1; // the file is shorter than it was: no CRC-32 is negative
+    crc = crc32(chunk.subarray(0, bytesRead), crc);
+    done += bytesRead;
+  }
+  return crc;
+}
+
+/** The multi-bit fallback of `keepDamagedRecords`: an invalid header whose frame is exactly the `left` bytes. */
+function isDamagedLastRecord(head: Buffer, left: number): boolean {
   let magicBytes = 0;
   for (let i = 0; i < FRAME_MAGIC.length; i++) if (head[i] === FRAME_MAGIC[i]) magicBytes++;
   const claimed = head.readUInt32LE(4);
-  const left = length - FRAME_HEADER_BYTES;
-  if (claimed === left) return magicBytes >= FRAME_MAGIC.length - 1;
-  return magicBytes === FRAME_MAGIC.length && left <= 0xffff_ffff && isOneBit((claimed ^ left) >>> 0);
+  const payloadLeft = left - FRAME_HEADER_BYTES;
+  if (claimed === payloadLeft) return magicBytes >= FRAME_MAGIC.length - 1;
+  return magicBytes === FRAME_MAGIC.length && payloadLeft <= 0xffff_ffff && isOneBit((claimed ^ payloadLeft) >>> 0);
 }
 
 function isOneBit(x: number): boolean {
