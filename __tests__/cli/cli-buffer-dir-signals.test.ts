@@ -124,8 +124,10 @@ describe('backpressure --buffer-dir: SIGTERM and SIGINT leave the backlog on dis
 
   test('SIGINT while the log is full: what is on disk stays there; only the records still waiting for room (no copy on disk) are dead-lettered', async () => {
     const c = stuckChain(['--drain-timeout', '300']);
-    // Blocked: the 256 KiB log is full (within a line), the consumer reads nothing.
-    await until(() => segmentBytes(buf) > 256 * 1024 - 200, 'the log to fill up');
+    // Blocked: the 256 KiB log is full, the consumer reads nothing. Full within two of the longest frames
+    // (--max-line-bytes 1000 + a 24-byte header): the record that did not fit at the end of a segment, and
+    // the one that does not fit now (with ~100-byte frames the two could leave more than 200 bytes).
+    await until(() => segmentBytes(buf) > 256 * 1024 - 2 * (1000 + 24), 'the log to fill up');
     await whenStalled(c.produced);
     c.cli.kill('SIGINT');
     const cli = await c.cliResult;
