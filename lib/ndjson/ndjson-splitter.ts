@@ -3,21 +3,12 @@ import type { TransformCallback } from 'node:stream';
 import { ChunkRecords, SharedLineRecord } from './chunk-records';
 import { checkJson, JsonCheck } from './json-check';
 import { CheckedLines, checkLines, LineCheck } from './json-lines';
-import { excerptOf, EXCERPT_BYTES, isBlank } from './line-text';
+import { excerptOf, isBlank } from './line-text';
+import { invalidLine, invalidLineFailure, tooLongExcerpt, truncatedLine } from './line-reports';
 import { Transform } from '../util/stream-classes';
-import { oneOfList, optionMessage } from '../util/validate';
-import { InvalidReasons, NdjsonError, NdjsonErrorCodes, type InvalidReason } from './ndjson-errors';
-import {
-  DEFAULT_MAX_LINE_BYTES,
-  INVALID_POLICY_VALUES,
-  InvalidPolicies,
-  TRUNCATED_AT_STOP,
-  type InvalidLine,
-  type NdjsonRecord,
-  type NdjsonSplitterMetrics,
-  type NdjsonSplitterOptions,
-  type TruncatedLine,
-} from './ndjson-types';
+import { InvalidReasons, type NdjsonError, type InvalidReason } from './ndjson-errors';
+import { resolveSplitterOptions } from './splitter-options';
+import type { NdjsonRecord, NdjsonSplitterMetrics, NdjsonSplitterOptions } from './ndjson-types';
 
 export { InvalidReasons, type InvalidReason } from './ndjson-errors';
 export {
@@ -87,24 +78,11 @@ export class NdjsonSplitter extends Transform {
 
   constructor(options: NdjsonSplitterOptions = {}) {
     super({ readableObjectMode: true, writableObjectMode: false });
-    const max = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    if (!Number.isSafeInteger(max) || max < 1) {
-      throw new NdjsonError(
-        NdjsonErrorCodes.INVALID_OPTION,
-        optionMessage('NdjsonSplitter', 'maxLineBytes', 'an integer >= 1', max),
-      );
-    }
-    const policy = options.onInvalid ?? InvalidPolicies.SKIP;
-    if (!INVALID_POLICY_VALUES.includes(policy)) {
-      throw new NdjsonError(
-        NdjsonErrorCodes.INVALID_OPTION,
-        optionMessage('NdjsonSplitter', 'onInvalid', `one of ${oneOfList(INVALID_POLICY_VALUES)}`, policy),
-      );
-    }
-    this.#maxLineBytes = max;
-    this.#keepValue = options.keepValue === true;
-    this.#failOnInvalid = policy === InvalidPolicies.FAIL;
-    this.#chunkRecords = options.sharedBytes === true && !this.#keepValue ? new ChunkRecords() : undefined;
+    const settings = resolveSplitterOptions(options);
+    this.#maxLineBytes = settings.maxLineBytes;
+    this.#keepValue = settings.keepValue;
+    this.#failOnInvalid = settings.failOnInvalid;
+    this.#chunkRecords = settings.sharedBytes ? new ChunkRecords() : undefined;
   }
 
   /** Bytes of the unfinished line (and of a possibly partial BOM) currently held. Never more than `maxLineBytes + 1`. */
@@ -185,13 +163,7 @@ export class NdjsonSplitter extends Transform {
     const m = this.#metrics;
     m.lines++;
     m.truncated++;
-    const event: TruncatedLine = {
-      line: this.#line++,
-      reason: TRUNCATED_AT_STOP,
-      excerpt: excerptOf(bytes, bytes.length),
-      bytes,
-    };
-    this.emit('truncated', event);
+    this.emit('truncated', truncatedLine(this.#line++, bytes));
   }
 
   /** Returns the data after a leading BOM, or undefined while the first bytes could still be a BOM. */
@@ -376,15 +348,7 @@ export class NdjsonSplitter extends Transform {
 
   /** Rejects the current line as too long; it is counted now, its bytes are dropped. */
   #rejectTooLong(lineNumber: number, data: Buffer, start: number, end: number): void {
-    const head: Buffer[] = [];
-    let headBytes = 0;
-    for (const piece of this.#pieces) {
-      if (headBytes >= EXCERPT_BYTES) break;
-      head.push(piece);
-      headBytes += piece.length;
-    }
-    if (headBytes < EXCERPT_BYTES) head.push(data.subarray(start, Math.min(end, start + EXCERPT_BYTES - headBytes)));
-    const excerpt = excerptOf(Buffer.concat(head), Number.POSITIVE_INFINITY);
+    const excerpt = tooLongExcerpt(this.#pieces, data, start, end);
     this.#pieces = [];
     this.#held = 0;
     this.#lastHeldByte = -1;
@@ -396,13 +360,9 @@ export class NdjsonSplitter extends Transform {
     const m = this.#metrics;
     m.invalid++;
     m.invalidByReason[reason]++;
-    const event: InvalidLine =
-      bytes === undefined ? { line: lineNumber, reason, excerpt } : { line: lineNumber, reason, excerpt, bytes };
+    const event = invalidLine(lineNumber, reason, excerpt, bytes);
     if (this.#failOnInvalid) {
-      this.#failure = new NdjsonError(NdjsonErrorCodes.INVALID_LINE, `line ${lineNumber}: ${reason}`, {
-        line: lineNumber,
-        reason,
-      });
+      this.#failure = invalidLineFailure(lineNumber, reason);
       // Every valid record before this line must reach downstream: those of this chunk first.
       this.#chunkRecords?.release(this.#chunk, this.#pushRecord);
       this.emit('invalid', event);

@@ -24,6 +24,7 @@
  * bursts swings by a whole burst per window. Compare Vector's adaptive request
  * concurrency (AIMD on RTT) and Netflix concurrency-limits (gradient on RTT).
  */
+import { LatencyWindow, type Window } from './latency-window';
 import { ProbeSchedule, type Probe } from './probe-schedule';
 
 export interface AdaptiveOptions {
@@ -40,12 +41,6 @@ export interface ResolvedAdaptiveOptions {
   maxBatchSize: number;
   maxConcurrency: number;
   targetLatencyMs: number;
-}
-
-interface Window {
-  throughput: number;
-  meanLatencyMs: number;
-  saturated: boolean;
 }
 
 export class AdaptiveController {
@@ -74,7 +69,7 @@ export class AdaptiveController {
   /** The baseline before a rejected probe, at the settings it went back to (see #endWindow). */
   #reference: Window | null = null;
 
-  #windowStart: number;
+  readonly #window: LatencyWindow;
   /** Attempts started before this ran under other settings: their samples would mislead. */
   #settingsSince: number;
   /**
@@ -83,17 +78,13 @@ export class AdaptiveController {
    * the sink for the new settings too — have drained before anything is judged.
    */
   #warmup = 0;
-  #windowItems = 0;
-  #windowCompletions = 0;
-  #windowLatencyMs = 0;
-  #windowSaturated = 0;
   #adjustments = 0;
 
   constructor(options: ResolvedAdaptiveOptions, initialBatchSize: number, initialConcurrency: number, now: number) {
     this.#o = options;
     this.#batchSize = clamp(initialBatchSize, options.minBatchSize, options.maxBatchSize);
     this.#concurrency = clamp(initialConcurrency, 1, options.maxConcurrency);
-    this.#windowStart = now;
+    this.#window = new LatencyWindow(now);
     this.#settingsSince = now;
   }
 
@@ -138,12 +129,10 @@ export class AdaptiveController {
       this.#warmup--;
       return;
     }
-    this.#windowItems += items;
-    this.#windowCompletions++;
-    this.#windowLatencyMs += latencyMs;
-    if (backlogged) this.#windowSaturated++;
-    if (this.#windowCompletions < Math.max(AdaptiveController.windowMinCompletions, this.#concurrency)) return;
-    if (now - this.#windowStart < AdaptiveController.windowMinMs) return;
+    const stats = this.#window;
+    stats.add(items, latencyMs, backlogged);
+    if (stats.completions < Math.max(AdaptiveController.windowMinCompletions, this.#concurrency)) return;
+    if (stats.age(now) < AdaptiveController.windowMinMs) return;
     this.#endWindow(now);
   }
 
@@ -225,12 +214,7 @@ export class AdaptiveController {
 
   #endWindow(now: number): void {
     this.#now = now;
-    const window: Window = {
-      throughput: (this.#concurrency * this.#windowItems * 1000) / Math.max(1, this.#windowLatencyMs),
-      meanLatencyMs: this.#windowLatencyMs / this.#windowCompletions,
-      saturated: this.#windowSaturated * 2 >= this.#windowCompletions,
-    };
-    this.#resetWindow(now);
+    const window = this.#window.close(now, this.#concurrency);
 
     if (window.meanLatencyMs > this.#o.targetLatencyMs) {
       this.#cutForLatency(window.meanLatencyMs, this.#baseline ?? this.#reference);
@@ -389,15 +373,7 @@ export class AdaptiveController {
     this.#schedule.restart();
     this.#probe = null;
     this.#baseline = null;
-    this.#resetWindow(now);
-  }
-
-  #resetWindow(now: number): void {
-    this.#windowStart = now;
-    this.#windowItems = 0;
-    this.#windowCompletions = 0;
-    this.#windowLatencyMs = 0;
-    this.#windowSaturated = 0;
+    this.#window.reset(now);
   }
 }
 
