@@ -18,8 +18,8 @@ export interface SheddingStageOptions {
    * How many items the stage holds while downstream does not want them. When the hold is full the
    * stage's policy decides what to drop; it never makes its writer wait (beyond the one-turn yield,
    * see `SheddingStage`). Integer ≥ 1.
-   * At most one more item can sit in the stage's readable side (highWaterMark 1) when its consumer
-   * reads in paused mode; `held` counts it too.
+   * At most one more item can sit in the stage's readable side (its highWaterMark is 0: only an item pushed
+   * while a paused-mode consumer is not reading); `held` counts it too.
    * @default 1000
    */
   capacity?: number | undefined;
