@@ -9,6 +9,7 @@
  * - BENCH_JSON_CHECK: another build's `json-check.js` (e.g. `/tmp/old/dist/ndjson/json-check.js`),
  *   whose `checkJson` runs beside this build's, to compare a change in the same run.
  */
+import { createRequire } from 'node:module';
 import { checkJson } from '../lib/ndjson/json-check';
 import { CheckedLines, checkLines, LineCheck } from '../lib/ndjson/json-lines';
 import { formatSpread, machine, measureInterleaved, roundRatios, type Candidate } from './harness';
@@ -79,8 +80,7 @@ const candidates: Candidate[] = [
   },
 ];
 if (OTHER !== undefined) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const other = (require(OTHER) as { checkJson: Check }).checkJson;
+  const other = (createRequire(__filename)(OTHER) as { checkJson: Check }).checkJson;
   candidates.push({ name: `checkJson of ${OTHER}`, run: lineByLine(other) });
 }
 

@@ -2,11 +2,11 @@
  * A context baseline for bench/cli.bench.ts: split2 + JSON.parse + JSON.stringify, waiting for
  * 'drain'. split2 is not a dependency of this package: the bench runs this only when it resolves.
  */
+import { createRequire } from 'node:module';
 import { once } from 'node:events';
 
 async function main(): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const split2 = require('split2') as () => NodeJS.ReadWriteStream;
+  const split2 = createRequire(__filename)('split2') as () => NodeJS.ReadWriteStream;
   let invalid = 0;
   for await (const line of process.stdin.pipe(split2()) as AsyncIterable<string>) {
     let value: unknown;

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { RedisStreamError, RedisStreamErrorCodes } from './redis-errors';
 
 /** An argument of a Redis command. */
@@ -35,8 +36,9 @@ type RedisConstructor = new (url: string, options?: Record<string, unknown>) => 
 /** How this module finds `ioredis`: `require`, replaceable in tests to simulate a missing package. */
 export type ModuleLoader = (id: string) => unknown;
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const defaultLoader: ModuleLoader = (id) => require(id) as unknown;
+// Resolved from this module, as require() here would: the caller's ioredis, an optional peer dependency.
+const requireFromHere = createRequire(__filename);
+const defaultLoader: ModuleLoader = (id) => requireFromHere(id) as unknown;
 let loader: ModuleLoader = defaultLoader;
 
 /** For tests: load `ioredis` through `replacement` (undefined restores `require`). */
