@@ -254,13 +254,16 @@ test('writeFrame writes format version 1 exactly: the bytes of a plain encoder, 
   );
 });
 
-test('crc32 and crc32Range equal zlib.crc32 at every length (both sides of the native threshold) and offset', () => {
+test('crc32 and crc32Range equal zlib.crc32 at every length (both sides of the native threshold), offset and running value', () => {
   fc.assert(
     fc.property(anyLengthPayloadArb, fc.nat({ max: 20 }), fc.nat({ max: 20 }), (bytes, cutStart, cutEnd) => {
       expect(crc32(bytes)).toBe(zlib.crc32(bytes));
       const start = Math.min(cutStart, bytes.length);
       const end = Math.max(start, bytes.length - cutEnd);
       expect(crc32Range(bytes, start, end)).toBe(zlib.crc32(bytes.subarray(start, end)));
+      // A running checksum (recovery checks a large payload a chunk at a time): the same as in one piece.
+      expect(crc32(bytes.subarray(end), crc32(bytes.subarray(0, end)))).toBe(zlib.crc32(bytes));
+      expect(crc32Range(bytes, start, bytes.length, crc32Range(bytes, 0, start))).toBe(zlib.crc32(bytes));
     }),
     { numRuns: 300 },
   );
