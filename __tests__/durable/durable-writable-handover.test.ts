@@ -9,6 +9,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SegmentLog } from '../../lib/durable';
+import { SharedLineRecord } from '../../lib/ndjson/chunk-records';
+import { NdjsonSplitter, type NdjsonRecord } from '../../lib/ndjson/ndjson-splitter';
+import { ndjsonRecordCodec } from '../../lib/ndjson/record-codec';
 import { CheckpointFile } from '../../lib/durable/checkpoint-file';
 import { expectConserved, range } from '../helpers/core-helpers';
 import { removeDir, segmentPaths, tempDir } from '../helpers/durable-helpers';
@@ -91,6 +94,60 @@ test('a record decode throws on is counted corrupt and dead-lettered as raw byte
   expect(corrupt).toEqual(['ERR_DURABLE_DECODE_FAILED']);
   expect(w.getMetrics()).toMatchObject({ eventsCorrupt: 1, eventsFlushed: 9 });
   expectConserved(w.getMetrics());
+});
+
+/** The records a splitter with `sharedBytes` makes of `text` written as one chunk. */
+async function sharedRecords(text: string): Promise<{ chunk: Buffer; records: NdjsonRecord[] }> {
+  const chunk = Buffer.from(text);
+  const splitter = new NdjsonSplitter({ sharedBytes: true });
+  const records: NdjsonRecord[] = [];
+  splitter.on('data', (record: NdjsonRecord) => records.push(record));
+  splitter.end(chunk);
+  await new Promise((resolve) => splitter.once('end', resolve));
+  return { chunk, records };
+}
+
+test('ndjsonRecordCodec hands its records back without a copy: line 0 as read back, bytes shared with the input chunk', async () => {
+  const { chunk, records } = await sharedRecords('{"a":1}\n{"a":2}\n{"a":3}\n{"a":4}\n');
+  const batches: NdjsonRecord[][] = [];
+  const w = durableWritable<NdjsonRecord>(dir, {
+    batchSize: 4,
+    durable: { codec: ndjsonRecordCodec },
+    flush: async (batch) => void batches.push([...batch]),
+  });
+  for (const record of records) w.write(record);
+  await endAndFinish(w);
+  const got = batches.flat();
+  expect(got.map((r) => r.bytes.toString())).toEqual(['{"a":1}', '{"a":2}', '{"a":3}', '{"a":4}']);
+  expect(got.map((r) => r.line)).toEqual([0, 0, 0, 0]); // as a record read from disk: its input line is not kept
+  for (let i = 0; i < got.length; i++) {
+    expect(got[i]).not.toBe(records[i]); // a record of its own…
+    expect((got[i] as NdjsonRecord).bytes.buffer).toBe(chunk.buffer); // …whose bytes are the input's, not a copy
+  }
+  // Still one run of the input chunk: the sink writes the batch as a view of it.
+  const joined = SharedLineRecord.joined(batches[0] as NdjsonRecord[]);
+  expect(joined?.buffer).toBe(chunk.buffer);
+  expect(joined?.toString()).toBe('{"a":1}\n{"a":2}\n{"a":3}\n{"a":4}\n');
+  expect(w.getMetrics()).toMatchObject({ eventsFlushed: 4, itemsOnDisk: 0 });
+});
+
+test('ndjsonRecordCodec: a record whose bytes were replaced after the split is handed back as decode makes it (a copy)', async () => {
+  const { records } = await sharedRecords('{"a":1}\n{"a":2}\n');
+  const own = Buffer.from('{"b":2}');
+  (records[1] as NdjsonRecord).bytes = own; // no longer the splitter's view: not joined from the chunk
+  const got: NdjsonRecord[] = [];
+  const w = durableWritable<NdjsonRecord>(dir, {
+    durable: { codec: ndjsonRecordCodec },
+    flush: async (batch) => void got.push(...batch),
+  });
+  for (const record of records) w.write(record);
+  await endAndFinish(w);
+  expect(got.map((r) => [r.line, r.bytes.toString()])).toEqual([
+    [0, '{"a":1}'],
+    [0, '{"b":2}'],
+  ]);
+  expect(got[1]).not.toBeInstanceOf(SharedLineRecord);
+  expect((got[1] as NdjsonRecord).bytes).not.toBe(own); // decode's copy: the writer's buffer is not handed on
 });
 
 test('a sink slower than the keep window: reads from disk take over where the hand-over stopped, and it resumes once caught up', async () => {

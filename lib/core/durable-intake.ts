@@ -51,6 +51,8 @@ export class DurableIntake<T> {
    * the replay has caught up with them, it takes them from here instead of reading them back from disk.
    */
   readonly #recent = new RingBuffer<Uint8Array>();
+  /** The items of those records, for a codec that can hand an item back without decoding (`handBack`). */
+  readonly #recentItems = new RingBuffer<T>();
   #recentFrom = 0;
   readonly #keepMax: number;
   /** Callbacks of appended writes, with their seqs, called once their record is durable. */
@@ -100,16 +102,23 @@ export class DurableIntake<T> {
     return this.#recent.at(index) as Uint8Array;
   }
 
-  /** Takes the oldest kept record's bytes (the replay has it now). */
-  shiftRecent(): Uint8Array {
+  /** The item of the oldest kept record (see `recentBytes(0)` for its bytes). */
+  get oldestRecentItem(): T {
+    return this.#recentItems.peek() as T;
+  }
+
+  /** Forgets the oldest kept record (the replay has it now). */
+  shiftRecent(): void {
     this.#recentFrom++;
-    return this.#recent.shift() as Uint8Array;
+    this.#recent.shift();
+    this.#recentItems.shift();
   }
 
   /** Forgets the kept records below `seq` (the replay read them from disk). */
   forgetRecentBelow(seq: number): void {
     while (this.#recentFrom < seq && this.#recent.size > 0) {
       this.#recent.shift();
+      this.#recentItems.shift();
       this.#recentFrom++;
     }
   }
@@ -185,6 +194,7 @@ export class DurableIntake<T> {
     this.#stopped = true;
     this.#recentFrom += this.#recent.size;
     this.#recent.drain();
+    this.#recentItems.drain();
   }
 
   /**
@@ -226,8 +236,10 @@ export class DurableIntake<T> {
     }
     this.#uncommitted.push(item);
     this.#recent.push(bytes);
+    this.#recentItems.push(item);
     if (this.#recent.size > this.#keepMax) {
       this.#recent.shift();
+      this.#recentItems.shift();
       this.#recentFrom++;
     }
     this.#appendedUpTo = seq + 1;

@@ -25,7 +25,7 @@ import { SegmentLog } from '../durable/segment-log';
 import type { ReadEntry } from '../durable/segment-reader';
 import type { CorruptEvent } from './backpressure-events';
 import { DurableIntake } from './durable-intake';
-import type { ResolvedDurableOptions } from './durable-options';
+import { handBackOf, type HandBack, type ResolvedDurableOptions } from './durable-options';
 import type { HeldBuffer } from './held-buffer';
 import { measureItem } from './size-of';
 
@@ -94,6 +94,8 @@ export class DurableMode<T> {
 
   // Bound once: no closures per read.
   readonly #decode = (bytes: Buffer): T => this.#o.codec.decode(bytes);
+  /** The codec's way to hand back an item this process appended without decoding its bytes, if it has one. */
+  readonly #handBack: HandBack<T> | undefined;
   readonly #onSpaceFreed = (): void => this.#host.updateState();
 
   constructor(
@@ -108,6 +110,7 @@ export class DurableMode<T> {
     this.#maxBufferSize = maxBufferSize;
     this.#sizeOf = sizeOf;
     this.#host = host;
+    this.#handBack = handBackOf(o.codec);
     this.#intake = new DurableIntake(o.codec, o.segmentBytes, maxBufferSize, {
       refused: (item, error) => host.deadLetter([item], error, null),
       updateState: () => host.updateState(),
@@ -208,7 +211,9 @@ export class DurableMode<T> {
    * Once the replay has caught up with what this process appended, the records come from the intake's
    * copy of their bytes, not from disk: `log.handOver` accounts them as read, at their place in the log,
    * and they are decoded as a read would — the same items, the same decode failures — without the read,
-   * the frame parsing and the checksum of bytes that never left memory. Returns false when it took none.
+   * the frame parsing and the checksum of bytes that never left memory; a codec with a `handBack` hook
+   * (ndjsonRecordCodec) hands the item back without even copying its bytes. No entry object per record:
+   * each is taken in as `#takeIn` takes a read entry of this process's. Returns false when it took none.
    */
   #handOver(log: SegmentLog, room: number): boolean {
     const intake = this.#intake;
@@ -219,25 +224,44 @@ export class DurableMode<T> {
     if (max === 0) return false;
     const n = log.handOver(max, this.#recentLength);
     if (n === 0) return false;
-    const entries = new Array<ReadEntry<T>>(n);
-    for (let i = 0; i < n; i++) entries[i] = this.#decodeOwn(intake.shiftRecent(), this.#readUpTo + i);
-    this.#takeIn(log, entries);
+    const held = this.#held;
+    for (let i = 0; i < n; i++) {
+      // A listener (of 'corrupt', or a dead letter) destroyed the stream: the rest stays on disk, untaken.
+      if (this.#host.isClosed()) break;
+      const seq = this.#readUpTo;
+      const bytes = intake.recentBytes(0);
+      const item = intake.oldestRecentItem;
+      intake.shiftRecent();
+      // Taken in as #takeIn takes a read entry of this process's (seq ≥ #openNextSeq: not from the backlog).
+      this.#readBack++;
+      this.#readUpTo = seq + 1;
+      const view = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+      let payload: T;
+      try {
+        payload = this.#ownItem(item, view);
+      } catch (cause) {
+        const message = `record ${seq} is intact but could not be decoded: ${cause instanceof Error ? cause.message : String(cause)}`;
+        const error = new DurableError(DurableErrorCodes.DECODE_FAILED, message, { cause, seq, count: 1 });
+        this.#takeDamaged(log, seq, 1, Buffer.from(view), error);
+        continue;
+      }
+      this.#takeGood(held, payload, seq);
+    }
     this.#host.pump();
     return true;
   }
 
   readonly #recentLength = (index: number): number => this.#intake.recentBytes(index).length;
 
-  /** What `log.read` with `#decode` would have made of record `seq` with these bytes. */
-  #decodeOwn(bytes: Uint8Array, seq: number): ReadEntry<T> {
-    const view = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    try {
-      return { seq, count: 1, payload: this.#o.codec.decode(view), error: null };
-    } catch (cause) {
-      const message = `record ${seq} is intact but could not be decoded: ${cause instanceof Error ? cause.message : String(cause)}`;
-      const error = new DurableError(DurableErrorCodes.DECODE_FAILED, message, { cause, seq, count: 1 });
-      return { seq, count: 1, payload: Buffer.from(view), error };
+  /** What `log.read` with `#decode` would have made of `item`'s record, whose bytes are `bytes`. */
+  #ownItem(item: T, bytes: Buffer): T {
+    const codec = this.#o.codec;
+    const hook = this.#handBack;
+    if (hook !== undefined) {
+      const same = hook.call(codec, item, bytes);
+      if (same !== undefined) return same;
     }
+    return codec.decode(bytes);
   }
 
   #takeIn(log: SegmentLog, entries: Array<ReadEntry<T>>): void {
@@ -250,26 +274,33 @@ export class DurableMode<T> {
       this.recovered += fromBacklog;
       this.#readBack += count - fromBacklog;
       this.#readUpTo = seq + count;
-      if (entry.error === null) {
-        let size = 0;
-        if (this.#sizeOf !== undefined) {
-          try {
-            size = measureItem(this.#sizeOf, entry.payload);
-          } catch (error) {
-            this.#host.deadLetter([entry.payload], error as Error, [seq]);
-            continue;
-          }
-        }
-        if (held.pushTagged(entry.payload, size, seq)) this.#host.refFlushTimer();
-        continue;
-      }
-      // Counted before anyone hears of it; handed over before the event, so a listener that destroys
-      // the stream finds the onDeadLetter call to wait for.
-      this.corrupt += count;
-      const taken = this.#host.deadLetterRaw(entry.payload, entry.error, seq);
-      this.#host.emitCorrupt({ bytes: entry.payload, error: entry.error });
-      if (!taken && !this.#stopped) log.ack(seq); // no onDeadLetter: reported and counted, then skipped
+      if (entry.error === null) this.#takeGood(held, entry.payload, seq);
+      else this.#takeDamaged(log, seq, count, entry.payload as unknown as Buffer, entry.error);
     }
+  }
+
+  /** A good record's item (already counted as read) into the held buffer, or dead-lettered if sizeOf throws. */
+  #takeGood(held: HeldBuffer<T>, payload: T, seq: number): void {
+    let size = 0;
+    if (this.#sizeOf !== undefined) {
+      try {
+        size = measureItem(this.#sizeOf, payload);
+      } catch (error) {
+        this.#host.deadLetter([payload], error as Error, [seq]);
+        return;
+      }
+    }
+    if (held.pushTagged(payload, size, seq)) this.#host.refFlushTimer();
+  }
+
+  /** A damaged or undecodable entry (already counted as read): counted, handed over raw, reported. */
+  #takeDamaged(log: SegmentLog, seq: number, count: number, bytes: Buffer, error: DurableError): void {
+    // Counted before anyone hears of it; handed over before the event, so a listener that destroys
+    // the stream finds the onDeadLetter call to wait for.
+    this.corrupt += count;
+    const taken = this.#host.deadLetterRaw(bytes, error, seq);
+    this.#host.emitCorrupt({ bytes, error });
+    if (!taken && !this.#stopped) log.ack(seq); // no onDeadLetter: reported and counted, then skipped
   }
 
   // ------------------------------------------------------------------ settling

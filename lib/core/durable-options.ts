@@ -13,6 +13,24 @@ export interface DurableCodec<T> {
   decode(bytes: Buffer): T;
 }
 
+/**
+ * Internal hook of a codec (a symbol, not part of the public type): the item a record this process
+ * appended comes back as when the replay takes it from memory (`log.handOver`) rather than from disk.
+ * `item` is what was written, `bytes` what `encode` returned for it (kept by the intake, never
+ * written to). It returns what `decode(bytes)` would — an equal item — or throws as `decode` would,
+ * or returns `undefined` to have `decode(bytes)` called after all. It exists so that a codec whose
+ * `decode` must copy (its `bytes` are a read buffer's) need not copy bytes that never left memory.
+ */
+export const handBack: unique symbol = Symbol('backpressure.durableCodec.handBack');
+
+export type HandBack<T> = (item: T, bytes: Buffer) => T | undefined;
+
+/** The codec's hand-back hook, when it has one (see `handBack`). */
+export function handBackOf<T>(codec: DurableCodec<T>): HandBack<T> | undefined {
+  const hook = (codec as { [handBack]?: unknown })[handBack];
+  return typeof hook === 'function' ? (hook as HandBack<T>) : undefined;
+}
+
 /** Options of durable mode (`new BackpressureWritable({ flush, durable: { dir } })`). */
 export interface DurableOptions<T> {
   /**

@@ -112,6 +112,16 @@ export class SharedLineRecord implements NdjsonRecord {
   }
 
   /**
+   * `record` as the durable log's replay hands it back (line 0: a record read back does not say which
+   * input line it was), sharing its memory like the original, when it is a SharedLineRecord whose
+   * bytes are still `bytes` as made; otherwise undefined.
+   */
+  static readBack(record: NdjsonRecord, bytes: Buffer): SharedLineRecord | undefined {
+    if (!(record instanceof SharedLineRecord) || record.#bytes !== bytes || record.bytes !== bytes) return undefined;
+    return new SharedLineRecord(0, record.#source, record.#start, bytes);
+  }
+
+  /**
    * The records' bytes, each followed by a newline, when every one is a SharedLineRecord with its
    * bytes untouched (otherwise `undefined`): a view of their memory when they are one run of it
    * with the newline after the last — no copy at all — else one copy per run. Records adjacent in

@@ -1,4 +1,5 @@
-import type { DurableCodec } from '../core/durable-options';
+import { handBack, type DurableCodec } from '../core/durable-options';
+import { SharedLineRecord } from './chunk-records';
 import type { NdjsonRecord } from './ndjson-splitter';
 
 /**
@@ -16,5 +17,15 @@ export const ndjsonRecordCodec: DurableCodec<NdjsonRecord> = Object.freeze({
   },
   decode(bytes: Buffer): NdjsonRecord {
     return { line: 0, bytes: Buffer.from(bytes) };
+  },
+  /**
+   * A record this process appended, taken back from memory: a record of a splitter with `sharedBytes`
+   * whose bytes are still the splitter's view comes back as one too (`SharedLineRecord.readBack`:
+   * line 0, as read back; the same bytes, shared — the splitter never writes to them), so that a batch
+   * of them is written to the sink from its input chunk without a copy, as in memory mode. Any other
+   * record (bytes of its own, or replaced by the caller) is decoded: a copy, as from disk.
+   */
+  [handBack](record: NdjsonRecord, bytes: Buffer): NdjsonRecord | undefined {
+    return SharedLineRecord.readBack(record, bytes);
   },
 });
