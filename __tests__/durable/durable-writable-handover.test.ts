@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BackpressureWritable, bytesCodec } from '../../lib';
 import { SegmentLog } from '../../lib/durable';
 import { SharedLineRecord } from '../../lib/ndjson/chunk-records';
 import { NdjsonSplitter, type NdjsonRecord } from '../../lib/ndjson/ndjson-splitter';
@@ -214,4 +215,38 @@ test("the checkpoint's hint names the exact frame of the first unacknowledged re
   const w2 = durableWritable(dir, { flush: async (batch: Item[]) => void again.push(...ids(batch)) });
   await endAndFinish(w2);
   expect(again).toEqual(range(300 - acked, acked));
+});
+
+test("bytesCodec: a caller's buffer reused once its write completed does not change what is delivered (the replay keeps its own copy)", async () => {
+  const delivered: string[] = [];
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const w = new BackpressureWritable<Uint8Array>({
+    minFlushIntervalMs: 0,
+    maxBufferSize: 2,
+    batchSize: 1,
+    flush: async (batch) => {
+      await gate;
+      for (const bytes of batch) delivered.push(Buffer.from(bytes).toString('utf8'));
+    },
+    durable: { dir, codec: bytesCodec, segmentBytes: 1024, maxBytes: 64 * 1024, checkpointIntervalMs: 0 },
+  });
+  const written = range(8).map((i) => `record-${i}`);
+  // Each buffer is overwritten as soon as its write says it is on disk, as a caller reusing a buffer does.
+  const completions = written.map(
+    (text) =>
+      new Promise<void>((resolve, reject) => {
+        const buffer = Buffer.from(text);
+        w.write(buffer, (err) => {
+          if (err) return reject(err);
+          buffer.fill('x');
+          resolve();
+        });
+      }),
+  );
+  await Promise.all(completions.slice(0, 4));
+  open();
+  await Promise.all(completions);
+  await endAndFinish(w);
+  expect(delivered).toEqual(written);
 });

@@ -9,7 +9,7 @@ import { DurableError, DurableErrorCodes } from '../durable/durable-errors';
 import { FRAME_HEADER_BYTES } from '../durable/record-frame';
 import type { SegmentLog } from '../durable/segment-log';
 import { RingBuffer } from '../util/ring-buffer';
-import type { DurableCodec } from './durable-options';
+import { keepsEncodedAsIs, type DurableCodec } from './durable-options';
 import { BackpressureError, ErrorCodes } from './errors';
 
 type WriteCallback = (error?: Error | null) => void;
@@ -27,6 +27,8 @@ export interface IntakeHost<T> {
 
 export class DurableIntake<T> {
   readonly #codec: DurableCodec<T>;
+  /** `encode` returns bytes nobody changes afterwards: kept for the replay as they are, not copied. */
+  readonly #keepAsIs: boolean;
   readonly #maxPayload: number;
   readonly #host: IntakeHost<T>;
   #log: SegmentLog | null = null;
@@ -76,6 +78,7 @@ export class DurableIntake<T> {
   /** @param keepMax how many of the newest records' bytes to keep for the replay (see #recent). */
   constructor(codec: DurableCodec<T>, segmentBytes: number, keepMax: number, host: IntakeHost<T>) {
     this.#codec = codec;
+    this.#keepAsIs = keepsEncodedAsIs(codec);
     this.#maxPayload = segmentBytes - FRAME_HEADER_BYTES;
     this.#keepMax = keepMax;
     this.#host = host;
@@ -235,7 +238,8 @@ export class DurableIntake<T> {
       return;
     }
     this.#uncommitted.push(item);
-    this.#recent.push(bytes);
+    // The caller's own buffer (bytesCodec, a custom codec) may be reused once the write completes: keep a copy.
+    this.#recent.push(this.#keepAsIs ? bytes : Buffer.from(bytes));
     this.#recentItems.push(item);
     if (this.#recent.size > this.#keepMax) {
       this.#recent.shift();

@@ -31,6 +31,21 @@ export function handBackOf<T>(codec: DurableCodec<T>): HandBack<T> | undefined {
   return typeof hook === 'function' ? (hook as HandBack<T>) : undefined;
 }
 
+/**
+ * Internal mark of a codec (a symbol, not part of the public type) whose `encode` returns bytes nobody
+ * changes afterwards: new bytes (JSON), or bytes the splitter hands out and never writes to (NDJSON
+ * records). Without it, the intake keeps its own copy of what `encode` returned for the replay to take
+ * back from memory: `bytesCodec` and custom codecs may return the caller's own buffer, which the caller
+ * may reuse once the write's callback said the record is on disk — the delivered item must be what was
+ * written, not what the buffer holds by then.
+ */
+export const encodesUnshared: unique symbol = Symbol('backpressure.durableCodec.encodesUnshared');
+
+/** Whether the intake may keep `encode`'s result as it is (see `encodesUnshared`). */
+export function keepsEncodedAsIs<T>(codec: DurableCodec<T>): boolean {
+  return (codec as { [encodesUnshared]?: unknown })[encodesUnshared] === true;
+}
+
 /** Options of durable mode (`new BackpressureWritable({ flush, durable: { dir } })`). */
 export interface DurableOptions<T> {
   /**
@@ -96,6 +111,7 @@ export const jsonCodec: DurableCodec<unknown> = Object.freeze({
   decode(bytes: Buffer): unknown {
     return JSON.parse(bytes.toString('utf8'));
   },
+  [encodesUnshared]: true, // a new Buffer per item
 });
 
 /**

@@ -1,4 +1,4 @@
-import { handBack, type DurableCodec } from '../core/durable-options';
+import { encodesUnshared, handBack, type DurableCodec } from '../core/durable-options';
 import { SharedLineRecord } from './chunk-records';
 import type { NdjsonRecord } from './ndjson-splitter';
 
@@ -28,4 +28,7 @@ export const ndjsonRecordCodec: DurableCodec<NdjsonRecord> = Object.freeze({
   [handBack](record: NdjsonRecord, bytes: Buffer): NdjsonRecord | undefined {
     return SharedLineRecord.readBack(record, bytes);
   },
+  // A record's bytes are its line's: the splitter never writes to them once handed out (a record built by
+  // hand must not have its bytes changed after its write either — see docs/durable.md, Codecs).
+  [encodesUnshared]: true,
 });
