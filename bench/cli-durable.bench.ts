@@ -43,7 +43,8 @@ export async function measureCliDurable(
   const RUNS = options.runs ?? 5;
   let result: CliDurableResult | undefined;
   await withTempDir('backpressure-bench-cli-durable-', async (dir) => {
-    const input = writeInput(join(dir, 'input.ndjson'), LINES);
+    const path = join(dir, 'input.ndjson');
+    const input = { path, bytes: writeInput(path, LINES) };
     const parent = options.bufferParent === undefined ? dir : mkdtempSync(join(options.bufferParent, 'cli-buffer-'));
     const logDir = join(parent, 'buffer');
     log(

@@ -37,7 +37,8 @@ export interface Input {
   dir: string;
 }
 
-function writeInput(path: string, lines: number): number {
+/** Writes `lines` NDJSON records to `path`; returns the file's size in bytes. */
+export function writeInput(path: string, lines: number): number {
   const fd = openSync(path, 'w');
   try {
     let chunk = '';
@@ -57,9 +58,17 @@ function writeInput(path: string, lines: number): number {
 
 /** Runs `measure` with a freshly written input file, and removes it afterwards whatever happens. */
 export async function withInput(prefix: string, measure: (input: Input) => Promise<void>): Promise<void> {
+  await withTempDir(prefix, async (dir) => {
+    const path = join(dir, 'input.ndjson');
+    await measure({ path, bytes: writeInput(path, LINES), lines: LINES, dir });
+  });
+}
+
+/** Runs `body` with a new temporary directory, removed afterwards, on an error, and on SIGINT/SIGTERM. */
+export async function withTempDir(prefix: string, body: (dir: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   const remove = (): void => rmSync(dir, { recursive: true, force: true });
-  // Ctrl-C does not run `finally`: remove the input here too, then exit as the signal would.
+  // Ctrl-C does not run `finally`: remove it here too, then exit as the signal would.
   const onSignal = (signal: NodeJS.Signals): void => {
     remove();
     process.exit(128 + osConstants.signals[signal]);
@@ -67,8 +76,7 @@ export async function withInput(prefix: string, measure: (input: Input) => Promi
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const path = join(dir, 'input.ndjson');
-    await measure({ path, bytes: writeInput(path, LINES), lines: LINES, dir });
+    await body(dir);
   } finally {
     remove();
     process.off('SIGINT', onSignal);
